@@ -1,0 +1,1 @@
+"""The Tameio services; ``services.cli`` is the one place that knows them all."""

@@ -1,0 +1,1 @@
+"""billing: invoices, credit notes, the customer account ledger, payment application."""

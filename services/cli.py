@@ -1,0 +1,456 @@
+"""The ``tameio`` command: run modes, migrations, tokens, users, generated docs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from kombu import Connection
+
+from services.registry import SERVICES, topology
+from shared.config import BUSINESS_SERVICES, SERVICE_PORTS, ConfigError, Settings, load_settings
+from shared.logs import configure_logging
+
+log = logging.getLogger("tameio")
+
+
+def _settings(
+    service: str, env: Mapping[str, str] | None = None, *, require_secret: bool = True
+) -> Settings:
+    return load_settings(service, env, require_secret=require_secret)
+
+
+def declare_topology(settings: Settings) -> None:
+    """Declare exchange, queues and bindings so nothing published is routed to nowhere."""
+    with Connection(settings.broker_url, connect_timeout=5) as conn:
+        conn.ensure_connection(max_retries=3)
+        topology(settings).declare(conn.default_channel)
+
+
+class TameioGroup(click.Group):
+    """Print a configuration error as one line naming the setting, then exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"tameio: configuration error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=TameioGroup)
+@click.option(
+    "--log-level", default=lambda: os.environ.get("TAMEIO_LOG_LEVEL", "INFO"), show_default="INFO"
+)
+def main(log_level: str) -> None:
+    """Tameio: accounts receivable as message-driven services."""
+    configure_logging(log_level.upper())
+
+
+# -- migrate ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("service", required=False, type=click.Choice(list(SERVICES)))
+def migrate(service: str | None) -> None:
+    """Create (if missing) and migrate the database of SERVICE, or of every service."""
+    for name in [service] if service else list(SERVICES):
+        settings = _settings(name, require_secret=False)
+        SERVICES[name].migrate(settings)
+        click.echo(f"{name}: migrated ({settings.database_url.split('@')[-1]})")
+
+
+# -- serve / worker -----------------------------------------------------------------------
+
+
+def _gunicorn(app_factory: Any, host: str, port: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Standalone(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", int(os.environ.get("TAMEIO_WEB_WORKERS", "2")))
+            self.cfg.set("threads", int(os.environ.get("TAMEIO_WEB_THREADS", "4")))
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("timeout", 60)
+            self.cfg.set("graceful_timeout", 20)
+            self.cfg.set("accesslog", None)
+
+        def load(self) -> Any:
+            # Each worker builds its own app (and engine) after the fork.
+            return app_factory()
+
+    Standalone().run()
+
+
+@main.command()
+@click.argument("service", type=click.Choice(list(SERVICES)))
+@click.option("--port", type=int, default=None, help="default: the service's fixed port")
+@click.option(
+    "--host",
+    default=lambda: os.environ.get("TAMEIO_BIND_HOST", "127.0.0.1"),
+    show_default="127.0.0.1",
+)
+def serve(service: str, port: int | None, host: str) -> None:
+    """Serve one service's HTTP API with gunicorn (what its web container runs)."""
+    settings = _settings(service)  # fail fast, before forking workers
+    definition = SERVICES[service]
+    if service == "gateway":
+        from services.gateway.app import create_app as create_gateway
+
+        bootstrap_gateway(settings)
+        factory: Any = lambda: create_gateway(settings)  # noqa: E731
+    else:
+        factory = lambda: definition.create_app(settings)  # noqa: E731
+    _gunicorn(factory, host, port or SERVICE_PORTS[service])
+
+
+@main.command()
+@click.argument("service", type=click.Choice(list(BUSINESS_SERVICES)))
+def worker(service: str) -> None:
+    """Run one service's consumer, outbox relay and scheduled jobs (its worker container)."""
+    settings = _settings(service)
+    if settings.embedded:
+        raise ConfigError("TAMEIO_BROKER_URL: a separate worker needs a real broker (amqp://...)")
+    definition = SERVICES[service]
+    db = definition.database(settings)
+    the_worker = definition.worker(settings, db, topology(settings))
+    signal.signal(signal.SIGTERM, lambda *_: the_worker.stop_event.set())
+    signal.signal(signal.SIGINT, lambda *_: the_worker.stop_event.set())
+    the_worker.run_forever()
+
+
+# -- tokens and users ---------------------------------------------------------------------
+
+
+def _gateway_db(settings: Settings) -> Any:
+    gateway = SERVICES["gateway"]
+    gateway.migrate(settings)
+    return gateway.database(settings)
+
+
+def bootstrap_gateway(settings: Settings) -> str | None:
+    """Create the admin user from TAMEIO_ADMIN_EMAIL/PASSWORD if there is no user yet.
+
+    In embedded mode, also make a first admin token when none exists and return it.
+    """
+    from sqlalchemy import func, select
+
+    from services.gateway.domain import create_token, create_user
+    from services.gateway.models import ApiToken, User
+
+    db = _gateway_db(settings)
+    token = None
+    with db.unit_of_work() as uow:
+        no_users = not uow.session.execute(select(func.count()).select_from(User)).scalar_one()
+        if settings.admin_email and settings.admin_password and no_users:
+            create_user(uow.session, settings.admin_email, "admin", settings.admin_password)
+        no_tokens = not uow.session.execute(select(func.count()).select_from(ApiToken)).scalar_one()
+        if settings.embedded and no_tokens and not settings.bootstrap_token:
+            token = create_token(uow.session, "first-start", "admin")
+        uow.commit()
+    db.dispose()
+    return token
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice(["viewer", "clerk", "admin"]))
+@click.option("--name", required=True)
+def token_create(role: str, name: str) -> None:
+    """Print a new API token (shown only this once)."""
+    db = _gateway_db(_settings("gateway", require_secret=False))
+    with db.unit_of_work() as uow:
+        from services.gateway.domain import create_token
+
+        value = create_token(uow.session, name, role)
+        uow.commit()
+    click.echo(value)
+
+
+@main.group()
+def user() -> None:
+    """Staff users of the UI."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["viewer", "clerk", "admin"]))
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def user_create(email: str, role: str, password: str) -> None:
+    """Create a staff user (asks for the password if not given)."""
+    from services.gateway.domain import create_user
+
+    db = _gateway_db(_settings("gateway", require_secret=False))
+    with db.unit_of_work() as uow:
+        try:
+            created = create_user(uow.session, email, role, password)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        uow.commit()
+    click.echo(f"user {created.email} ({role}) created")
+
+
+# -- generated documents ------------------------------------------------------------------
+
+
+@main.group()
+def events() -> None:
+    """The event catalog."""
+
+
+@events.command("asyncapi")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def events_asyncapi(output: Path | None) -> None:
+    """Print (or write) the AsyncAPI document generated from the catalog."""
+    from shared.asyncapi import asyncapi_document
+
+    text = json.dumps(asyncapi_document(), indent=2, ensure_ascii=False) + "\n"
+    if output:
+        output.write_text(text)
+    else:
+        click.echo(text, nl=False)
+
+
+def render_docs() -> dict[Path, str]:
+    """Every generated document (OpenAPI per service, AsyncAPI) by path under docs/."""
+    import tempfile
+
+    from shared.asyncapi import asyncapi_document
+    from shared.web.app import openapi_document
+
+    docs: dict[Path, str] = {
+        Path("docs/events/asyncapi.json"): json.dumps(
+            asyncapi_document(), indent=2, ensure_ascii=False
+        )
+        + "\n"
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"TAMEIO_DATA_DIR": tmp, "TAMEIO_INTERNAL_SECRET": "x" * 32}
+        for name, definition in SERVICES.items():
+            settings = load_settings(name, env)
+            db = definition.database(settings)
+            if name == "gateway":
+                from services.gateway.app import create_app as create_gateway
+
+                app = create_gateway(settings, db, backends={})
+            else:
+                app = definition.create_app(settings, db)
+            docs[Path(f"docs/api/{name}.openapi.json")] = (
+                json.dumps(openapi_document(app), indent=2, ensure_ascii=False) + "\n"
+            )
+            db.dispose()
+    return docs
+
+
+@main.command("docs")
+def write_docs() -> None:
+    """Regenerate docs/api/*.openapi.json and docs/events/asyncapi.json."""
+    for path, text in render_docs().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        click.echo(f"wrote {path}")
+
+
+# -- up -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="embedded mode: where the SQLite files and emails go (default ./var)",
+)
+@click.option("--broker", default=None, help="AMQP URL: run in local real mode")
+@click.option("--database-url", default=None, help="URL template with {service} (real mode)")
+def up(
+    port: int, host: str, data_dir: Path | None, broker: str | None, database_url: str | None
+) -> None:
+    """Run the whole suite: embedded (one process) or, with --broker, local real mode."""
+    if broker or database_url:
+        if not (broker and database_url):
+            raise ConfigError("--broker and --database-url: real mode needs both")
+        run_real(port, host, broker, database_url)
+    else:
+        run_embedded(port, host, data_dir)
+
+
+def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
+    """One process: memory:// broker, one SQLite file per service, waitress on ``port``."""
+    import waitress
+
+    from services.gateway.app import create_app as create_gateway
+
+    env = dict(os.environ)
+    env["TAMEIO_BROKER_URL"] = "memory://"
+    env["TAMEIO_DATA_DIR"] = str(data_dir or Path(env.get("TAMEIO_DATA_DIR") or "var"))
+    env.pop("TAMEIO_DATABASE_URL", None)
+    env.setdefault("TAMEIO_INTERNAL_SECRET", secrets.token_urlsafe(32))
+    env.setdefault("TAMEIO_RELAY_POLL_SECONDS", "0.2")
+    Path(env["TAMEIO_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    apps: dict[str, Any] = {}
+    workers = []
+    gateway_settings = _settings("gateway", env)
+    first_token = bootstrap_gateway(gateway_settings)
+    declare_topology(gateway_settings)
+    for name in BUSINESS_SERVICES:
+        settings = _settings(name, env)
+        definition = SERVICES[name]
+        definition.migrate(settings)
+        db = definition.database(settings)
+        apps[name] = definition.create_app(settings, db).wsgi_app
+        workers.append(definition.worker(settings, db, topology(settings)))
+    for each in workers:
+        each.start()
+    gateway = create_gateway(gateway_settings, backends=apps)
+    click.echo(
+        f"Tameio (embedded) on http://{host}:{port}  data: {Path(env['TAMEIO_DATA_DIR']).resolve()}"
+    )
+    if first_token:
+        click.echo(f"First start: an admin API token was made for you (shown once): {first_token}")
+    try:
+        waitress.serve(gateway, host=host, port=port, threads=16, ident="tameio")
+    finally:
+        for each in workers:
+            each.stop()
+
+
+class Supervisor:
+    """Runs child processes, prefixes their output, restarts those that die."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.children: dict[str, subprocess.Popen[str]] = {}
+        self.commands: dict[str, list[str]] = {}
+        self.stopping = threading.Event()
+
+    def spawn(self, label: str, args: list[str]) -> None:
+        self.commands[label] = args
+        self._start(label)
+
+    def _start(self, label: str) -> None:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", *self.commands[label]],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        self.children[label] = process
+        threading.Thread(target=self._pump, args=(label, process.stdout), daemon=True).start()
+
+    def _pump(self, label: str, stream: IO[str] | None) -> None:
+        assert stream is not None
+        for line in stream:
+            sys.stdout.write(f"{label:<18} | {line}")
+            sys.stdout.flush()
+
+    def watch(self) -> None:
+        while not self.stopping.wait(1.0):
+            for label, process in list(self.children.items()):
+                if process.poll() is not None and not self.stopping.is_set():
+                    sys.stdout.write(
+                        f"{label:<18} | exited with {process.returncode}; restarting\n"
+                    )
+                    time.sleep(1.0)
+                    self._start(label)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for process in self.children.values():
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 15
+        for process in self.children.values():
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def run_real(port: int, host: str, broker: str, database_url: str) -> None:
+    """Each service as its own gunicorn web process and worker process."""
+    env = dict(os.environ)
+    env["TAMEIO_BROKER_URL"] = broker
+    env["TAMEIO_DATABASE_URL"] = database_url
+    env.setdefault("TAMEIO_INTERNAL_SECRET", secrets.token_urlsafe(32))
+    for name in SERVICES:
+        settings = _settings(name, env)
+        SERVICES[name].migrate(settings)
+        click.echo(f"{name}: database ready")
+    declare_topology(_settings("gateway", env))
+    supervisor = Supervisor(env)
+    for name in BUSINESS_SERVICES:
+        supervisor.spawn(f"{name}-web", ["serve", name])
+        supervisor.spawn(f"{name}-worker", ["worker", name])
+    supervisor.spawn("gateway-web", ["serve", "gateway", "--port", str(port), "--host", host])
+    click.echo(f"Tameio (real mode) on http://{host}:{port}; Ctrl-C stops every process")
+
+    def _stop(*_: object) -> None:
+        supervisor.stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        supervisor.watch()
+    finally:
+        supervisor.stop()
+
+
+# -- development --------------------------------------------------------------------------
+
+
+@main.group(hidden=True)
+def dev() -> None:
+    """Developer helpers."""
+
+
+@dev.command("makemigration")
+@click.argument("service", type=click.Choice(list(SERVICES)))
+@click.option("-m", "--message", required=True)
+def makemigration(service: str, message: str) -> None:
+    """Autogenerate the next Alembic revision of SERVICE against a scratch SQLite database."""
+    import shutil
+    import tempfile
+
+    from alembic import command
+
+    from shared.migrations import alembic_config, upgrade
+
+    definition = SERVICES[service]
+    template = Path(__file__).parent.parent / "shared" / "alembic_template" / "script.py.mako"
+    target = definition.migrations_dir / "script.py.mako"
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/scratch.db"
+        upgrade(url, definition.migrations_dir)
+        shutil.copy(template, target)
+        try:
+            command.revision(
+                alembic_config(url, definition.migrations_dir), message=message, autogenerate=True
+            )
+        finally:
+            target.unlink()
+
+
+if __name__ == "__main__":
+    main()

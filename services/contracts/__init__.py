@@ -1,0 +1,1 @@
+"""contracts: item catalog, tax rates, customer contracts and quotes."""

@@ -1,0 +1,10 @@
+"""Events the contracts service consumes."""
+
+from __future__ import annotations
+
+from services.contracts.models import customer_replica
+from shared.replicas import customer_replica_handlers
+
+HANDLERS = {
+    **customer_replica_handlers(customer_replica),
+}

@@ -1,0 +1,1 @@
+"""customers: customer records, payment terms and the communication history."""

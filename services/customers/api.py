@@ -1,0 +1,256 @@
+"""HTTP routes of the customers service: parse, call the domain, render."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from services.customers.domain import customer_number, search_key, search_text
+from services.customers.models import Customer, Interaction
+from services.customers.schemas import (
+    CustomerCreateSchema,
+    CustomerFields,
+    CustomerQuery,
+    CustomerSchema,
+    InteractionCreateSchema,
+    InteractionSchema,
+)
+from shared.clock import utcnow
+from shared.db import UnitOfWork
+from shared.money import from_minor, to_minor
+from shared.web.auth import current_identity, requires
+from shared.web.context import unit_of_work
+from shared.web.lists import keyset_page, list_response, page_of
+from shared.web.problems import Problem, conflict, invalid, not_found
+from shared.web.writes import check_if_match, idempotent_create, json_response, with_etag
+
+blp = Blueprint("customers", __name__, description="Customers and their communication history")
+
+
+def _load_customer(
+    uow: UnitOfWork, customer_id: uuid.UUID, *, for_update: bool = False
+) -> Customer:
+    stmt = select(Customer).where(Customer.id == customer_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    customer = uow.session.execute(stmt).scalar_one_or_none()
+    if customer is None:
+        raise not_found(f"customer {customer_id}")
+    return customer
+
+
+def _credit_limit_minor(value: Any, currency: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return to_minor(value, currency)
+    except ValueError as exc:
+        raise invalid("credit_limit", str(exc)) from None
+
+
+def _address(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    keys = ("line1", "line2", "city", "postal_code", "region", "country")
+    return {key: value.get(key) for key in keys}
+
+
+@blp.route("/customers", methods=["POST"])
+@requires("clerk")
+@blp.arguments(CustomerCreateSchema)
+@blp.response(201, CustomerSchema)
+def create_customer(body: dict[str, Any]) -> Any:
+    """Create a customer; it gets the next number (C-000001). Honours Idempotency-Key."""
+    with unit_of_work() as uow:
+
+        def create() -> tuple[Any, int, dict[str, str]]:
+            now = utcnow()
+            seq = uow.next_number("customer_number")
+            number = customer_number(seq)
+            customer = Customer(
+                id=uuid.uuid4(),
+                seq=seq,
+                number=number,
+                name=body["name"].strip(),
+                search_text=search_text(body["name"], body.get("email"), number),
+                email=body.get("email"),
+                phone=body.get("phone"),
+                billing_address=_address(body.get("billing_address")),
+                payment_terms=body["payment_terms"],
+                currency=body["currency"],
+                tax_id=body.get("tax_id"),
+                credit_limit_minor=_credit_limit_minor(body.get("credit_limit"), body["currency"]),
+                reminders_enabled=body["reminders_enabled"],
+                notes=body.get("notes"),
+                status="active",
+                created_at=now,
+                updated_at=now,
+            )
+            uow.session.add(customer)
+            uow.session.flush()
+            answer = uow.emit("customers.customer.created", str(customer.id), customer.snapshot())[
+                "data"
+            ]
+            headers = {"Location": f"customers/{customer.id}", "ETag": f'"{customer.version}"'}
+            return answer, 201, headers
+
+        return idempotent_create(uow, create)
+
+
+@blp.route("/customers", methods=["GET"])
+@blp.arguments(CustomerQuery, location="query")
+@blp.response(200, page_of(CustomerSchema))
+def list_customers(args: dict[str, Any]) -> Any:
+    """Customers in number order; ``q`` matches name, email or number in any case or accent."""
+    stmt = select(Customer)
+    if "q" in args:
+        stmt = stmt.where(Customer.search_text.contains(search_key(args["q"]), autoescape=True))
+    if "status" in args:
+        stmt = stmt.where(Customer.status == args["status"])
+    with unit_of_work() as uow:
+        rows, next_cursor = keyset_page(
+            uow.session,
+            stmt,
+            [Customer.seq],
+            lambda c: [c.seq],
+            limit=args["limit"],
+            cursor=args["cursor"],
+        )
+        items = [customer.snapshot() for customer in rows]
+    return list_response(items, CustomerSchema, next_cursor, filename="customers")
+
+
+@blp.route("/customers/<uuid:customer_id>", methods=["GET"])
+@blp.response(200, CustomerSchema)
+def get_customer(customer_id: uuid.UUID) -> Any:
+    with unit_of_work() as uow:
+        customer = _load_customer(uow, customer_id)
+        return with_etag(
+            json_response(CustomerSchema().dump(customer.snapshot()), 200), customer.version
+        )
+
+
+@blp.route("/customers/<uuid:customer_id>", methods=["PATCH"])
+@requires("clerk")
+@blp.arguments(CustomerFields)
+@blp.response(200, CustomerSchema)
+def update_customer(body: dict[str, Any], customer_id: uuid.UUID) -> Any:
+    """Change any field; ``If-Match: <version>`` that is stale answers 409."""
+    with unit_of_work() as uow:
+        customer = _load_customer(uow, customer_id, for_update=True)
+        check_if_match(customer.version)
+        if customer.status == "archived":
+            raise conflict(f"customer {customer.number} is archived")
+        currency = body.get("currency", customer.currency)
+        changes: dict[str, Any] = {}
+        for field, value in body.items():
+            if field == "credit_limit":
+                changes["credit_limit_minor"] = _credit_limit_minor(value, currency)
+            elif field == "billing_address":
+                changes[field] = _address(value)
+            elif field == "name":
+                changes[field] = value.strip()
+            else:
+                changes[field] = value
+        if (
+            "currency" in body
+            and "credit_limit" not in body
+            and customer.credit_limit_minor is not None
+        ):
+            # The stored limit is in minor units of the old currency: re-express it.
+            old = from_minor(customer.credit_limit_minor, customer.currency)
+            changes["credit_limit_minor"] = _credit_limit_minor(old, currency)
+        changed = {k: v for k, v in changes.items() if getattr(customer, k) != v}
+        if changed:
+            for field, value in changed.items():
+                setattr(customer, field, value)
+            customer.search_text = search_text(customer.name, customer.email, customer.number)
+            customer.updated_at = utcnow()
+            uow.session.flush()
+            uow.emit("customers.customer.updated", str(customer.id), customer.snapshot())
+        body = CustomerSchema().dump(customer.snapshot())
+        uow.commit()
+    return with_etag(json_response(body, 200), customer.version)
+
+
+@blp.route("/customers/<uuid:customer_id>/archive", methods=["POST"])
+@requires("clerk")
+@blp.response(200, CustomerSchema)
+def archive_customer(customer_id: uuid.UUID) -> Any:
+    """Archive instead of delete: the record and its history stay."""
+    with unit_of_work() as uow:
+        customer = _load_customer(uow, customer_id, for_update=True)
+        if customer.status == "archived":
+            raise conflict(f"customer {customer.number} is already archived")
+        customer.status = "archived"
+        customer.updated_at = utcnow()
+        uow.session.flush()
+        snapshot = customer.snapshot()
+        envelope = uow.emit(
+            "customers.customer.archived",
+            str(customer.id),
+            {"customer_id": snapshot["id"], "customer": snapshot},
+        )
+        uow.commit()
+    return with_etag(json_response(envelope["data"]["customer"], 200), customer.version)
+
+
+@blp.route("/customers/<uuid:customer_id>/interactions", methods=["GET"])
+@blp.arguments(CustomerQuery(only=("limit", "cursor", "format")), location="query")
+@blp.response(200, page_of(InteractionSchema))
+def list_interactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
+    """The communication history, newest first."""
+    with unit_of_work() as uow:
+        _load_customer(uow, customer_id)
+        rows, next_cursor = keyset_page(
+            uow.session,
+            select(Interaction).where(Interaction.customer_id == customer_id),
+            [Interaction.occurred_at, Interaction.id],
+            lambda i: [i.occurred_at, i.id],
+            limit=args["limit"],
+            cursor=args["cursor"],
+            descending=True,
+        )
+        items = [interaction.snapshot() for interaction in rows]
+    return list_response(items, InteractionSchema, next_cursor, filename="interactions")
+
+
+@blp.route("/customers/<uuid:customer_id>/interactions", methods=["POST"])
+@requires("clerk")
+@blp.arguments(InteractionCreateSchema)
+@blp.response(201, InteractionSchema)
+def log_interaction(body: dict[str, Any], customer_id: uuid.UUID) -> Any:
+    """Log a call, email, meeting, letter, SMS or note; the author is the caller."""
+    with unit_of_work() as uow:
+        _load_customer(uow, customer_id)
+        now = utcnow()
+        occurred_at = body.get("occurred_at") or now
+        if occurred_at > now.replace(year=now.year + 1):
+            raise Problem(
+                422,
+                "occurred_at: too far in the future",
+                errors={"occurred_at": ["Too far in the future."]},
+            )
+        interaction = Interaction(
+            id=uuid.uuid4(),
+            customer_id=customer_id,
+            channel=body["channel"],
+            direction=body["direction"],
+            subject=body.get("subject"),
+            body=body.get("body"),
+            invoice_id=body.get("invoice_id"),
+            occurred_at=occurred_at,
+            source="manual",
+            author=current_identity().subject,
+            created_at=now,
+        )
+        uow.session.add(interaction)
+        uow.session.flush()
+        envelope = uow.emit(
+            "customers.interaction.logged", str(interaction.id), interaction.snapshot()
+        )
+        uow.commit()
+    return json_response(envelope["data"], 201)

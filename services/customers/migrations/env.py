@@ -1,0 +1,6 @@
+"""Alembic environment of the customers database."""
+
+from services.customers.models import Base
+from shared.migrations import run_env
+
+run_env(Base.metadata)

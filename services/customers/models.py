@@ -1,0 +1,100 @@
+"""The customers database: customers and their interactions (communication history)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import UTCDateTime, new_metadata, platform_tables
+from shared.money import from_minor
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+platform = platform_tables(Base.metadata)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    search_text: Mapped[str] = mapped_column(String(1200), index=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    billing_address: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    payment_terms: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    tax_id: Mapped[str | None] = mapped_column(String(50))
+    credit_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
+    reminders_enabled: Mapped[bool] = mapped_column(Boolean)
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole customer (API answers and event data, before serialization)."""
+        return {
+            "id": str(self.id),
+            "number": self.number,
+            "name": self.name,
+            "email": self.email,
+            "phone": self.phone,
+            "billing_address": self.billing_address,
+            "payment_terms": self.payment_terms,
+            "currency": self.currency,
+            "tax_id": self.tax_id,
+            "credit_limit": None
+            if self.credit_limit_minor is None
+            else from_minor(self.credit_limit_minor, self.currency),
+            "reminders_enabled": self.reminders_enabled,
+            "notes": self.notes,
+            "status": self.status,
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column(Text)
+    invoice_id: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_interactions_timeline", "customer_id", "occurred_at", "id"),)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "customer_id": str(self.customer_id),
+            "channel": self.channel,
+            "direction": self.direction,
+            "subject": self.subject,
+            "body": self.body,
+            "invoice_id": self.invoice_id,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "author": self.author,
+        }

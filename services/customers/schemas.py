@@ -1,0 +1,102 @@
+"""Request and response shapes of the customers API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pycountry
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+from services.customers.domain import parse_terms
+from shared.events.customers import CustomerSnapshot, InteractionLogged
+from shared.events.fields import Currency
+from shared.money import MoneyError, check_places
+from shared.web.lists import PageQuery
+
+CHANNELS = ("email", "phone", "meeting", "letter", "sms", "note")
+DIRECTIONS = ("inbound", "outbound", "internal")
+
+
+def _optional_text(max_length: int) -> fields.String:
+    return fields.String(allow_none=True, validate=validate.Length(max=max_length))
+
+
+def _country(code: str) -> None:
+    if len(code) != 2 or not code.isupper() or pycountry.countries.get(alpha_2=code) is None:
+        raise ValidationError(f"{code!r} is not an ISO 3166 alpha-2 country code (e.g. GR, DE).")
+
+
+class AddressInputSchema(Schema):
+    line1 = _optional_text(200)
+    line2 = _optional_text(200)
+    city = _optional_text(100)
+    postal_code = _optional_text(20)
+    region = _optional_text(100)
+    country = fields.String(required=True, validate=_country)
+
+
+class CustomerFields(Schema):
+    """Every writable customer field, none required: the shape of PATCH."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=320))
+    phone = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(r"^\+?[0-9][0-9 ()./-]{2,48}$", error="Not a phone number."),
+    )
+    billing_address = fields.Nested(AddressInputSchema, allow_none=True)
+    payment_terms = fields.String(metadata={"description": "net_N or eom_N"})
+    currency = Currency()
+    tax_id = _optional_text(50)
+    credit_limit = fields.Decimal(allow_none=True, allow_nan=False, validate=validate.Range(min=0))
+    reminders_enabled = fields.Boolean()
+    notes = _optional_text(5000)
+
+    @validates("name")
+    def _name_not_blank(self, value: str, **_: Any) -> None:
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+
+    @validates("payment_terms")
+    def _terms(self, value: str, **_: Any) -> None:
+        try:
+            parse_terms(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    @validates_schema
+    def _credit_limit_places(self, data: dict[str, Any], **_: Any) -> None:
+        limit, currency = data.get("credit_limit"), data.get("currency")
+        if limit is not None and currency is not None:
+            try:
+                check_places(limit, currency)
+            except MoneyError as exc:
+                raise ValidationError(str(exc), "credit_limit") from None
+
+
+class CustomerCreateSchema(CustomerFields):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    payment_terms = fields.String(load_default="net_30", metadata={"description": "net_N or eom_N"})
+    currency = Currency(load_default="EUR")
+    reminders_enabled = fields.Boolean(load_default=True)
+
+
+class CustomerQuery(PageQuery):
+    q = fields.String(
+        validate=validate.Length(min=1, max=200), metadata={"description": "name, email or number"}
+    )
+    status = fields.String(validate=validate.OneOf(["active", "archived"]))
+
+
+class InteractionCreateSchema(Schema):
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    direction = fields.String(required=True, validate=validate.OneOf(DIRECTIONS))
+    subject = _optional_text(300)
+    body = fields.String(allow_none=True, validate=validate.Length(max=20000))
+    invoice_id = fields.String(allow_none=True, validate=validate.Length(max=64))
+    occurred_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=dt.UTC)
+
+
+CustomerSchema = CustomerSnapshot
+InteractionSchema = InteractionLogged

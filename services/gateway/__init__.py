@@ -1,0 +1,1 @@
+"""gateway: the single public HTTP entry, API tokens, staff users and the UI."""

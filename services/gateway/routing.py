@@ -1,0 +1,149 @@
+"""``/api/<service>/...``: check the bearer token, sign the identity, reach the service.
+
+In embedded mode each service's WSGI app is called in-process; in real mode the request is
+proxied over HTTP with timeouts, and a service that is down answers 503 problem+json.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import urllib3
+from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
+
+from shared.web.app import PUBLIC_PATHS
+from shared.web.auth import Identity, sign_identity
+from shared.web.problems import problem_response
+
+log = logging.getLogger(__name__)
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
+
+
+class HttpBackend:
+    """Forwards a WSGI request to a service's own HTTP port."""
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        *,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 30.0,
+    ) -> None:
+        self.service = service
+        self.base_url = base_url.rstrip("/")
+        self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self.pool = urllib3.PoolManager(num_pools=4, maxsize=32, retries=False)
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        path = quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=-._~%")
+        query = environ.get("QUERY_STRING")
+        url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+        headers = {
+            key[5:].replace("_", "-").title(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and key[5:].replace("_", "-").lower() not in HOP_BY_HOP
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else None
+        try:
+            response = self.pool.request(
+                environ["REQUEST_METHOD"],
+                url,
+                body=body,
+                headers=headers,
+                timeout=self.timeout,
+                redirect=False,
+                preload_content=False,
+            )
+        except ReadTimeoutError:
+            return problem_response(504, f"The {self.service} service did not answer in time.")(
+                environ, start_response
+            )
+        except (HTTPError, ProtocolError, OSError) as exc:
+            log.warning("%s unreachable at %s: %s", self.service, self.base_url, exc)
+            return problem_response(
+                503, f"The {self.service} service is unavailable; try again shortly."
+            )(environ, start_response)
+        out_headers = [
+            (name, value)
+            for name, value in response.headers.items()
+            if name.lower() not in HOP_BY_HOP
+        ]
+        start_response(f"{response.status} {response.reason or ''}".strip(), out_headers)
+        return _stream(response)
+
+
+def _stream(response: Any) -> Iterable[bytes]:
+    try:
+        yield from response.stream(64 * 1024, decode_content=False)
+    finally:
+        response.release_conn()
+
+
+class ApiRouter:
+    """WSGI middleware in front of the gateway app that owns ``/api/<service>/``."""
+
+    def __init__(
+        self,
+        gateway_app: WSGIApp,
+        backends: Mapping[str, WSGIApp],
+        authenticate: Callable[[str], Identity | None],
+        secret: str,
+    ) -> None:
+        self.gateway_app = gateway_app
+        self.backends = dict(backends)
+        self.authenticate = authenticate
+        self.secret = secret
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "")
+        if not path.startswith("/api/"):
+            return self.gateway_app(environ, start_response)
+        service, _, rest = path[len("/api/") :].partition("/")
+        backend = self.backends.get(service)
+        if backend is None:
+            return problem_response(404, f"No service called {service!r}.")(environ, start_response)
+        environ = dict(environ)
+        environ.pop("HTTP_X_TAMEIO_IDENTITY", None)  # never trust one from outside
+        environ.setdefault("HTTP_X_REQUEST_ID", str(uuid.uuid4()))
+        tail = "/" + rest
+        if tail not in PUBLIC_PATHS:
+            identity = self._identify(environ.get("HTTP_AUTHORIZATION", ""))
+            if identity is None:
+                return problem_response(
+                    401, "A valid bearer token is required.", headers={"WWW-Authenticate": "Bearer"}
+                )(environ, start_response)
+            environ["HTTP_X_TAMEIO_IDENTITY"] = sign_identity(self.secret, identity)
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/api/{service}"
+        environ["PATH_INFO"] = tail
+        return backend(environ, start_response)
+
+    def _identify(self, header: str) -> Identity | None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return self.authenticate(token.strip())

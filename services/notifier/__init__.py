@@ -1,0 +1,1 @@
+"""notifier: invoice emails, receipts, partial-payment notices and reminders."""

@@ -1,0 +1,1 @@
+"""payments: payments received, reversals and refunds, recorded idempotently."""

@@ -1,0 +1,25 @@
+"""create_app() for the payments service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from services.payments import handlers, models
+from shared.config import Settings
+from shared.db import Database
+from shared.service import ServiceDefinition
+
+SERVICE = ServiceDefinition(
+    name="payments",
+    title="Tameio payments",
+    description="Payments received, reversals and refunds.",
+    metadata=models.Base.metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+    handlers=handlers.HANDLERS,
+)
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> Flask:
+    return SERVICE.create_app(settings, db)

@@ -1,0 +1,1 @@
+"""reporting: the raw event log and the read models built from it."""

@@ -1,0 +1,41 @@
+"""Reporting consumes every event (``#``) into its raw event log."""
+
+from __future__ import annotations
+
+from services.reporting.models import LoggedEvent
+from shared.clock import utcnow
+from shared.db import UnitOfWork
+from shared.messaging import Event
+from shared.messaging.envelope import to_json
+
+
+def record_event(uow: UnitOfWork, event: Event) -> None:
+    """Keep the event whole; the inbox guarantees each is recorded once."""
+    envelope = {
+        "id": event.id,
+        "type": event.type,
+        "version": event.version,
+        "occurred_at": event.occurred_at,
+        "source": event.source,
+        "subject": event.subject,
+        "sequence": event.sequence,
+        "correlation_id": event.correlation_id,
+        "causation_id": event.causation_id,
+        "data": event.raw_data,
+    }
+    uow.session.add(
+        LoggedEvent(
+            event_id=event.id,
+            event_type=event.type,
+            version=event.version,
+            source=event.source,
+            subject=event.subject,
+            sequence=event.sequence,
+            occurred_at=event.occurred_at,
+            received_at=utcnow(),
+            envelope=to_json(envelope),
+        )
+    )
+
+
+HANDLERS = {"#": record_event}

@@ -1,0 +1,1 @@
+"""The library every Tameio service stands on: config, web, db, messaging, money, clock."""

@@ -1,0 +1,115 @@
+"""The AsyncAPI document, generated from the event catalog (never written by hand)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from shared.events import CATALOG
+from shared.messaging.envelope import EnvelopeSchema
+
+ENVELOPE_FIELDS = (
+    "id",
+    "type",
+    "version",
+    "occurred_at",
+    "source",
+    "subject",
+    "sequence",
+    "correlation_id",
+    "causation_id",
+)
+
+
+def _schema_name(schema: type) -> str:
+    return schema.__name__.removesuffix("Schema")
+
+
+def asyncapi_document(exchange: str = "tameio.events") -> dict[str, Any]:
+    """AsyncAPI 2.6 for every event type and version in the catalog."""
+    spec = APISpec("tameio-events", "1", "3.0.3", plugins=[MarshmallowPlugin()])
+    spec.components.schema("Envelope", schema=EnvelopeSchema)
+    for event_spec in sorted(CATALOG.values(), key=lambda s: (s.type, s.version)):
+        name = _schema_name(event_spec.schema)
+        if name not in spec.components.schemas:
+            spec.components.schema(name, schema=event_spec.schema)
+    schemas = spec.to_dict()["components"]["schemas"]
+    envelope_props = {
+        k: v for k, v in schemas["Envelope"]["properties"].items() if k in ENVELOPE_FIELDS
+    }
+
+    channels: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for event_spec in sorted(CATALOG.values(), key=lambda s: (s.type, s.version)):
+        message_name = f"{event_spec.type}.v{event_spec.version}"
+        messages[message_name] = {
+            "name": event_spec.type,
+            "title": f"{event_spec.type} (version {event_spec.version})",
+            "summary": event_spec.summary,
+            "contentType": "application/json",
+            "payload": {
+                "type": "object",
+                "required": [*ENVELOPE_FIELDS[:7], "data"],
+                "properties": {
+                    **envelope_props,
+                    "type": {"type": "string", "const": event_spec.type},
+                    "version": {"type": "integer", "const": event_spec.version},
+                    "data": {"$ref": f"#/components/schemas/{_schema_name(event_spec.schema)}"},
+                },
+            },
+            "bindings": {
+                "amqp": {
+                    "contentEncoding": "utf-8",
+                    "messageType": event_spec.type,
+                    "bindingVersion": "0.2.0",
+                }
+            },
+        }
+        channel = channels.setdefault(
+            event_spec.type,
+            {
+                "description": f"Routing key {event_spec.type} on exchange {exchange}; "
+                f"published by the {event_spec.service} service.",
+                "subscribe": {
+                    "operationId": "on_" + event_spec.type.replace(".", "_"),
+                    "summary": event_spec.summary,
+                    "message": {"oneOf": []},
+                },
+                "bindings": {
+                    "amqp": {
+                        "is": "routingKey",
+                        "exchange": {
+                            "name": exchange,
+                            "type": "topic",
+                            "durable": True,
+                            "autoDelete": False,
+                            "vhost": "/",
+                        },
+                        "bindingVersion": "0.2.0",
+                    }
+                },
+            },
+        )
+        channel["subscribe"]["message"]["oneOf"].append(
+            {"$ref": f"#/components/messages/{message_name}"}
+        )
+
+    return {
+        "asyncapi": "2.6.0",
+        "info": {
+            "title": "Tameio events",
+            "version": "1",
+            "description": (
+                "Every business event of the Tameio suite, on one durable topic exchange. "
+                "Messages are persistent JSON; AMQP properties: message_id = event id, "
+                "type = event type, content_type = application/json, app_id = source service. "
+                "Delivery is at least once: de-duplicate by id. Within a subject, sequence rises "
+                "by one per event. Consumers must ignore fields they do not know."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "components": {"messages": messages, "schemas": schemas},
+    }

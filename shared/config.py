@@ -1,0 +1,179 @@
+"""Settings from ``TAMEIO_*`` environment variables.
+
+A missing or invalid setting raises :class:`ConfigError` whose message is one line naming
+the variable; the ``tameio`` command prints it and exits, so a process never starts half
+configured.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Every part of the suite and its fixed local port (CONTRACT "Running it").
+SERVICE_PORTS: dict[str, int] = {
+    "gateway": 8000,
+    "customers": 8001,
+    "contracts": 8002,
+    "billing": 8003,
+    "payments": 8004,
+    "notifier": 8005,
+    "reporting": 8006,
+}
+BUSINESS_SERVICES = tuple(name for name in SERVICE_PORTS if name != "gateway")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one service process needs to know about its surroundings."""
+
+    service: str
+    database_url: str
+    broker_url: str
+    internal_secret: str
+    data_dir: Path
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    bootstrap_token: str | None = None
+    smtp_url: str | None = None
+    exchange: str = "tameio.events"
+    queue_prefix: str = ""
+    service_urls: Mapping[str, str] = field(default_factory=dict)
+    retry_window_seconds: float = 900.0
+    retry_base_delay_seconds: float = 1.0
+    relay_poll_seconds: float = 1.0
+    admin_email: str | None = None
+    admin_password: str | None = None
+
+    @property
+    def queue_name(self) -> str:
+        return f"{self.queue_prefix}{self.service}.events"
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker_url.startswith("memory://")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def database_url_for(service: str, env: Mapping[str, str], data_dir: Path) -> str:
+    """The service's own database: TAMEIO_<SERVICE>_DATABASE_URL, else the template."""
+    own = env.get(f"TAMEIO_{service.upper()}_DATABASE_URL")
+    if own:
+        return _check_db_url(f"TAMEIO_{service.upper()}_DATABASE_URL", own)
+    template = env.get("TAMEIO_DATABASE_URL")
+    if template:
+        if "{service}" not in template:
+            raise ConfigError(
+                "TAMEIO_DATABASE_URL: must contain {service}, e.g. "
+                "postgresql+psycopg://root@127.0.0.1:5432/tameio_{service}"
+            )
+        return _check_db_url("TAMEIO_DATABASE_URL", template.replace("{service}", service))
+    return f"sqlite:///{(data_dir / f'{service}.db').resolve()}"
+
+
+def _check_db_url(name: str, url: str) -> str:
+    scheme = urlsplit(url).scheme
+    if not (scheme.startswith("postgresql") or scheme.startswith("sqlite")):
+        raise ConfigError(
+            f"{name}: unsupported database URL scheme {scheme!r} (postgresql or sqlite)"
+        )
+    return url
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: not a number: {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name}: must be positive, got {raw!r}")
+    return value
+
+
+def load_settings(
+    service: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    require_secret: bool = True,
+) -> Settings:
+    """Read one service's settings from the environment.
+
+    Raises ConfigError naming the variable when one is missing or invalid.
+    """
+    env = os.environ if env is None else env
+    if service not in SERVICE_PORTS:
+        raise ConfigError(f"service: unknown service {service!r}")
+
+    data_dir = Path(env.get("TAMEIO_DATA_DIR") or "var")
+    tz_name = env.get("TAMEIO_TIMEZONE") or "UTC"
+    try:
+        timezone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TAMEIO_TIMEZONE: unknown time zone {tz_name!r}") from None
+
+    broker_url = env.get("TAMEIO_BROKER_URL") or "memory://"
+    if urlsplit(broker_url).scheme not in {"amqp", "amqps", "pyamqp", "memory"}:
+        raise ConfigError(
+            f"TAMEIO_BROKER_URL: unsupported scheme in {broker_url!r} (amqp or memory)"
+        )
+
+    secret = env.get("TAMEIO_INTERNAL_SECRET") or ""
+    if require_secret and len(secret) < 16:
+        raise ConfigError(
+            "TAMEIO_INTERNAL_SECRET: missing or shorter than 16 characters "
+            "(it signs the caller identity between gateway and services)"
+        )
+
+    bootstrap = env.get("TAMEIO_BOOTSTRAP_TOKEN") or None
+    if bootstrap is not None and len(bootstrap) < 16:
+        raise ConfigError("TAMEIO_BOOTSTRAP_TOKEN: must be at least 16 characters")
+
+    smtp_url = env.get("TAMEIO_SMTP_URL") or None
+    if smtp_url and urlsplit(smtp_url).scheme not in {"smtp", "smtps"}:
+        raise ConfigError(f"TAMEIO_SMTP_URL: scheme must be smtp or smtps, got {smtp_url!r}")
+
+    exchange = env.get("TAMEIO_EXCHANGE") or "tameio.events"
+    prefix = env.get("TAMEIO_QUEUE_PREFIX") or ""
+    if not re.fullmatch(r"[A-Za-z0-9._-]*", prefix):
+        raise ConfigError(
+            f"TAMEIO_QUEUE_PREFIX: only letters, digits, '.', '_' and '-': {prefix!r}"
+        )
+
+    urls = {}
+    for name, port in SERVICE_PORTS.items():
+        url = env.get(f"TAMEIO_{name.upper()}_URL") or f"http://127.0.0.1:{port}"
+        if urlsplit(url).scheme not in {"http", "https"}:
+            raise ConfigError(f"TAMEIO_{name.upper()}_URL: must be an http(s) URL, got {url!r}")
+        urls[name] = url.rstrip("/")
+
+    return Settings(
+        service=service,
+        database_url=database_url_for(service, env, data_dir),
+        broker_url=broker_url,
+        internal_secret=secret,
+        data_dir=data_dir,
+        timezone=timezone,
+        bootstrap_token=bootstrap,
+        smtp_url=smtp_url,
+        exchange=exchange,
+        queue_prefix=prefix,
+        service_urls=urls,
+        retry_window_seconds=_float(env, "TAMEIO_RETRY_WINDOW_SECONDS", 900.0),
+        retry_base_delay_seconds=_float(env, "TAMEIO_RETRY_BASE_DELAY_SECONDS", 1.0),
+        relay_poll_seconds=_float(env, "TAMEIO_RELAY_POLL_SECONDS", 1.0),
+        admin_email=env.get("TAMEIO_ADMIN_EMAIL") or None,
+        admin_password=env.get("TAMEIO_ADMIN_PASSWORD") or None,
+    )

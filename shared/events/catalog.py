@@ -1,0 +1,62 @@
+"""Registry of event types: (type, version) -> schema of ``data``."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema
+
+
+class UnknownEvent(LookupError):
+    """No schema is registered for this event type and version."""
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    type: str
+    version: int
+    schema: builtins.type[Schema]
+    summary: str
+
+    @property
+    def service(self) -> str:
+        return self.type.split(".", 1)[0]
+
+
+CATALOG: dict[tuple[str, int], EventSpec] = {}
+
+
+class EventData(Schema):
+    """Base of every event's ``data`` schema: consumers ignore fields they do not know."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+def event(*types: str, version: int = 1, summary: str) -> Callable[[type[Schema]], type[Schema]]:
+    """Register a data schema for one or more event types (same shape, e.g. created/updated)."""
+
+    def register(schema: type[Schema]) -> type[Schema]:
+        for event_type in types:
+            key = (event_type, version)
+            if key in CATALOG:
+                raise ValueError(f"event {event_type} v{version} registered twice")
+            CATALOG[key] = EventSpec(event_type, version, schema, summary)
+        return schema
+
+    return register
+
+
+def spec_for(event_type: str, version: int) -> EventSpec:
+    try:
+        return CATALOG[(event_type, version)]
+    except KeyError:
+        raise UnknownEvent(f"no schema for event {event_type} version {version}") from None
+
+
+def load_data(event_type: str, version: int, data: Any) -> dict[str, Any]:
+    """Validate and deserialize ``data`` of an incoming event (raises ValidationError)."""
+    return spec_for(event_type, version).schema().load(data)

@@ -1,0 +1,32 @@
+"""Logging with the request / correlation id of the work in progress on every line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from shared.context import current_trace
+
+
+class TraceFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        trace = current_trace()
+        record.request_id = trace.request_id
+        record.correlation_id = trace.correlation_id
+        return True
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(TraceFilter())
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s "
+            "[req=%(request_id)s corr=%(correlation_id)s] %(message)s"
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("amqp", "kombu", "waitress.queue"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,421 @@
+"""The consumer runner: inbox de-duplication, retries with growing delay, dead letters.
+
+:class:`EventProcessor` is the whole policy and knows no transport: it takes the raw body
+of a message and either applies it (handler effects and the inbox row in one transaction),
+recognises a duplicate, schedules a retry in the service's own database, or parks it as a
+dead letter. Only after it returns does :class:`QueueConsumer` ack the message, so the
+behaviour is the same on ``amqp://`` and ``memory://``; retries and dead letters live in
+the database, never in broker-specific queue arguments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from typing import Any
+
+from kombu import Connection, Consumer, Message
+from marshmallow import ValidationError
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from shared.clock import utcnow
+from shared.context import Trace, reset_trace, set_trace
+from shared.db import Database, UnitOfWork
+from shared.events.catalog import UnknownEvent, load_data
+from shared.messaging.envelope import EnvelopeSchema, Event
+from shared.messaging.errors import BadEvent
+from shared.messaging.topology import Topology
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[UnitOfWork, Event], None]
+WILDCARD = "#"
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    RETRY = "retry"
+    PARKED = "parked"
+    SKIPPED = "skipped"  # a retry row another worker is handling
+
+
+class _Park(Exception):
+    """Internal: the message can never be handled."""
+
+
+class EventProcessor:
+    """Applies one message to a service: exactly once in effect, never lost, never looping."""
+
+    def __init__(
+        self,
+        db: Database,
+        handlers: Mapping[str, Handler],
+        *,
+        retry_window: dt.timedelta = dt.timedelta(minutes=15),
+        base_delay: float = 1.0,
+        max_delay: float = 120.0,
+    ) -> None:
+        self.db = db
+        self.handlers = dict(handlers)
+        self.retry_window = retry_window
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.counts: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
+
+    def binding_keys(self) -> tuple[str, ...]:
+        return tuple(self.handlers)
+
+    # -- parsing --------------------------------------------------------------------------
+
+    def _parse(self, body: bytes | str) -> Event:
+        try:
+            raw = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _Park(f"unparseable message: {exc}") from None
+        try:
+            envelope = EnvelopeSchema().load(raw)
+        except ValidationError as exc:
+            raise _Park(f"invalid envelope: {exc.messages}") from None
+        event_type, version = envelope["type"], envelope["version"]
+        try:
+            data = load_data(event_type, version, envelope["data"])
+        except UnknownEvent as exc:
+            if event_type in self.handlers:
+                raise _Park(str(exc)) from None
+            data = dict(envelope["data"])  # a wildcard consumer keeps what it cannot read
+        except ValidationError as exc:
+            raise _Park(f"invalid data for {event_type} v{version}: {exc.messages}") from None
+        return Event(
+            id=str(envelope["id"]),
+            type=event_type,
+            version=version,
+            occurred_at=envelope["occurred_at"],
+            source=envelope["source"],
+            subject=envelope["subject"],
+            sequence=envelope["sequence"],
+            correlation_id=envelope["correlation_id"],
+            causation_id=envelope["causation_id"],
+            data=data,
+            raw_data=envelope["data"],
+        )
+
+    def handler_for(self, event_type: str) -> Handler | None:
+        return self.handlers.get(event_type) or self.handlers.get(WILDCARD)
+
+    # -- processing -----------------------------------------------------------------------
+
+    def process(
+        self,
+        body: bytes | str,
+        *,
+        attempts: int = 0,
+        first_failed_at: dt.datetime | None = None,
+        retry_id: int | None = None,
+    ) -> Outcome:
+        """Handle one message body; returns what happened. Raises only if the database
+        cannot even record a retry (the caller must then not ack)."""
+        text_body = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        event: Event | None = None
+        try:
+            event = self._parse(body)
+            outcome = self._apply(event, retry_id)
+        except _Park as exc:
+            outcome = self._park(
+                text_body, event, str(exc), attempts + 1, first_failed_at, retry_id
+            )
+        except (BadEvent, ValidationError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            outcome = self._park(text_body, event, error, attempts + 1, first_failed_at, retry_id)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            outcome = self._retry_or_park(
+                text_body, event, error, attempts + 1, first_failed_at, retry_id
+            )
+        self.counts[outcome] += 1
+        return outcome
+
+    def _apply(self, event: Event, retry_id: int | None) -> Outcome:
+        handler = self.handler_for(event.type)
+        tables = self.db.tables
+        with self.db.unit_of_work() as uow:
+            if retry_id is not None and not self._claim_retry(uow, retry_id):
+                return Outcome.SKIPPED
+            if handler is None:
+                self._drop_retry(uow, retry_id)
+                uow.commit()
+                return Outcome.IGNORED
+            seen = uow.session.execute(
+                select(tables.inbox.c.event_id).where(tables.inbox.c.event_id == event.id)
+            ).first()
+            if seen:
+                self._drop_retry(uow, retry_id)
+                uow.commit()
+                return Outcome.DUPLICATE
+            uow.session.execute(
+                tables.inbox.insert().values(
+                    event_id=event.id, event_type=event.type, received_at=utcnow()
+                )
+            )
+            token = set_trace(
+                Trace(
+                    request_id=event.id,
+                    correlation_id=event.correlation_id or event.id,
+                    causation_id=event.id,
+                )
+            )
+            try:
+                handler(uow, event)
+            finally:
+                reset_trace(token)
+            self._drop_retry(uow, retry_id)
+            try:
+                uow.commit()
+            except IntegrityError:
+                # A concurrent consumer committed the same event id first.
+                if self._in_inbox(event.id):
+                    return Outcome.DUPLICATE
+                raise
+        return Outcome.APPLIED
+
+    def _in_inbox(self, event_id: str) -> bool:
+        inbox = self.db.tables.inbox
+        with self.db.engine.connect() as conn:
+            return (
+                conn.execute(select(inbox.c.event_id).where(inbox.c.event_id == event_id)).first()
+                is not None
+            )
+
+    def _claim_retry(self, uow: UnitOfWork, retry_id: int) -> bool:
+        retries = self.db.tables.retries
+        query = select(retries.c.id).where(retries.c.id == retry_id)
+        if self.db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return uow.session.execute(query).first() is not None
+
+    def _drop_retry(self, uow: UnitOfWork, retry_id: int | None) -> None:
+        if retry_id is not None:
+            uow.session.execute(
+                delete(self.db.tables.retries).where(self.db.tables.retries.c.id == retry_id)
+            )
+
+    def delay_for(self, attempts: int) -> float:
+        """Growing delay before attempt ``attempts + 1``: 1, 2, 4, ... capped."""
+        return float(min(self.base_delay * 2 ** max(attempts - 1, 0), self.max_delay))
+
+    def _retry_or_park(
+        self,
+        body: str,
+        event: Event | None,
+        error: str,
+        attempts: int,
+        first_failed_at: dt.datetime | None,
+        retry_id: int | None,
+    ) -> Outcome:
+        now = utcnow()
+        first = first_failed_at or now
+        if now - first >= self.retry_window:
+            return self._park(
+                body,
+                event,
+                f"gave up after {attempts} attempts: {error}",
+                attempts,
+                first,
+                retry_id,
+            )
+        retries = self.db.tables.retries
+        due = now + dt.timedelta(seconds=self.delay_for(attempts))
+        with self.db.unit_of_work() as uow:
+            if retry_id is None:
+                uow.session.execute(
+                    retries.insert().values(
+                        event_id=event.id if event else None,
+                        event_type=event.type if event else None,
+                        body=body,
+                        attempts=attempts,
+                        first_failed_at=first,
+                        due_at=due,
+                        last_error=error,
+                    )
+                )
+            else:
+                uow.session.execute(
+                    update(retries)
+                    .where(retries.c.id == retry_id)
+                    .values(attempts=attempts, due_at=due, last_error=error)
+                )
+            uow.commit()
+        log.info(
+            "event %s will be retried (attempt %d): %s", event.id if event else "?", attempts, error
+        )
+        return Outcome.RETRY
+
+    def _park(
+        self,
+        body: str,
+        event: Event | None,
+        error: str,
+        attempts: int,
+        first_failed_at: dt.datetime | None,
+        retry_id: int | None,
+        origin: str = "consumer",
+    ) -> Outcome:
+        now = utcnow()
+        event_id = event.id if event else _peek(body, "id")
+        event_type = event.type if event else _peek(body, "type")
+        with self.db.unit_of_work() as uow:
+            uow.session.execute(
+                self.db.tables.dead_letters.insert().values(
+                    event_id=event_id,
+                    event_type=event_type,
+                    body=body,
+                    error=error[:4000],
+                    attempts=attempts,
+                    origin=origin,
+                    first_failed_at=first_failed_at or now,
+                    parked_at=now,
+                )
+            )
+            self._drop_retry(uow, retry_id)
+            uow.commit()
+        log.warning("parked event %s (%s): %s", event_id, event_type, error)
+        return Outcome.PARKED
+
+    def park_from_broker(self, body: bytes | str, reason: str) -> Outcome:
+        """Record a message the broker dead-lettered (delivery limit reached)."""
+        text_body = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        outcome = self._park(
+            text_body, None, f"dead-lettered by the broker: {reason}", 0, None, None, "broker"
+        )
+        self.counts[outcome] += 1
+        return outcome
+
+    def run_due_retries(self, limit: int = 100) -> int:
+        """Process retries whose time has come; returns how many were attempted."""
+        retries = self.db.tables.retries
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(
+                select(retries.c.id, retries.c.body, retries.c.attempts, retries.c.first_failed_at)
+                .where(retries.c.due_at <= utcnow())
+                .order_by(retries.c.due_at)
+                .limit(limit)
+            ).all()
+            conn.rollback()
+        for row in rows:
+            self.process(
+                row.body,
+                attempts=row.attempts,
+                first_failed_at=row.first_failed_at,
+                retry_id=row.id,
+            )
+        return len(rows)
+
+
+def _peek(body: str, key: str) -> str | None:
+    with suppress(ValueError, AttributeError, TypeError):
+        value = json.loads(body).get(key)
+        return str(value)[:120] if value is not None else None
+    return None
+
+
+class QueueConsumer:
+    """Feeds the service's queue to an :class:`EventProcessor`; acks after it returns."""
+
+    def __init__(
+        self,
+        processor: EventProcessor,
+        broker_url: str,
+        topology: Topology,
+        service: str,
+        *,
+        prefetch: int = 50,
+    ) -> None:
+        self.processor = processor
+        self.broker_url = broker_url
+        self.topology = topology
+        self.service = service
+        self.prefetch = prefetch
+        self.connected = False
+        self.lag: int | None = None
+        self.last_error: str | None = None
+
+    def _on_message(self, message: Message) -> None:
+        try:
+            self.processor.process(message.body)
+        except Exception as exc:
+            # Could not even record a retry (database down): hand it back to the broker,
+            # whose delivery limit dead-letters it if this keeps happening.
+            log.error("could not process message, requeueing: %s", exc)
+            time.sleep(1.0)
+            message.requeue()
+            return
+        message.ack()
+
+    def _on_parked_message(self, message: Message) -> None:
+        death = (message.headers or {}).get("x-death") or [{}]
+        reason = str(death[0].get("reason", "unknown")) if isinstance(death, list) else "unknown"
+        self.processor.park_from_broker(message.body, reason)
+        message.ack()
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                self._run_connected(stop)
+                backoff = 0.5
+            except Exception as exc:
+                self.connected = False
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "consumer %s: %s; reconnecting in %.1fs", self.service, self.last_error, backoff
+                )
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        self.connected = False
+
+    def _run_connected(self, stop: threading.Event) -> None:
+        memory = self.broker_url.startswith("memory://")
+        options: dict[str, Any] = {"connect_timeout": 5}
+        if memory:
+            options["transport_options"] = {"polling_interval": 0.05}
+        with Connection(self.broker_url, heartbeat=0 if memory else 30, **options) as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.channel()
+            self.topology.declare(channel)
+            channel.basic_qos(0, self.prefetch, False)
+            queue = self.topology.queue(self.service)(channel)
+            parked = self.topology.parked_queue(self.service)(channel)
+            with (
+                Consumer(channel, queues=[queue], on_message=self._on_message, no_ack=False),
+                Consumer(
+                    channel, queues=[parked], on_message=self._on_parked_message, no_ack=False
+                ),
+            ):
+                self.connected = True
+                self.last_error = None
+                log.info("consumer %s listening on %s", self.service, queue.name)
+                next_lag_check = 0.0
+                while not stop.is_set():
+                    with suppress(socket.timeout, TimeoutError):
+                        conn.drain_events(timeout=1.0)
+                    if not memory:
+                        conn.heartbeat_check()
+                    if time.monotonic() >= next_lag_check:
+                        self.lag = self._queue_depth(queue)
+                        next_lag_check = time.monotonic() + 5.0
+
+    @staticmethod
+    def _queue_depth(queue: Any) -> int | None:
+        with suppress(Exception):
+            result = queue.queue_declare(passive=True)
+            return int(result.message_count)
+        return None

@@ -1,0 +1,62 @@
+"""The envelope every event travels in (DESIGN "Messaging rules")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+
+class EnvelopeSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.UUID(required=True)
+    type = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_]+\.[a-z_]+$"))
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    occurred_at = fields.AwareDateTime(required=True)
+    source = fields.String(required=True)
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    sequence = fields.Integer(required=True, validate=validate.Range(min=1))
+    correlation_id = fields.String(allow_none=True, load_default=None)
+    causation_id = fields.String(allow_none=True, load_default=None)
+    data = fields.Dict(required=True)
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as a handler sees it: envelope fields and the data loaded by its schema."""
+
+    id: str
+    type: str
+    version: int
+    occurred_at: dt.datetime
+    source: str
+    subject: str
+    sequence: int
+    correlation_id: str | None
+    causation_id: str | None
+    data: dict[str, Any]
+    raw_data: dict[str, Any]
+
+
+def json_default(value: object) -> object:
+    """JSON form of the few non-JSON types that appear in event data."""
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=json_default, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,271 @@
+"""The outbox relay: publishes outbox rows in order, with publisher confirms.
+
+One relay is active per service: on PostgreSQL the one holding the service's advisory
+lock (others stand by), which also listens for the NOTIFY a committing unit of work sends;
+on SQLite (embedded mode, one process) the in-process signal wakes it. It polls as a
+fallback. Rows are published in primary-key order, confirms are awaited per batch with a
+timeout, and only confirmed rows are marked published; after any failure the relay
+reconnects and publishes again from the first unmarked row, so events are never lost or
+reordered (they may be duplicated; consumers' inboxes absorb that).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import psycopg
+from kombu import Connection, Exchange, Producer
+from sqlalchemy import select, update
+
+from shared.clock import utcnow
+from shared.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class ConfirmTimeout(Exception):
+    """The broker did not confirm a batch in time."""
+
+
+class PublishNacked(Exception):
+    """The broker refused (nacked) a message of the batch."""
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for pg advisory locks."""
+    return zlib.crc32(name.encode()) - 2**31
+
+
+def pg_connect(db: Database) -> psycopg.Connection[Any]:
+    """A plain psycopg connection to the service database (for LISTEN and advisory locks)."""
+    url = db.engine.url
+    return psycopg.connect(
+        host=url.host or None,
+        port=url.port or None,
+        user=url.username or None,
+        password=url.password or None,
+        dbname=url.database,
+        autocommit=True,
+        **{str(k): v for k, v in url.query.items()},  # type: ignore[arg-type]
+    )
+
+
+class _BatchConfirms:
+    """Publisher confirms counted per batch on a py-amqp channel (no wait per message)."""
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        channel.confirm_select()
+        self.next_tag = 1
+        self.pending: set[int] = set()
+        self.nacked = False
+        channel.events["basic_ack"].add(self._on_ack)
+        channel.events["basic_nack"].add(self._on_nack)
+
+    def _settle(self, tag: int, multiple: bool) -> None:
+        if multiple:
+            self.pending = {t for t in self.pending if t > tag}
+        else:
+            self.pending.discard(tag)
+
+    def _on_ack(self, tag: int, multiple: bool) -> None:
+        self._settle(tag, multiple)
+
+    def _on_nack(self, tag: int, multiple: bool) -> None:
+        self.nacked = True
+        self._settle(tag, multiple)
+
+    def published(self) -> None:
+        self.pending.add(self.next_tag)
+        self.next_tag += 1
+
+    def wait(self, connection: Connection, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ConfirmTimeout(f"{len(self.pending)} messages not confirmed in {timeout}s")
+            with suppress(socket.timeout, TimeoutError):
+                connection.drain_events(timeout=remaining)
+        if self.nacked:
+            raise PublishNacked("the broker nacked a message of the batch")
+
+
+class Relay:
+    """Publishes one service's outbox to the events exchange."""
+
+    def __init__(
+        self,
+        db: Database,
+        broker_url: str,
+        exchange: str,
+        *,
+        batch_size: int = 500,
+        confirm_timeout: float = 10.0,
+        poll_seconds: float = 1.0,
+        republish_window: dt.timedelta = dt.timedelta(minutes=10),
+    ) -> None:
+        self.db = db
+        self.broker_url = broker_url
+        self.exchange = Exchange(exchange, type="topic", durable=True)
+        self.batch_size = batch_size
+        self.confirm_timeout = confirm_timeout
+        self.poll_seconds = poll_seconds
+        self.republish_window = republish_window
+        self.connected = False
+        self.active = False
+        self.published_total = 0
+        self.last_error: str | None = None
+        self._listener: psycopg.Connection[Any] | None = None
+
+    @property
+    def uses_memory_transport(self) -> bool:
+        return self.broker_url.startswith("memory://")
+
+    # -- leadership -----------------------------------------------------------------------
+
+    @contextmanager
+    def _leadership(self) -> Iterator[bool]:
+        """Hold the service's advisory lock (PostgreSQL); SQLite has one process anyway."""
+        if self.db.dialect != "postgresql":
+            yield True
+            return
+        conn = pg_connect(self.db)
+        try:
+            key = advisory_key(f"relay:{self.db.service}")
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            if not (row and row[0]):
+                yield False
+                return
+            conn.execute(f'LISTEN "{self.db.notify_channel}"')
+            self._listener = conn
+            yield True
+        finally:
+            self._listener = None
+            conn.close()
+
+    def _wait_for_work(self, timeout: float) -> None:
+        if self._listener is not None:
+            # Returns at the first NOTIFY or after the timeout; also proves the lock is held.
+            for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                pass
+        else:
+            self.db.outbox_signal.wait(timeout)
+        self.db.outbox_signal.clear()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Relay until ``stop`` is set, reconnecting with back-off after any failure."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                with self._leadership() as leader:
+                    if not leader:
+                        self.active = False
+                        stop.wait(2.0)
+                        continue
+                    self.active = True
+                    self._run_connected(stop)
+                backoff = 0.5
+            except Exception as exc:  # broker or database trouble: wait, then start over
+                self.connected = False
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "relay %s: %s; retrying in %.1fs", self.db.service, self.last_error, backoff
+                )
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        self.active = False
+        self.connected = False
+
+    def _connection(self) -> Connection:
+        options: dict[str, Any] = {"connect_timeout": 5}
+        if self.uses_memory_transport:
+            options["transport_options"] = {"polling_interval": 0.05}
+        return Connection(self.broker_url, heartbeat=0, **options)
+
+    def _run_connected(self, stop: threading.Event) -> None:
+        with self._connection() as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.channel()
+            self.exchange(channel).declare()
+            producer = Producer(channel, exchange=self.exchange, auto_declare=False)
+            confirms = None if self.uses_memory_transport else _BatchConfirms(channel)
+            self.connected = True
+            self.last_error = None
+            log.info("relay %s connected to the broker", self.db.service)
+            if self.uses_memory_transport:
+                self._republish_recent(producer)
+            while not stop.is_set():
+                sent = self.publish_pending(conn, producer, confirms)
+                if sent < self.batch_size:
+                    self._wait_for_work(self.poll_seconds)
+
+    def publish_pending(
+        self, conn: Connection, producer: Producer, confirms: _BatchConfirms | None
+    ) -> int:
+        """Publish the next batch of unpublished rows in order; returns how many."""
+        outbox = self.db.tables.outbox
+        with self.db.engine.connect() as db_conn:
+            rows = db_conn.execute(
+                select(outbox.c.id, outbox.c.event_id, outbox.c.event_type, outbox.c.payload)
+                .where(outbox.c.published_at.is_(None))
+                .order_by(outbox.c.id)
+                .limit(self.batch_size)
+            ).all()
+            db_conn.rollback()
+        if not rows:
+            return 0
+        for row in rows:
+            self._publish(producer, row.event_id, row.event_type, row.payload)
+            if confirms is not None:
+                confirms.published()
+        if confirms is not None:
+            confirms.wait(conn, self.confirm_timeout)
+        with self.db.engine.begin() as db_conn:
+            db_conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([row.id for row in rows]))
+                .values(published_at=utcnow())
+            )
+        self.published_total += len(rows)
+        return len(rows)
+
+    def _publish(self, producer: Producer, event_id: str, event_type: str, payload: str) -> None:
+        producer.publish(
+            payload.encode(),
+            routing_key=event_type,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=event_id,
+            type=event_type,
+            app_id=self.db.service,
+            timestamp=int(time.time()),
+            retry=False,
+        )
+
+    def _republish_recent(self, producer: Producer) -> None:
+        """Memory transport: queues died with the last process; resend what was recent."""
+        outbox = self.db.tables.outbox
+        since = utcnow() - self.republish_window
+        with self.db.engine.connect() as db_conn:
+            rows = db_conn.execute(
+                select(outbox.c.event_id, outbox.c.event_type, outbox.c.payload)
+                .where(outbox.c.published_at >= since)
+                .order_by(outbox.c.id)
+            ).all()
+            db_conn.rollback()
+        for row in rows:
+            self._publish(producer, row.event_id, row.event_type, row.payload)
+        if rows:
+            log.info("relay %s republished %d recent events", self.db.service, len(rows))

@@ -1,0 +1,199 @@
+"""A service's worker: outbox relay, queue consumer, retry runner, status and jobs.
+
+Web processes never hold an AMQP connection; everything that talks to the broker runs
+here, each part in its own thread with its own connection (connections are never shared
+between threads).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from shared.clock import today, utcnow
+from shared.config import Settings
+from shared.db import Database, next_counter
+from shared.messaging.consumer import EventProcessor, Handler, QueueConsumer
+from shared.messaging.relay import Relay
+from shared.messaging.topology import Topology
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """Scheduled work run once a day (after ``at``) by the active worker, for ``as_of``."""
+
+    name: str
+    run: Callable[[Database, dt.date], Any]
+    at: dt.time = dt.time(1, 0)
+
+
+class Worker:
+    """Runs every background part of one service until stopped."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        topology: Topology,
+        handlers: Mapping[str, Handler] | None = None,
+        jobs: Sequence[Job] = (),
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.topology = topology
+        self.jobs = list(jobs)
+        self.stop_event = threading.Event()
+        self.relay = Relay(
+            db, settings.broker_url, settings.exchange, poll_seconds=settings.relay_poll_seconds
+        )
+        self.processor: EventProcessor | None = None
+        self.consumer: QueueConsumer | None = None
+        if handlers:
+            self.processor = EventProcessor(
+                db,
+                handlers,
+                retry_window=dt.timedelta(seconds=settings.retry_window_seconds),
+                base_delay=settings.retry_base_delay_seconds,
+            )
+            self.consumer = QueueConsumer(
+                self.processor, settings.broker_url, topology, settings.service
+            )
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        service = self.settings.service
+        parts: list[tuple[str, Callable[[threading.Event], None]]] = [
+            ("relay", self.relay.run),
+            ("status", self._report_status),
+        ]
+        if self.consumer is not None:
+            parts += [("consumer", self.consumer.run), ("retries", self._run_retries)]
+        if self.jobs:
+            parts.append(("jobs", self._run_jobs))
+        for name, target in parts:
+            thread = threading.Thread(
+                target=target, args=(self.stop_event,), name=f"{service}-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        log.info("worker %s started: %s", service, ", ".join(name for name, _ in parts))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        self.db.outbox_signal.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while not self.stop_event.wait(1.0):
+                pass
+        finally:
+            self.stop()
+
+    # -- parts ----------------------------------------------------------------------------
+
+    def _run_retries(self, stop: threading.Event) -> None:
+        assert self.processor is not None
+        while not stop.is_set():
+            try:
+                if self.processor.run_due_retries() == 0:
+                    stop.wait(0.5)
+            except Exception as exc:
+                log.warning("retry runner %s: %s", self.settings.service, exc)
+                stop.wait(2.0)
+
+    @property
+    def broker_connected(self) -> bool:
+        return self.relay.connected and (self.consumer is None or self.consumer.connected)
+
+    def _report_status(self, stop: threading.Event) -> None:
+        """Write what only the worker knows (broker state, lag) where /metrics can read it."""
+        next_prune = 0.0
+        while not stop.is_set():
+            try:
+                self.write_status()
+                if self.relay.active and utcnow().timestamp() >= next_prune:
+                    self.prune()
+                    next_prune = utcnow().timestamp() + 3600
+            except Exception as exc:
+                log.warning("status %s: %s", self.settings.service, exc)
+            stop.wait(2.0)
+
+    def write_status(self) -> None:
+        table = self.db.tables.worker_status
+        values = {
+            "name": "worker",
+            "broker_connected": self.broker_connected,
+            "consumer_lag": self.consumer.lag if self.consumer else None,
+            "relay_active": self.relay.active,
+            "updated_at": utcnow(),
+        }
+        insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
+        stmt = insert(table).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.name], set_={k: stmt.excluded[k] for k in values if k != "name"}
+        )
+        with self.db.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def prune(self) -> None:
+        """Forget published outbox rows after a week and idempotency keys after two days."""
+        tables = self.db.tables
+        now = utcnow()
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                delete(tables.outbox).where(
+                    tables.outbox.c.published_at < now - dt.timedelta(days=7)
+                )
+            )
+            conn.execute(
+                delete(tables.idempotency_keys).where(
+                    tables.idempotency_keys.c.created_at < now - dt.timedelta(days=2)
+                )
+            )
+
+    def _run_jobs(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if self.relay.active:  # the active relay's worker is the one scheduler
+                for job in self.jobs:
+                    try:
+                        self.run_job_if_due(job, utcnow())
+                    except Exception:
+                        log.exception("job %s failed", job.name)
+            stop.wait(30.0)
+
+    def run_job_if_due(self, job: Job, now: dt.datetime) -> bool:
+        """Run ``job`` for today's business date unless it already ran for it."""
+        local = now.astimezone(self.settings.timezone)
+        as_of = today(self.settings.timezone)
+        if local.time() < job.at:
+            return False
+        counters = self.db.tables.counters
+        with self.db.unit_of_work() as uow:
+            last = uow.session.execute(
+                select(counters.c.value).where(counters.c.name == f"job:{job.name}")
+            ).scalar()
+            if last is not None and last >= as_of.toordinal():
+                return False
+            job.run(self.db, as_of)
+            next_counter(uow.session, counters, f"job:{job.name}")
+            uow.session.execute(
+                counters.update()
+                .where(counters.c.name == f"job:{job.name}")
+                .values(value=as_of.toordinal())
+            )
+            uow.commit()
+        log.info("job %s ran for %s", job.name, as_of)
+        return True

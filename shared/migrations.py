@@ -1,0 +1,82 @@
+"""Alembic per service: create the database if missing, then upgrade to head.
+
+Each service keeps its revisions in ``services/<name>/migrations``; its ``env.py`` calls
+:func:`run_env` with the service's metadata. On PostgreSQL an advisory lock makes
+concurrent ``tameio migrate`` runs (several replicas starting at once) take turns.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, create_engine, make_url, pool, text
+from sqlalchemy.exc import ProgrammingError
+
+log = logging.getLogger(__name__)
+
+
+def ensure_database(url: str) -> bool:
+    """Create the database ``url`` names if it does not exist; True if it was created."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return False
+    name = parsed.database
+    server = create_engine(
+        parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=pool.NullPool
+    )
+    try:
+        with server.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if exists:
+                return False
+            try:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            except ProgrammingError as exc:  # created meanwhile by a concurrent starter
+                if "already exists" not in str(exc):
+                    raise
+                return False
+            log.info("created database %s", name)
+            return True
+    finally:
+        server.dispose()
+
+
+def alembic_config(url: str, migrations_dir: Path) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, migrations_dir: Path, revision: str = "head") -> None:
+    """Create the database if needed and migrate it to ``revision``."""
+    ensure_database(url)
+    command.upgrade(alembic_config(url, migrations_dir), revision)
+
+
+def run_env(metadata: MetaData) -> None:
+    """Body of every service's migrations/env.py (online mode only)."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url is not None, "sqlalchemy.url is set by shared.migrations.alembic_config"
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if not sqlite:
+            conn.execute(text("SELECT pg_advisory_lock(hashtext('tameio-migrate'))"))
+            conn.commit()
+        context.configure(
+            connection=conn, target_metadata=metadata, render_as_batch=sqlite, compare_type=True
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        if not sqlite:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtext('tameio-migrate'))"))
+            conn.commit()
+    engine.dispose()

@@ -1,0 +1,116 @@
+"""Money as Decimal: ISO 4217 exponents, half-up rounding, minor units for storage."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import pycountry
+
+# ISO 4217 minor units that differ from the usual two decimals.
+_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(
+        [
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ],
+        0,
+    ),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+    **dict.fromkeys(["CLF", "UYW"], 4),
+}
+# Codes in the ISO list that are not money a customer pays in (precious metals, test codes).
+_NOT_TENDER = {
+    "XAG",
+    "XAU",
+    "XBA",
+    "XBB",
+    "XBC",
+    "XBD",
+    "XDR",
+    "XPD",
+    "XPT",
+    "XSU",
+    "XTS",
+    "XUA",
+    "XXX",
+}
+
+
+class MoneyError(ValueError):
+    """An amount that cannot be expressed in its currency."""
+
+
+def is_currency(code: str) -> bool:
+    """True when ``code`` is an ISO 4217 currency a customer can be billed in."""
+    return (
+        isinstance(code, str)
+        and len(code) == 3
+        and code.isupper()
+        and code not in _NOT_TENDER
+        and pycountry.currencies.get(alpha_3=code) is not None
+    )
+
+
+def exponent(currency: str) -> int:
+    """Number of decimal places of ``currency`` (2 for EUR, 0 for JPY, 3 for KWD)."""
+    if not is_currency(currency):
+        raise MoneyError(f"unknown currency {currency!r}")
+    return _EXPONENTS.get(currency, 2)
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-exponent(currency))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Round half-up to the currency's minor unit (2.345 EUR -> 2.35)."""
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def check_places(amount: Decimal, currency: str) -> Decimal:
+    """Return ``amount`` at the currency's exponent; raise if it has more places."""
+    if not amount.is_finite():
+        raise MoneyError("amount must be a finite number")
+    places = -amount.as_tuple().exponent  # type: ignore[operator]
+    if places > exponent(currency):
+        raise MoneyError(f"{currency} amounts have at most {exponent(currency)} decimal places")
+    return amount.quantize(quantum(currency))
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Decimal amount -> integer of minor units (cents); raises if it has too many places."""
+    return int(check_places(amount, currency).scaleb(exponent(currency)))
+
+
+def from_minor(minor: int, currency: str) -> Decimal:
+    """Integer of minor units -> Decimal at the currency's exponent."""
+    return Decimal(minor).scaleb(-exponent(currency)).quantize(quantum(currency))
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    """The JSON form: a string with exactly the currency's exponent ("120.50", "1200")."""
+    return str(round_money(amount, currency))
+
+
+def parse_amount(value: object, currency: str) -> Decimal:
+    """Parse a string or number into an amount of ``currency``; raise MoneyError if invalid."""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise MoneyError(f"not a number: {value!r}") from exc
+    return check_places(amount, currency)

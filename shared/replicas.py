@@ -1,0 +1,97 @@
+"""Local replicas of another service's entities, fed by snapshot events.
+
+Event-carried state transfer: a service keeps the few fields it needs of, say, customers,
+and applies a snapshot only if its ``sequence`` is newer than the one it holds, so
+redelivered or out-of-order events never move a replica backwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Column, MetaData, String, Table, select, update
+
+from shared.clock import utcnow
+from shared.db import UnitOfWork, UTCDateTime
+from shared.messaging.envelope import Event
+
+
+def customer_replica_table(metadata: MetaData) -> Table:
+    """The customers replica every consuming service keeps (same shape everywhere)."""
+    return Table(
+        "customer_replica",
+        metadata,
+        Column("id", String(64), primary_key=True),
+        Column("number", String(20), nullable=False),
+        Column("name", String(200), nullable=False),
+        Column("email", String(320), nullable=True),
+        Column("currency", String(3), nullable=False),
+        Column("payment_terms", String(20), nullable=False),
+        Column("status", String(20), nullable=False),
+        Column("reminders_enabled", Boolean, nullable=False),
+        Column("snapshot", JSON, nullable=False),
+        Column("sequence", BigInteger, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+
+
+def apply_snapshot(
+    uow: UnitOfWork, table: Table, entity_id: str, sequence: int, values: dict[str, Any]
+) -> bool:
+    """Insert or update one replica row unless it already holds a newer sequence.
+
+    Returns True if the row changed.
+    """
+    current = uow.session.execute(
+        select(table.c.sequence).where(table.c.id == entity_id).with_for_update()
+    ).scalar()
+    row = {**values, "sequence": sequence, "updated_at": utcnow()}
+    if current is None:
+        uow.session.execute(table.insert().values(id=entity_id, **row))
+        return True
+    if sequence <= current:
+        return False
+    uow.session.execute(update(table).where(table.c.id == entity_id).values(**row))
+    return True
+
+
+def customer_values(customer: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "number": customer["number"],
+        "name": customer["name"],
+        "email": customer.get("email"),
+        "currency": customer["currency"],
+        "payment_terms": customer["payment_terms"],
+        "status": customer["status"],
+        "reminders_enabled": customer["reminders_enabled"],
+        "snapshot": raw,
+    }
+
+
+def customer_replica_handlers(table: Table) -> dict[str, Any]:
+    """Handlers keeping ``table`` in step with customers.customer.* events."""
+
+    def on_snapshot(uow: UnitOfWork, event: Event) -> None:
+        apply_snapshot(
+            uow,
+            table,
+            event.data["id"],
+            event.sequence,
+            customer_values(event.data, event.raw_data),
+        )
+
+    def on_archived(uow: UnitOfWork, event: Event) -> None:
+        customer = event.data["customer"]
+        apply_snapshot(
+            uow,
+            table,
+            event.data["customer_id"],
+            event.sequence,
+            customer_values(customer, event.raw_data["customer"]),
+        )
+
+    return {
+        "customers.customer.created": on_snapshot,
+        "customers.customer.updated": on_snapshot,
+        "customers.customer.archived": on_archived,
+    }

@@ -1,0 +1,1 @@
+"""The web base: app factory, problems, auth, lists, writes, metrics, admin."""

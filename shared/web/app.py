@@ -1,0 +1,156 @@
+"""The base app factory every service (and the gateway) is built with."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, Request, Response, g, jsonify, request
+from flask_smorest import Api, Blueprint
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from shared.config import Settings
+from shared.context import Trace, reset_trace, set_trace
+from shared.db import Database
+from shared.web.auth import IDENTITY_HEADER, Identity, verify_identity
+from shared.web.context import ServiceContext
+from shared.web.metrics import install_metrics
+from shared.web.problems import Problem, from_http_exception, problem_response
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
+Authenticate = Callable[[Request], Identity | None]
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api answering every HTTP error as problem+json."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return from_http_exception(error)
+
+
+def signed_identity(secret: str) -> Authenticate:
+    """Services trust only the identity header signed by the gateway."""
+
+    def authenticate(req: Request) -> Identity | None:
+        token = req.headers.get(IDENTITY_HEADER)
+        return verify_identity(secret, token) if token else None
+
+    return authenticate
+
+
+def create_base_app(
+    settings: Settings,
+    db: Database,
+    *,
+    title: str,
+    description: str,
+    blueprints: Iterable[Blueprint],
+    authenticate: Authenticate | None = None,
+    extra_public_paths: Iterable[str] = (),
+) -> Flask:
+    """A Flask app with problem errors, auth, tracing, probes, metrics and OpenAPI."""
+    service = settings.service
+    app = Flask(f"tameio.{service}")
+    app.config.update(
+        API_TITLE=title,
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        API_SPEC_OPTIONS={
+            "info": {"description": description},
+            "servers": [{"url": f"/api/{service}"}] if service != "gateway" else [{"url": "/"}],
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["tameio"] = ServiceContext(settings=settings, db=db)
+    authenticate = authenticate or signed_identity(settings.internal_secret)
+    public = PUBLIC_PATHS | frozenset(extra_public_paths)
+
+    @app.before_request
+    def _trace_and_authenticate() -> None:
+        request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
+        correlation = request.headers.get("X-Correlation-ID") or request_id
+        g.trace_token = set_trace(
+            Trace(request_id=request_id[:100], correlation_id=correlation[:100])
+        )
+        g.identity = None if request.path in public else authenticate(request)
+        if g.identity is None and request.path not in public and request.endpoint is not None:
+            raise Problem(401, "A valid token is required.", headers={"WWW-Authenticate": "Bearer"})
+
+    @app.after_request
+    def _request_id(response: Response) -> Response:
+        token = g.pop("trace_token", None)
+        if token is not None:
+            from shared.context import current_trace
+
+            response.headers["X-Request-ID"] = current_trace().request_id
+            reset_trace(token)
+        return response
+
+    @app.errorhandler(Problem)
+    def _problem(error: Problem) -> Response:
+        return problem_response(
+            error.status,
+            error.detail,
+            title=error.title,
+            errors=error.errors,
+            headers=error.headers,
+        )
+
+    @app.errorhandler(StaleDataError)
+    def _stale(_error: StaleDataError) -> Response:
+        return problem_response(
+            409, "Someone else changed this record first; reload and try again."
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        if isinstance(error, HTTPException):
+            return from_http_exception(error)
+        log.exception("unhandled error")
+        return problem_response(
+            500, "Something went wrong on our side; the request id identifies it."
+        )
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok", service=service)
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        try:
+            db.ping()
+        except Exception as exc:
+            return problem_response(503, f"database unreachable: {type(exc).__name__}")
+        broker = "unknown"
+        try:
+            with db.engine.connect() as conn:
+                row = conn.execute(select(db.tables.worker_status.c.broker_connected)).first()
+            if row is not None:
+                broker = "connected" if row.broker_connected else "disconnected"
+        except Exception:
+            pass
+        return jsonify(status="ready", service=service, database="ok", broker=broker)
+
+    install_metrics(app, db, service)
+    api = ProblemApi(app)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+    app.extensions["tameio_api"] = api
+    return app
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    api: Api = app.extensions["tameio_api"]
+    return dict(api.spec.to_dict())

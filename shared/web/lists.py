@@ -1,0 +1,158 @@
+"""Lists: cursor (keyset) pagination, the page envelope, and ``?format=csv``."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import io
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from flask import Response, request
+from marshmallow import Schema, fields, validate
+from sqlalchemy import Select, tuple_
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from shared.messaging.envelope import json_default
+from shared.web.problems import invalid
+
+MAX_LIMIT = 500
+
+
+class PageQuery(Schema):
+    """Query arguments every list accepts."""
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None)
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+_PAGE_SCHEMAS: dict[type[Schema], type[Schema]] = {}
+
+
+def page_of(item_schema: type[Schema]) -> type[Schema]:
+    """The response schema ``{"items": [...], "next_cursor": ...}`` for one item schema."""
+    if item_schema not in _PAGE_SCHEMAS:
+        name = item_schema.__name__.removesuffix("Schema") + "Page"
+        _PAGE_SCHEMAS[item_schema] = type(
+            name,
+            (Schema,),
+            {
+                "items": fields.List(fields.Nested(item_schema), required=True),
+                "next_cursor": fields.String(allow_none=True, required=True),
+            },
+        )
+    return _PAGE_SCHEMAS[item_schema]
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps(list(values), default=json_default, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, columns: Sequence[Any]) -> list[Any]:
+    """Values of the sort columns from a cursor; a 422 naming ``cursor`` if it is not ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise ValueError("wrong length")
+        return [_typed(value, column) for value, column in zip(values, columns, strict=True)]
+    except (ValueError, TypeError) as exc:
+        raise invalid("cursor", "Not a cursor from this list.") from exc
+
+
+def _typed(value: Any, column: ColumnElement[Any]) -> Any:
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return value
+    if python_type is dt.datetime:
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if python_type is dt.date:
+        return dt.date.fromisoformat(str(value))
+    if python_type is uuid.UUID:
+        return uuid.UUID(str(value))
+    if python_type is int:
+        if not isinstance(value, int):
+            raise TypeError("not an int")
+        return value
+    return value
+
+
+def keyset_page(
+    session: Session,
+    stmt: Select[Any],
+    columns: Sequence[Any],
+    key: Callable[[Any], Sequence[Any]],
+    *,
+    limit: int,
+    cursor: str | None,
+    descending: bool = False,
+) -> tuple[list[Any], str | None]:
+    """One page of ``stmt`` ordered by ``columns`` (a unique key), after ``cursor``.
+
+    Keyset pagination returns every row exactly once even while rows are inserted.
+    """
+    if cursor:
+        after = decode_cursor(cursor, columns)
+        row_key = tuple_(*columns)
+        stmt = stmt.where(row_key < tuple_(*after) if descending else row_key > tuple_(*after))
+    order = [column.desc() if descending else column.asc() for column in columns]
+    rows = list(session.execute(stmt.order_by(*order).limit(limit + 1)).scalars())
+    next_cursor = encode_cursor(key(rows[limit - 1])) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def wants_csv() -> bool:
+    if request.args.get("format") == "csv":
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
+    return (
+        best == "text/csv"
+        and request.accept_mimetypes["application/json"] < request.accept_mimetypes["text/csv"]
+    )
+
+
+def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            flat[name] = json.dumps(value, default=json_default, ensure_ascii=False)
+        else:
+            flat[name] = "" if value is None else value
+    return flat
+
+
+def csv_response(
+    rows: Sequence[Mapping[str, Any]], filename: str, columns: Sequence[str] = ()
+) -> Response:
+    """Rows (nested dicts flattened to dotted columns) as a CSV download."""
+    flat_rows = [_flatten(row) for row in rows]
+    header = list(columns)
+    for row in flat_rows:
+        header.extend(name for name in row if name not in header)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(flat_rows)
+    response = Response(buffer.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+def list_response(
+    items: Sequence[Any], item_schema: type[Schema], next_cursor: str | None, *, filename: str
+) -> Any:
+    """The page as JSON (for ``@blp.response(200, page_of(...))``) or, if asked, as CSV."""
+    if wants_csv():
+        dumped = item_schema(many=True).dump(items)
+        return csv_response(dumped, filename, columns=list(item_schema().fields))
+    return {"items": items, "next_cursor": next_cursor}

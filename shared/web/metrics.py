@@ -1,0 +1,127 @@
+"""Prometheus metrics: per-request counters, and what the database says about messaging.
+
+The outbox backlog, dead letters and retries are read from the service database at scrape
+time; broker connection state and consumer lag are what the service's worker last wrote
+to ``worker_status``, so any web process reports them truthfully.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from shared.clock import utcnow
+from shared.db import Database
+
+
+class MessagingCollector(Collector):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[Any]:
+        tables = self.db.tables
+        up = GaugeMetricFamily("tameio_database_up", "1 if the service database answered")
+        try:
+            with self.db.engine.connect() as conn:
+                backlog, oldest = conn.execute(
+                    select(func.count(), func.min(tables.outbox.c.created_at)).where(
+                        tables.outbox.c.published_at.is_(None)
+                    )
+                ).one()
+                parked = conn.execute(
+                    select(func.count())
+                    .select_from(tables.dead_letters)
+                    .where(tables.dead_letters.c.replayed_at.is_(None))
+                ).scalar_one()
+                retrying = conn.execute(
+                    select(func.count()).select_from(tables.retries)
+                ).scalar_one()
+                status = conn.execute(select(tables.worker_status)).first()
+        except Exception:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield GaugeMetricFamily(
+            "tameio_outbox_backlog", "Events written but not yet published", value=backlog
+        )
+        age = 0.0
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=utcnow().tzinfo)
+            age = max((utcnow() - oldest).total_seconds(), 0.0)
+        yield GaugeMetricFamily(
+            "tameio_outbox_oldest_seconds", "Age of the oldest unpublished event", value=age
+        )
+        yield GaugeMetricFamily(
+            "tameio_dead_letters", "Parked events not yet replayed", value=parked
+        )
+        yield GaugeMetricFamily(
+            "tameio_event_retries", "Events waiting for another attempt", value=retrying
+        )
+        if status is not None:
+            fresh = (utcnow() - status.updated_at).total_seconds() < 30
+            yield GaugeMetricFamily(
+                "tameio_broker_connected",
+                "1 if the worker is connected to the broker",
+                value=1 if (status.broker_connected and fresh) else 0,
+            )
+            yield GaugeMetricFamily(
+                "tameio_worker_seconds_since_report",
+                "Age of the worker's last status",
+                value=(utcnow() - status.updated_at).total_seconds(),
+            )
+            if status.consumer_lag is not None:
+                yield GaugeMetricFamily(
+                    "tameio_consumer_lag",
+                    "Messages waiting in the service queue",
+                    value=status.consumer_lag,
+                )
+
+
+def install_metrics(app: Flask, db: Database, service: str) -> None:
+    """Add request metrics and ``/metrics`` (its own registry per app)."""
+    registry = CollectorRegistry()
+    requests_total = Counter(
+        "tameio_http_requests",
+        "HTTP requests answered",
+        ["service", "method", "endpoint", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "tameio_http_request_seconds",
+        "HTTP request latency",
+        ["service", "method", "endpoint"],
+        registry=registry,
+    )
+    registry.register(MessagingCollector(db))
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        requests_total.labels(service, request.method, endpoint, str(response.status_code)).inc()
+        started = g.get("metrics_started")
+        if started is not None:
+            latency.labels(service, request.method, endpoint).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Test helpers in the spirit of nameko's: real brokers and databases, stories not mocks."""
