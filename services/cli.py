@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import click
 from kombu import Connection
@@ -113,7 +114,8 @@ def serve(service: str, port: int | None, host: str) -> None:
         factory: Any = lambda: create_gateway(settings)  # noqa: E731
     else:
         factory = lambda: definition.create_app(settings)  # noqa: E731
-    _gunicorn(factory, host, port or SERVICE_PORTS[service])
+    own_port = urlsplit(settings.service_urls[service]).port  # TAMEIO_<SERVICE>_URL says where
+    _gunicorn(factory, host, port or own_port or SERVICE_PORTS[service])
 
 
 @main.command()

@@ -119,8 +119,10 @@ def service_factory(
         if cleanup is not None:
             pg, url = cleanup
             pg.drop(url)
-    if started_topology and made:
-        delete_topology(made[0][0].settings.broker_url, started_topology[0])
+    uses_rabbitmq = any(not sut.settings.embedded for sut, _ in made)
+    if started_topology and uses_rabbitmq:
+        # Directly, not through whatever proxy a test put in front of the broker.
+        delete_topology(request.getfixturevalue("amqp_url"), started_topology[0])
 
 
 @pytest.fixture
