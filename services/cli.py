@@ -208,6 +208,31 @@ def user_create(email: str, role: str, password: str) -> None:
     click.echo(f"user {created.email} ({role}) created")
 
 
+@main.group()
+def broker() -> None:
+    """RabbitMQ topology and policies."""
+
+
+@broker.command("declare")
+def broker_declare() -> None:
+    """Declare the exchange, every service queue and binding (idempotent)."""
+    settings = _settings("gateway", require_secret=False)
+    declare_topology(settings)
+    click.echo(f"declared exchange {settings.exchange} and {len(topology(settings).queues)} queues")
+
+
+@broker.command("policies")
+@click.option("--delivery-limit", type=int, default=20, show_default=True)
+def broker_policies(delivery_limit: int) -> None:
+    """Print the queue policies as rabbitmqctl commands (delivery limit, dead-letter exchange)."""
+    settings = _settings("gateway", require_secret=False)
+    for policy in topology(settings).policies(delivery_limit):
+        click.echo(
+            f"rabbitmqctl set_policy --apply-to {policy['apply-to']} --priority {policy['priority']} "
+            f"{policy['name']} '{policy['pattern']}' '{json.dumps(policy['definition'])}'"
+        )
+
+
 # -- generated documents ------------------------------------------------------------------
 
 
@@ -227,6 +252,15 @@ def events_asyncapi(output: Path | None) -> None:
         output.write_text(text)
     else:
         click.echo(text, nl=False)
+
+
+def _number(value: object) -> object:
+    """Decimals in generated schemas (e.g. a minimum) are JSON numbers."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def render_docs() -> dict[Path, str]:
@@ -254,7 +288,7 @@ def render_docs() -> dict[Path, str]:
             else:
                 app = definition.create_app(settings, db)
             docs[Path(f"docs/api/{name}.openapi.json")] = (
-                json.dumps(openapi_document(app), indent=2, ensure_ascii=False) + "\n"
+                json.dumps(openapi_document(app), indent=2, ensure_ascii=False, default=_number) + "\n"
             )
             db.dispose()
     return docs

@@ -8,6 +8,7 @@ a valid signature answers 401.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -34,7 +35,9 @@ class Identity:
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt="tameio-identity")
+    return URLSafeTimedSerializer(
+        secret, salt="tameio-identity", signer_kwargs={"digest_method": hashlib.sha256}
+    )
 
 
 def sign_identity(secret: str, identity: Identity) -> str:
