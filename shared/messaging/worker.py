@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shared.clock import today, utcnow
+from shared.clock import utcnow
 from shared.config import Settings
 from shared.db import Database, next_counter
 from shared.messaging.consumer import EventProcessor, Handler, QueueConsumer
@@ -175,9 +175,9 @@ class Worker:
             stop.wait(30.0)
 
     def run_job_if_due(self, job: Job, now: dt.datetime) -> bool:
-        """Run ``job`` for today's business date unless it already ran for it."""
+        """Run ``job`` for the business date of ``now`` unless it already ran for it."""
         local = now.astimezone(self.settings.timezone)
-        as_of = today(self.settings.timezone)
+        as_of = local.date()
         if local.time() < job.at:
             return False
         counters = self.db.tables.counters

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -385,6 +386,38 @@ def test_each_event_is_applied_once_even_when_delivered_twice(service_factory, e
     assert replica(billing, ids[0]) == replica_before  # not even updated_at moved
 
 
+@TRANSPORTS
+def test_concurrent_deliveries_of_one_event_apply_it_once_and_the_loser_is_a_duplicate(
+    service_factory, embedded
+):
+    billing = service_factory("billing", embedded=embedded)
+    handler_started = threading.Event()
+
+    def slow_snapshot(uow: UnitOfWork, event: Event) -> None:
+        handler_started.set()
+        time.sleep(0.3)  # holds the first delivery's transaction open
+        apply_customer_snapshot(uow, event)
+
+    # Two consumers of a scaled-out service, each with its own processor.
+    first, second = (EventProcessor(billing.db, {CREATED: slow_snapshot}) for _ in range(2))
+    data = customer_data(name="Raced Ltd")
+    body = body_of(envelope(CREATED, data["id"], 1, data))
+    outcomes: dict[str, Outcome] = {}
+    first_delivery = threading.Thread(target=lambda: outcomes.update(a=first.process(body)))
+    second_delivery = threading.Thread(target=lambda: outcomes.update(b=second.process(body)))
+
+    first_delivery.start()
+    assert handler_started.wait(5)
+    second_delivery.start()
+    first_delivery.join(10)
+    second_delivery.join(10)
+
+    assert count(billing, customer_replica) == 1
+    assert count(billing, billing.db.tables.inbox) == 1
+    assert outcomes == {"a": Outcome.APPLIED, "b": Outcome.DUPLICATE}
+    assert retry_rows(billing) == []  # a duplicate is no transient failure to retry
+
+
 # -- 4. poison -------------------------------------------------------------------------------------
 
 
@@ -432,6 +465,35 @@ def test_poison_is_parked_with_its_error_and_never_blocks_or_loops(service_facto
         assert sut.db.tables.inbox is not None
         inbox = sut.db.tables.inbox
         assert [row.event_id for row in sut.rows(inbox)] == [valid["id"]]
+
+
+@TRANSPORTS
+def test_well_formed_event_with_an_overlong_type_is_settled_once_not_requeued_in_a_loop(
+    service_factory, embedded
+):
+    # The envelope schema bounds no type length; reporting's wildcard '#' receives anything.
+    reporting = service_factory("reporting", embedded=embedded, with_worker=True)
+    overlong = envelope("partner_" + "x" * 120 + ".invoice.sent", "subject-1", 1, {"n": 1})
+    marker = envelope("partner.invoice.sent", "subject-2", 1, {"n": 2})
+    logged = LoggedEvent.__table__.c.event_id
+    parked = reporting.db.tables.dead_letters.c.event_id
+
+    publish_raw(reporting, body_of(overlong), overlong["type"])
+    publish_raw(reporting, body_of(marker), marker["type"])
+    wait_until(
+        lambda: count(reporting, LoggedEvent.__table__, logged == marker["id"]) == 1,
+        what="the event behind it to be logged",
+    )
+
+    def settled() -> bool:
+        applied = count(reporting, LoggedEvent.__table__, logged == overlong["id"])
+        dead = count(reporting, reporting.db.tables.dead_letters, parked == overlong["id"])
+        return applied + dead == 1
+
+    wait_until(settled, timeout=3, what="the overlong-type event to be applied or parked")
+    settled_counts = dict(reporting.worker.processor.counts)
+    time.sleep(1.5)
+    assert reporting.worker.processor.counts == settled_counts  # nothing redelivered
 
 
 # -- 5. retries --------------------------------------------------------------------------------

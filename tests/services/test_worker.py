@@ -1,0 +1,58 @@
+"""The worker's singletons: one active relay per service, daily jobs once per business date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from shared.messaging.relay import Relay
+from shared.messaging.worker import Job, Worker
+from tests.support.harness import wait_until
+
+
+def test_only_one_relay_per_service_is_active_and_a_standby_takes_over(service_factory, subscriber):
+    customers = service_factory("customers")
+    settings = customers.settings
+    relays = [Relay(customers.db, settings.broker_url, settings.exchange, poll_seconds=0.2) for _ in range(2)]
+    stops = [threading.Event(), threading.Event()]
+    threads = [threading.Thread(target=r.run, args=(s,), daemon=True) for r, s in zip(relays, stops, strict=True)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(lambda: any(r.active for r in relays), what="a relay to take the lock")
+        assert sum(r.active for r in relays) == 1
+        leader = next(i for i, r in enumerate(relays) if r.active)
+
+        client = customers.client(role="clerk")
+        client.post("/customers", json={"name": "First"})
+        wait_until(lambda: customers.unpublished() == 0, what="the leader to publish")
+
+        stops[leader].set()
+        threads[leader].join(10)
+        standby = relays[1 - leader]
+        wait_until(lambda: standby.active, timeout=15, what="the standby to take over")
+        client.post("/customers", json={"name": "Second"})
+        wait_until(lambda: customers.unpublished() == 0, what="the new leader to publish")
+
+        received = subscriber.collect(2)
+        assert [m.body["data"]["name"] for m in received] == ["First", "Second"]
+        assert len({m.body["id"] for m in subscriber.drain(0.5)}) == 2, "each event published once"
+    finally:
+        for stop in stops:
+            stop.set()
+        for thread in threads:
+            thread.join(10)
+
+
+def test_a_daily_job_runs_once_per_business_date(service_factory):
+    customers = service_factory("customers")
+    runs: list[dt.date] = []
+    job = Job("count", lambda _db, as_of: runs.append(as_of), at=dt.time(1, 0))
+    worker = Worker(customers.settings, customers.db, customers.topology, jobs=[job])
+    early = dt.datetime(2026, 3, 1, 0, 30, tzinfo=dt.UTC)
+    later = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+
+    assert worker.run_job_if_due(job, early) is False, "not before its time of day"
+    assert worker.run_job_if_due(job, later) is True
+    assert worker.run_job_if_due(job, later) is False, "not twice for one date"
+    assert runs == [dt.date(2026, 3, 1)], "jobs run for the business date, in TAMEIO_TIMEZONE"
