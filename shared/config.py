@@ -127,7 +127,7 @@ def load_settings(
     broker_url = env.get("TAMEIO_BROKER_URL") or "memory://"
     if urlsplit(broker_url).scheme not in {"amqp", "amqps", "pyamqp", "memory"}:
         raise ConfigError(
-            f"TAMEIO_BROKER_URL: unsupported scheme in {broker_url!r} (amqp or memory)"
+            f"TAMEIO_BROKER_URL: unsupported scheme {urlsplit(broker_url).scheme!r} (amqp or memory)"
         )
 
     secret = env.get("TAMEIO_INTERNAL_SECRET") or ""
@@ -143,7 +143,9 @@ def load_settings(
 
     smtp_url = env.get("TAMEIO_SMTP_URL") or None
     if smtp_url and urlsplit(smtp_url).scheme not in {"smtp", "smtps"}:
-        raise ConfigError(f"TAMEIO_SMTP_URL: scheme must be smtp or smtps, got {smtp_url!r}")
+        raise ConfigError(
+            f"TAMEIO_SMTP_URL: scheme must be smtp or smtps, got {urlsplit(smtp_url).scheme!r}"
+        )
 
     exchange = env.get("TAMEIO_EXCHANGE") or "tameio.events"
     prefix = env.get("TAMEIO_QUEUE_PREFIX") or ""

@@ -51,6 +51,10 @@ _NOT_TENDER = {
 }
 
 
+# Larger than any receivable, small enough for 64-bit minor units in every currency.
+MAX_AMOUNT = Decimal(10) ** 12
+
+
 class MoneyError(ValueError):
     """An amount that cannot be expressed in its currency."""
 
@@ -86,6 +90,8 @@ def check_places(amount: Decimal, currency: str) -> Decimal:
     """Return ``amount`` at the currency's exponent; raise if it has more places."""
     if not amount.is_finite():
         raise MoneyError("amount must be a finite number")
+    if abs(amount) >= MAX_AMOUNT:
+        raise MoneyError(f"amount must be below {MAX_AMOUNT:,}")
     places = -amount.as_tuple().exponent  # type: ignore[operator]
     if places > exponent(currency):
         raise MoneyError(f"{currency} amounts have at most {exponent(currency)} decimal places")

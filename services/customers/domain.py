@@ -6,7 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-TERMS_PATTERN = re.compile(r"^(net|eom)_(\d{1,3})$")
+TERMS_PATTERN = re.compile(r"(net|eom)_([0-9]{1,3})")
 MAX_TERM_DAYS = 365
 
 
@@ -18,7 +18,7 @@ class PaymentTerms:
 
 def parse_terms(value: str) -> PaymentTerms:
     """``net_30`` -> PaymentTerms("net", 30); raises ValueError for anything else."""
-    match = TERMS_PATTERN.match(value)
+    match = TERMS_PATTERN.fullmatch(value)
     if not match or int(match.group(2)) > MAX_TERM_DAYS:
         raise ValueError(
             f"{value!r} is not a payment term: use net_N or eom_N with N from 0 to {MAX_TERM_DAYS}"

@@ -210,7 +210,8 @@ class EventProcessor:
 
     def delay_for(self, attempts: int) -> float:
         """Growing delay before attempt ``attempts + 1``: 1, 2, 4, ... capped."""
-        return float(min(self.base_delay * 2 ** max(attempts - 1, 0), self.max_delay))
+        doublings = min(max(attempts - 1, 0), 32)  # beyond this the cap applies anyway
+        return float(min(self.base_delay * 2**doublings, self.max_delay))
 
     def _retry_or_park(
         self,

@@ -72,7 +72,10 @@ def _typed(value: Any, column: ColumnElement[Any]) -> Any:
     except NotImplementedError:
         return value
     if python_type is dt.datetime:
-        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            raise ValueError("cursor timestamps carry their offset")
+        return moment
     if python_type is dt.date:
         return dt.date.fromisoformat(str(value))
     if python_type is uuid.UUID:

@@ -141,7 +141,7 @@ def test_every_contract_event_type_is_registered_at_version_1(event_type: str) -
 
 
 def test_an_unregistered_type_or_version_is_an_unknown_event() -> None:
-    with pytest.raises(UnknownEvent, match="customers.customer.created version 2"):
+    with pytest.raises(UnknownEvent, match=r"customers\.customer\.created version 2"):
         spec_for("customers.customer.created", 2)
     with pytest.raises(UnknownEvent):
         spec_for("customers.customer.deleted", 1)

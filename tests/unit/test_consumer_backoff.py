@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.db import Database
+from shared.db import Database, new_metadata
 from shared.messaging.consumer import EventProcessor
 
 
@@ -48,11 +50,19 @@ def test_delay_stays_at_the_cap_however_many_attempts(processor: EventProcessor)
     assert processor.delay_for(5000) == 120.0
 
 
-@given(attempts=st.integers(min_value=0, max_value=1000))
-def test_delay_never_shrinks_and_never_exceeds_the_cap(attempts: int) -> None:
-    processor = EventProcessor.__new__(EventProcessor)  # delay_for needs only the two settings
-    processor.base_delay, processor.max_delay = 1.0, 120.0
+@pytest.fixture(scope="module")
+def shared_processor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventProcessor]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('backoff') / 'customers.db'}"
+    db = Database("customers", url, new_metadata())
+    yield EventProcessor(db, {}, base_delay=1.0, max_delay=120.0)
+    db.dispose()
 
+
+@given(attempts=st.integers(min_value=0, max_value=1000))
+def test_delay_never_shrinks_and_never_exceeds_the_cap(
+    shared_processor: EventProcessor, attempts: int
+) -> None:
+    processor = shared_processor
     delay = processor.delay_for(attempts)
 
     assert 1.0 <= delay <= 120.0

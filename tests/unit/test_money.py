@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.money import (
+    MAX_AMOUNT,
     MoneyError,
     check_places,
     exponent,
@@ -117,34 +118,49 @@ def test_to_minor_counts_minor_units(amount: str, currency: str, minor: int) -> 
     assert to_minor(Decimal(amount), currency) == minor
 
 
-@given(minor=INT64, currency=st.sampled_from(CURRENCIES))
-def test_minor_units_survive_a_round_trip_through_decimal(minor: int, currency: str) -> None:
+@given(data=st.data(), currency=st.sampled_from(CURRENCIES))
+def test_minor_units_survive_a_round_trip_through_decimal(
+    data: st.DataObject, currency: str
+) -> None:
+    bound = int(MAX_AMOUNT.scaleb(exponent(currency))) - 1
+    minor = data.draw(st.integers(min_value=-bound, max_value=bound))
     amount = from_minor(minor, currency)
     assert -amount.as_tuple().exponent == exponent(currency)  # type: ignore[operator]
     assert to_minor(amount, currency) == minor
 
 
 @given(
-    amount=st.decimals(min_value=-(10**15), max_value=10**15, allow_nan=False, places=2),
+    amount=st.decimals(
+        min_value=-MAX_AMOUNT + Decimal("0.01"), max_value=MAX_AMOUNT - Decimal("0.01"), places=2
+    ),
 )
 def test_eur_amounts_survive_a_round_trip_through_minor_units(amount: Decimal) -> None:
     assert from_minor(to_minor(amount, "EUR"), "EUR") == amount
+
+
+@pytest.mark.parametrize("amount", ["1000000000000", "-1000000000000.00", "1e30"])
+def test_amounts_from_a_trillion_up_are_refused(amount: str) -> None:
+    with pytest.raises(MoneyError):
+        check_places(Decimal(amount), "EUR")
 
 
 @pytest.mark.parametrize(
     ("amount", "currency"),
     [("1.005", "EUR"), ("0.001", "USD"), ("1.5", "JPY"), ("1200.00", "JPY"), ("1.0001", "KWD")],
 )
-def test_check_places_rejects_more_places_than_the_currency_has(
-    amount: str, currency: str
-) -> None:
+def test_check_places_rejects_more_places_than_the_currency_has(amount: str, currency: str) -> None:
     with pytest.raises(MoneyError, match=currency):
         check_places(Decimal(amount), currency)
 
 
 @pytest.mark.parametrize(
     ("amount", "currency", "expected"),
-    [("1.5", "EUR", "1.50"), ("12", "EUR", "12.00"), ("1E+3", "JPY", "1000"), ("0.1", "KWD", "0.100")],
+    [
+        ("1.5", "EUR", "1.50"),
+        ("12", "EUR", "12.00"),
+        ("1E+3", "JPY", "1000"),
+        ("0.1", "KWD", "0.100"),
+    ],
 )
 def test_check_places_returns_the_amount_at_the_currency_exponent(
     amount: str, currency: str, expected: str
@@ -160,7 +176,11 @@ def test_check_places_rejects_non_finite_amounts(amount: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "currency", "expected"),
-    [("120.5", "EUR", Decimal("120.50")), (12.5, "EUR", Decimal("12.50")), (1200, "JPY", Decimal("1200"))],
+    [
+        ("120.5", "EUR", Decimal("120.50")),
+        (12.5, "EUR", Decimal("12.50")),
+        (1200, "JPY", Decimal("1200")),
+    ],
 )
 def test_parse_amount_accepts_strings_and_numbers(
     value: object, currency: str, expected: Decimal

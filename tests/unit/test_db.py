@@ -1,0 +1,104 @@
+"""Database helpers on SQLite: named counters and timezone-aware UTC timestamps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, Table, select
+from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Session
+
+from shared.db import Database, UTCDateTime, new_metadata, next_counter
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    metadata = new_metadata()
+    Table(
+        "stamps",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("at", UTCDateTime, nullable=True),
+    )
+    database = Database("customers", f"sqlite:///{tmp_path / 'customers.db'}", metadata)
+    metadata.create_all(database.engine)
+    yield database
+    database.dispose()
+
+
+def test_a_counter_counts_1_2_3(db: Database) -> None:
+    with db.unit_of_work() as uow:
+        values = [uow.next_number("customer") for _ in range(3)]
+        uow.commit()
+
+    assert values == [1, 2, 3]
+
+
+def test_counters_with_different_names_are_independent(db: Database) -> None:
+    with db.unit_of_work() as uow:
+        customers = [uow.next_number("customer"), uow.next_number("customer")]
+        invoices = [uow.next_number("invoice:2024"), uow.next_number("invoice:2024")]
+        third_customer = uow.next_number("customer")
+        uow.commit()
+
+    assert customers == [1, 2]
+    assert invoices == [1, 2]
+    assert third_customer == 3
+
+
+def test_a_counter_continues_in_the_next_transaction(db: Database) -> None:
+    for _ in range(2):
+        with db.unit_of_work() as uow:
+            uow.next_number("customer")
+            uow.commit()
+
+    with Session(db.engine) as session:
+        assert next_counter(session, db.tables.counters, "customer") == 3
+
+
+def test_a_counter_taken_in_a_rolled_back_transaction_is_given_again(db: Database) -> None:
+    with db.unit_of_work() as uow:
+        assert uow.next_number("customer") == 1  # left without commit: rolled back
+
+    with db.unit_of_work() as uow:
+        assert uow.next_number("customer") == 1
+
+
+def _store(db: Database, value: dt.datetime | None) -> dt.datetime | None:
+    stamps = db.metadata.tables["stamps"]
+    with db.engine.begin() as conn:
+        conn.execute(stamps.insert().values(id=1, at=value))
+    with db.engine.connect() as conn:
+        return conn.execute(select(stamps.c.at)).scalar_one()
+
+
+def test_a_utc_timestamp_comes_back_aware_and_equal(db: Database) -> None:
+    written = dt.datetime(2024, 3, 1, 10, 30, 15, 123456, tzinfo=dt.UTC)
+
+    read = _store(db, written)
+
+    assert read == written
+    assert read is not None and read.tzinfo == dt.UTC
+
+
+def test_a_timestamp_with_another_offset_comes_back_as_the_same_instant_in_utc(
+    db: Database,
+) -> None:
+    athens = dt.timezone(dt.timedelta(hours=2))
+
+    read = _store(db, dt.datetime(2024, 3, 1, 12, 0, tzinfo=athens))
+
+    assert read == dt.datetime(2024, 3, 1, 10, 0, tzinfo=dt.UTC)
+    assert read is not None and read.utcoffset() == dt.timedelta(0)
+
+
+def test_a_missing_timestamp_stays_missing(db: Database) -> None:
+    assert _store(db, None) is None
+
+
+def test_a_naive_timestamp_is_refused(db: Database) -> None:
+    with pytest.raises(StatementError, match="naive datetime"):
+        _store(db, dt.datetime(2024, 3, 1, 10, 0))
