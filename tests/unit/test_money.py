@@ -22,7 +22,6 @@ from shared.money import (
 )
 
 CURRENCIES = ["EUR", "USD", "GBP", "JPY", "KRW", "KWD", "BHD", "CLF"]
-INT64 = st.integers(min_value=-(2**63) + 1, max_value=2**63 - 1)  # what the minor-unit columns hold
 
 
 @pytest.mark.parametrize(
