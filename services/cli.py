@@ -228,8 +228,9 @@ def broker_policies(delivery_limit: int) -> None:
     settings = _settings("gateway", require_secret=False)
     for policy in topology(settings).policies(delivery_limit):
         click.echo(
-            f"rabbitmqctl set_policy --apply-to {policy['apply-to']} --priority {policy['priority']} "
-            f"{policy['name']} '{policy['pattern']}' '{json.dumps(policy['definition'])}'"
+            f"rabbitmqctl set_policy --apply-to {policy['apply-to']} "
+            f"--priority {policy['priority']} {policy['name']} "
+            f"'{policy['pattern']}' '{json.dumps(policy['definition'])}'"
         )
 
 
@@ -288,7 +289,8 @@ def render_docs() -> dict[Path, str]:
             else:
                 app = definition.create_app(settings, db)
             docs[Path(f"docs/api/{name}.openapi.json")] = (
-                json.dumps(openapi_document(app), indent=2, ensure_ascii=False, default=_number) + "\n"
+                json.dumps(openapi_document(app), indent=2, ensure_ascii=False, default=_number)
+                + "\n"
             )
             db.dispose()
     return docs

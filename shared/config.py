@@ -125,9 +125,10 @@ def load_settings(
         raise ConfigError(f"TAMEIO_TIMEZONE: unknown time zone {tz_name!r}") from None
 
     broker_url = env.get("TAMEIO_BROKER_URL") or "memory://"
-    if urlsplit(broker_url).scheme not in {"amqp", "amqps", "pyamqp", "memory"}:
+    broker_scheme = urlsplit(broker_url).scheme
+    if broker_scheme not in {"amqp", "amqps", "pyamqp", "memory"}:
         raise ConfigError(
-            f"TAMEIO_BROKER_URL: unsupported scheme {urlsplit(broker_url).scheme!r} (amqp or memory)"
+            f"TAMEIO_BROKER_URL: unsupported scheme {broker_scheme!r} (amqp or memory)"
         )
 
     secret = env.get("TAMEIO_INTERNAL_SECRET") or ""

@@ -161,11 +161,19 @@ class EventProcessor:
                 self._drop_retry(uow, retry_id)
                 uow.commit()
                 return Outcome.DUPLICATE
-            uow.session.execute(
-                tables.inbox.insert().values(
-                    event_id=event.id, event_type=event.type, received_at=utcnow()
+            try:
+                uow.session.execute(
+                    tables.inbox.insert().values(
+                        event_id=event.id, event_type=event.type, received_at=utcnow()
+                    )
                 )
-            )
+            except IntegrityError:
+                # On PostgreSQL a concurrent delivery of the same event holds the key: once
+                # it commits, this insert fails here rather than at commit.
+                uow.session.rollback()
+                if self._in_inbox(event.id):
+                    return Outcome.DUPLICATE
+                raise
             token = set_trace(
                 Trace(
                     request_id=event.id,
@@ -240,7 +248,7 @@ class EventProcessor:
                 uow.session.execute(
                     retries.insert().values(
                         event_id=event.id if event else None,
-                        event_type=event.type if event else None,
+                        event_type=event.type[:120] if event else None,
                         body=body,
                         attempts=attempts,
                         first_failed_at=first,
@@ -271,8 +279,8 @@ class EventProcessor:
         origin: str = "consumer",
     ) -> Outcome:
         now = utcnow()
-        event_id = event.id if event else _peek(body, "id")
-        event_type = event.type if event else _peek(body, "type")
+        event_id = (event.id if event else _peek(body, "id") or "")[:64] or None
+        event_type = (event.type if event else _peek(body, "type") or "")[:120] or None
         with self.db.unit_of_work() as uow:
             uow.session.execute(
                 self.db.tables.dead_letters.insert().values(

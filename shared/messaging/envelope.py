@@ -17,10 +17,13 @@ class EnvelopeSchema(Schema):
         unknown = EXCLUDE
 
     id = fields.UUID(required=True)
-    type = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_]+\.[a-z_]+$"))
+    type = fields.String(
+        required=True,
+        validate=[validate.Length(max=120), validate.Regexp(r"^[a-z_]+\.[a-z_]+\.[a-z_]+$")],
+    )
     version = fields.Integer(required=True, validate=validate.Range(min=1))
     occurred_at = fields.AwareDateTime(required=True)
-    source = fields.String(required=True)
+    source = fields.String(required=True, validate=validate.Length(min=1, max=40))
     subject = fields.String(required=True, validate=validate.Length(min=1, max=64))
     sequence = fields.Integer(required=True, validate=validate.Range(min=1))
     correlation_id = fields.String(allow_none=True, load_default=None)

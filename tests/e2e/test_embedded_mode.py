@@ -20,9 +20,20 @@ TOKEN = "embedded-mode-bootstrap-token"
 
 def start(data_dir: Path, port: int, log: Path, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--port", str(port), "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "up",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
         env={**os.environ, "TAMEIO_LOG_LEVEL": "WARNING", **env},
-        stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -38,7 +49,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def ready(base: str) -> bool:
     try:
-        return urllib3.request("GET", f"{base}/api/reporting/readyz", timeout=1, retries=False).status == 200
+        return (
+            urllib3.request("GET", f"{base}/api/reporting/readyz", timeout=1, retries=False).status
+            == 200
+        )
     except urllib3.exceptions.HTTPError:
         return False
 
@@ -68,12 +82,14 @@ def embedded(tmp_path):
 
 
 def test_first_start_prints_a_working_admin_token(embedded):
-    boot, processes, _, log = embedded
+    boot, _, _, log = embedded
     base = boot()
     line = next(line for line in log.read_text().splitlines() if "admin API token" in line)
     token = line.rsplit(" ", 1)[1]
     answer = urllib3.request(
-        "POST", f"{base}/api/customers/customers", json={"name": "Newcomer Ltd"},
+        "POST",
+        f"{base}/api/customers/customers",
+        json={"name": "Newcomer Ltd"},
         headers={"Authorization": f"Bearer {token}"},
     )
     assert answer.status == 201, answer.data
@@ -85,20 +101,30 @@ def test_events_flow_in_process_and_survive_a_restart_without_double_effects(emb
     base = boot(TAMEIO_BOOTSTRAP_TOKEN=TOKEN)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     for name in ("Alpha", "Beta"):
-        assert urllib3.request(
-            "POST", f"{base}/api/customers/customers", json={"name": name}, headers=auth
-        ).status == 201
-    events = wait_until(lambda: len(logged_events(data_dir)) == 2 and logged_events(data_dir),
-                        what="reporting to log both events")
+        assert (
+            urllib3.request(
+                "POST", f"{base}/api/customers/customers", json={"name": name}, headers=auth
+            ).status
+            == 201
+        )
+    events = wait_until(
+        lambda: len(logged_events(data_dir)) == 2 and logged_events(data_dir),
+        what="reporting to log both events",
+    )
     assert {event_type for _, event_type in events} == {"customers.customer.created"}
 
     stop(processes[0])
     base = boot(TAMEIO_BOOTSTRAP_TOKEN=TOKEN)  # the relay republishes recent events at start
-    assert urllib3.request(
-        "POST", f"{base}/api/customers/customers", json={"name": "Gamma"}, headers=auth
-    ).status == 201
-    after = wait_until(lambda: len(logged_events(data_dir)) >= 3 and logged_events(data_dir),
-                       what="the new event after the restart")
+    assert (
+        urllib3.request(
+            "POST", f"{base}/api/customers/customers", json={"name": "Gamma"}, headers=auth
+        ).status
+        == 201
+    )
+    after = wait_until(
+        lambda: len(logged_events(data_dir)) >= 3 and logged_events(data_dir),
+        what="the new event after the restart",
+    )
     ids = [event_id for event_id, _ in after]
     assert len(ids) == len(set(ids)) == 3, "republished events were absorbed by the inbox"
     listed = urllib3.request("GET", f"{base}/api/customers/customers", headers=auth).json()

@@ -21,7 +21,9 @@ def suite(service_factory):
     """customers (PostgreSQL) behind a gateway that mounts it in-process, as embedded mode does."""
     customers = service_factory("customers")
     gateway = service_factory("gateway", embedded=True, TAMEIO_BOOTSTRAP_TOKEN=BOOTSTRAP)
-    app = create_gateway(gateway.settings, gateway.db, backends={"customers": customers.app.wsgi_app})
+    app = create_gateway(
+        gateway.settings, gateway.db, backends={"customers": customers.app.wsgi_app}
+    )
     return app.test_client(), gateway, customers
 
 
@@ -47,7 +49,9 @@ def test_requests_without_a_valid_token_are_401_problems(suite):
 
 def test_bootstrap_token_is_an_admin(suite):
     client, _, _ = suite
-    answer = client.post("/api/customers/customers", json={"name": "Acme"}, headers=bearer(BOOTSTRAP))
+    answer = client.post(
+        "/api/customers/customers", json={"name": "Acme"}, headers=bearer(BOOTSTRAP)
+    )
     assert answer.status_code == 201
     assert answer.get_json()["number"] == "C-000001"
 
@@ -55,24 +59,46 @@ def test_bootstrap_token_is_an_admin(suite):
 def test_roles_come_from_the_token(suite):
     client, gateway, _ = suite
     viewer, clerk = token_for(gateway, "viewer"), token_for(gateway, "clerk")
-    assert client.post("/api/customers/customers", json={"name": "X"}, headers=bearer(viewer)).status_code == 403
+    assert (
+        client.post(
+            "/api/customers/customers", json={"name": "X"}, headers=bearer(viewer)
+        ).status_code
+        == 403
+    )
     assert client.get("/api/customers/customers", headers=bearer(viewer)).status_code == 200
-    assert client.post("/api/customers/customers", json={"name": "X"}, headers=bearer(clerk)).status_code == 201
+    assert (
+        client.post(
+            "/api/customers/customers", json={"name": "X"}, headers=bearer(clerk)
+        ).status_code
+        == 201
+    )
 
 
 def test_an_identity_header_from_outside_is_never_trusted(suite):
     client, gateway, _ = suite
     forged = sign_identity("some-other-secret-value", Identity("mallory", "admin"))
-    assert client.get("/api/customers/customers", headers={IDENTITY_HEADER: forged}).status_code == 401
+    assert (
+        client.get("/api/customers/customers", headers={IDENTITY_HEADER: forged}).status_code == 401
+    )
     # Even a correctly signed one is dropped at the gateway: only a bearer token counts.
     genuine = sign_identity(gateway.settings.internal_secret, Identity("mallory", "admin"))
-    assert client.get("/api/customers/customers", headers={IDENTITY_HEADER: genuine}).status_code == 401
+    assert (
+        client.get("/api/customers/customers", headers={IDENTITY_HEADER: genuine}).status_code
+        == 401
+    )
 
 
 def test_probes_and_openapi_need_no_token(suite):
     client, _, _ = suite
-    for path in ("/api/customers/healthz", "/api/customers/readyz", "/api/customers/metrics",
-                 "/api/customers/openapi.json", "/healthz", "/readyz", "/"):
+    for path in (
+        "/api/customers/healthz",
+        "/api/customers/readyz",
+        "/api/customers/metrics",
+        "/api/customers/openapi.json",
+        "/healthz",
+        "/readyz",
+        "/",
+    ):
         assert client.get(path).status_code == 200, path
 
 
@@ -96,12 +122,18 @@ def test_http_proxy_reaches_a_service_and_its_port_refuses_unsigned_calls(servic
     try:
         base = f"http://127.0.0.1:{server.server_port}"
         gateway = service_factory("gateway", embedded=True, TAMEIO_BOOTSTRAP_TOKEN=BOOTSTRAP)
-        app = create_gateway(gateway.settings, gateway.db, backends={"customers": HttpBackend("customers", base)})
+        app = create_gateway(
+            gateway.settings, gateway.db, backends={"customers": HttpBackend("customers", base)}
+        )
         client = app.test_client()
-        created = client.post("/api/customers/customers", json={"name": "Über GmbH"}, headers=bearer(BOOTSTRAP))
+        created = client.post(
+            "/api/customers/customers", json={"name": "Über GmbH"}, headers=bearer(BOOTSTRAP)
+        )
         assert created.status_code == 201
         assert created.get_json()["name"] == "Über GmbH"
-        listed = client.get("/api/customers/customers", query_string={"q": "über"}, headers=bearer(BOOTSTRAP))
+        listed = client.get(
+            "/api/customers/customers", query_string={"q": "über"}, headers=bearer(BOOTSTRAP)
+        )
         assert [c["name"] for c in listed.get_json()["items"]] == ["Über GmbH"]
 
         import urllib3

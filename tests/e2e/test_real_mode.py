@@ -38,23 +38,42 @@ def real_suite(amqp_url, postgres, names, run_id, tmp_path):
         "TAMEIO_WEB_WORKERS": "1",
         "TAMEIO_WEB_THREADS": "4",
         "TAMEIO_DATA_DIR": str(tmp_path),
-        **{f"TAMEIO_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()},
+        **{
+            f"TAMEIO_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()
+        },
     }
     log = open(tmp_path / "up.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--broker", amqp_url, "--database-url", template,
-         "--port", str(ports["gateway"])],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "up",
+            "--broker",
+            amqp_url,
+            "--database-url",
+            template,
+            "--port",
+            str(ports["gateway"]),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
+
         def all_ready() -> bool:
             if process.poll() is not None:
-                raise AssertionError(f"tameio up exited: {(tmp_path / 'up.log').read_text()[-3000:]}")
+                raise AssertionError(
+                    f"tameio up exited: {(tmp_path / 'up.log').read_text()[-3000:]}"
+                )
             try:
                 return all(
                     urllib3.request("GET", f"{base}/api/{name}/readyz", timeout=2).status == 200
-                    for name in SERVICE_PORTS if name != "gateway"
+                    for name in SERVICE_PORTS
+                    if name != "gateway"
                 )
             except urllib3.exceptions.HTTPError:
                 return False
@@ -69,18 +88,26 @@ def real_suite(amqp_url, postgres, names, run_id, tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         log.close()
-        admin = create_engine(postgres.url_for("postgres"), isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+        admin = create_engine(
+            postgres.url_for("postgres"), isolation_level="AUTOCOMMIT", poolclass=pool.NullPool
+        )
         with admin.connect() as conn:
             for name in SERVICE_PORTS:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "tameio_e2e{run_id}_{name}" WITH (FORCE)'))
+                conn.execute(
+                    text(f'DROP DATABASE IF EXISTS "tameio_e2e{run_id}_{name}" WITH (FORCE)')
+                )
         admin.dispose()
 
 
-def test_customer_created_through_the_gateway_reaches_every_process_and_the_wire(real_suite, subscriber):
+def test_customer_created_through_the_gateway_reaches_every_process_and_the_wire(
+    real_suite, subscriber
+):
     base, ports, template = real_suite
     started = time.monotonic()
     answer = urllib3.request(
-        "POST", f"{base}/api/customers/customers", json={"name": "Real Mode SA", "currency": "EUR"},
+        "POST",
+        f"{base}/api/customers/customers",
+        json={"name": "Real Mode SA", "currency": "EUR"},
         headers={"Authorization": f"Bearer {TOKEN}"},
     )
     assert answer.status == 201, answer.data

@@ -16,11 +16,16 @@ from tests.support.tcpproxy import TcpProxy
 def proxy(amqp_url):
     parts = urlsplit(amqp_url)
     tcp = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
-    yield tcp, amqp_url.replace(f"{parts.hostname}:{parts.port or 5672}", f"127.0.0.1:{tcp.port}", 1)
+    yield (
+        tcp,
+        amqp_url.replace(f"{parts.hostname}:{parts.port or 5672}", f"127.0.0.1:{tcp.port}", 1),
+    )
     tcp.close()
 
 
-def test_events_survive_a_broker_outage_in_order_and_are_applied_once(service_factory, subscriber, proxy):
+def test_events_survive_a_broker_outage_in_order_and_are_applied_once(
+    service_factory, subscriber, proxy
+):
     tcp, via_proxy = proxy
     customers = service_factory("customers", with_worker=True, broker=via_proxy)
     reporting = service_factory("reporting", with_worker=True, broker=via_proxy)
@@ -40,7 +45,9 @@ def test_events_survive_a_broker_outage_in_order_and_are_applied_once(service_fa
     assert customers.unpublished() == 20, "events wait in the outbox while the broker is away"
 
     tcp.restore()
-    wait_until(lambda: customers.unpublished() == 0, timeout=40, what="the relay to drain the outbox")
+    wait_until(
+        lambda: customers.unpublished() == 0, timeout=40, what="the relay to drain the outbox"
+    )
 
     outbox = customers.outbox()
     received = subscriber.collect(len(outbox), timeout=30)
@@ -58,10 +65,20 @@ def test_events_survive_a_broker_outage_in_order_and_are_applied_once(service_fa
     for customer in during:
         assert per_subject[customer["id"]] == [1, 2]
 
+    def consumer_state() -> str:
+        worker = reporting.worker
+        assert worker is not None and worker.consumer is not None and worker.processor is not None
+        return (
+            f"reporting consumer connected={worker.consumer.connected} lag={worker.consumer.lag} "
+            f"error={worker.consumer.last_error} outcomes={worker.processor.counts}"
+        )
+
     logged = wait_until(
-        lambda: (rows := reporting.rows(LoggedEvent.__table__)) and len(rows) >= len(outbox) and rows,
+        lambda: (
+            (rows := reporting.rows(LoggedEvent.__table__)) and len(rows) >= len(outbox) and rows
+        ),
         timeout=40,
-        what="reporting to apply every event",
+        what=lambda: f"reporting to apply every event ({consumer_state()})",
     )
     ids = [row.event_id for row in logged]
     assert sorted(ids) == sorted(row.event_id for row in outbox), "each event applied exactly once"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import statistics
 import sys
 import threading
 import time
@@ -25,13 +24,13 @@ from sqlalchemy import create_engine, pool, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.load.realmode import BROKER, TOKEN, start_real_suite  # noqa: E402
-from tests.support.subscriber import pika_url  # noqa: E402
+from tests.load.realmode import BROKER, TOKEN, start_real_suite
+from tests.support.subscriber import pika_url
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(int(round(q * (len(ordered) - 1))), len(ordered) - 1)]
+    return ordered[min(round(q * (len(ordered) - 1)), len(ordered) - 1)]
 
 
 class Arrivals(threading.Thread):
@@ -50,7 +49,9 @@ class Arrivals(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        for method, _props, body in self.channel.consume(self.queue, inactivity_timeout=0.2, auto_ack=True):
+        for method, _props, body in self.channel.consume(
+            self.queue, inactivity_timeout=0.2, auto_ack=True
+        ):
             if self.stop.is_set():
                 break
             if method is None:
@@ -85,8 +86,12 @@ def broker_latency(samples: int = 500) -> list[float]:
 
 def create(http: urllib3.PoolManager, base: str, name: str) -> str | None:
     answer = http.request(
-        "POST", f"{base}/api/customers/customers", json={"name": name},
-        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30, retries=False,
+        "POST",
+        f"{base}/api/customers/customers",
+        json={"name": name},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+        retries=False,
     )
     return answer.json()["id"] if answer.status == 201 else None
 
@@ -137,22 +142,28 @@ def overload(base: str, seconds: float, threads: int) -> tuple[list[str], int]:
 def outbox_backlog(url: str) -> int:
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
-        backlog = conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar_one()
+        backlog = conn.execute(
+            text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        ).scalar_one()
     engine.dispose()
     return int(backlog)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--paced-rate", type=float, default=20.0, help="requests/s for the latency phase")
+    parser.add_argument(
+        "--paced-rate", type=float, default=20.0, help="requests/s for the latency phase"
+    )
     parser.add_argument("--paced-seconds", type=float, default=15.0)
     parser.add_argument("--overload-seconds", type=float, default=20.0)
-    parser.add_argument("--threads", type=int, default=24, help="concurrent clients in the overload")
+    parser.add_argument(
+        "--threads", type=int, default=24, help="concurrent clients in the overload"
+    )
     args = parser.parse_args()
 
     print("broker's own latency (pika -> RabbitMQ -> pika, persistent)...", flush=True)
     floor = broker_latency()
-    print(f"  p50 {percentile(floor, .5):.2f} ms   p99 {percentile(floor, .99):.2f} ms")
+    print(f"  p50 {percentile(floor, 0.5):.2f} ms   p99 {percentile(floor, 0.99):.2f} ms")
 
     print("starting the suite in real mode...", flush=True)
     suite = start_real_suite()
@@ -160,36 +171,47 @@ def main() -> None:
         arrivals = Arrivals(suite.exchange)
         arrivals.start()
 
-        print(f"paced load: {args.paced_rate:g} customers/s for {args.paced_seconds:g} s", flush=True)
+        print(
+            f"paced load: {args.paced_rate:g} customers/s for {args.paced_seconds:g} s", flush=True
+        )
         created = paced(suite.base, args.paced_rate, args.paced_seconds)
         deadline = time.monotonic() + 30
         while len(arrivals.subjects & set(created)) < len(created) and time.monotonic() < deadline:
             time.sleep(0.1)
         latencies = list(arrivals.latencies.values())
-        p50, p99 = percentile(latencies, .5), percentile(latencies, .99)
+        p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
         print(f"  created {len(created)}, events received {len(arrivals.subjects & set(created))}")
         print(f"  event latency commit -> subscriber: p50 {p50:.1f} ms   p99 {p99:.1f} ms")
-        print(f"  relay adds over the broker's own latency: p50 {p50 - percentile(floor, .5):.1f} ms")
+        print(
+            f"  relay adds over the broker's own latency: p50 {p50 - percentile(floor, 0.5):.1f} ms"
+        )
 
-        print(f"overload: {args.threads} clients as fast as they can for {args.overload_seconds:g} s",
-              flush=True)
+        print(
+            f"overload: {args.threads} clients as fast as they can for {args.overload_seconds:g} s",
+            flush=True,
+        )
         started = time.perf_counter()
         loaded, failures = overload(suite.base, args.overload_seconds, args.threads)
         elapsed = time.perf_counter() - started
         backlog_at_stop = outbox_backlog(suite.database_url("customers"))
-        print(f"  created {len(loaded)} ({len(loaded) / elapsed:.0f} customers/s), "
-              f"failed requests {failures}, outbox backlog when the load stopped {backlog_at_stop}")
+        print(
+            f"  created {len(loaded)} ({len(loaded) / elapsed:.0f} customers/s), "
+            f"failed requests {failures}, outbox backlog when the load stopped {backlog_at_stop}"
+        )
         stop = time.perf_counter()
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            if len(arrivals.subjects & set(loaded)) == len(loaded) and outbox_backlog(
-                suite.database_url("customers")
-            ) == 0:
+            if (
+                len(arrivals.subjects & set(loaded)) == len(loaded)
+                and outbox_backlog(suite.database_url("customers")) == 0
+            ):
                 break
             time.sleep(0.2)
         drained = time.perf_counter() - stop
         missing = len(set(loaded) - arrivals.subjects)
-        print(f"  backlog drained {drained:.1f} s after the load stopped; events missing: {missing}")
+        print(
+            f"  backlog drained {drained:.1f} s after the load stopped; events missing: {missing}"
+        )
         arrivals.stop.set()
     finally:
         suite.stop()

@@ -19,7 +19,9 @@ from sqlalchemy import create_engine, make_url, pool, text
 from shared.config import SERVICE_PORTS
 
 BROKER = os.environ.get("TAMEIO_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
-DATABASE = os.environ.get("TAMEIO_TEST_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
+DATABASE = os.environ.get(
+    "TAMEIO_TEST_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres"
+)
 TOKEN = "benchmark-bootstrap-token"
 
 
@@ -48,7 +50,9 @@ class RealSuite:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
         admin = create_engine(
-            make_url(DATABASE).set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=pool.NullPool
+            make_url(DATABASE).set(database="postgres"),
+            isolation_level="AUTOCOMMIT",
+            poolclass=pool.NullPool,
         )
         with admin.connect() as conn:
             for name in SERVICE_PORTS:
@@ -61,7 +65,9 @@ def start_real_suite(web_workers: int = 2) -> RealSuite:
     run = uuid.uuid4().hex[:8]
     exchange = f"tameio.bench.{run}"
     template = (
-        make_url(DATABASE).set(database=f"tameio_bench{run}_SERVICE").render_as_string(hide_password=False)
+        make_url(DATABASE)
+        .set(database=f"tameio_bench{run}_SERVICE")
+        .render_as_string(hide_password=False)
     ).replace("SERVICE", "{service}")
     ports = {name: free_port() for name in SERVICE_PORTS}
     env = {
@@ -71,13 +77,28 @@ def start_real_suite(web_workers: int = 2) -> RealSuite:
         "TAMEIO_QUEUE_PREFIX": f"bench{run}.",
         "TAMEIO_WEB_WORKERS": str(web_workers),
         "TAMEIO_LOG_LEVEL": "WARNING",
-        **{f"TAMEIO_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()},
+        **{
+            f"TAMEIO_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()
+        },
     }
     log_path = Path(tempfile.mkdtemp()) / "up.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--broker", BROKER, "--database-url", template,
-         "--port", str(ports["gateway"])],
-        env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "up",
+            "--broker",
+            BROKER,
+            "--database-url",
+            template,
+            "--port",
+            str(ports["gateway"]),
+        ],
+        env=env,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{ports['gateway']}"
     deadline = time.monotonic() + 120
@@ -86,8 +107,10 @@ def start_real_suite(web_workers: int = 2) -> RealSuite:
             raise SystemExit(f"tameio up exited:\n{log_path.read_text()[-3000:]}")
         try:
             if all(
-                urllib3.request("GET", f"{base}/api/{name}/readyz", timeout=2, retries=False).status == 200
-                for name in SERVICE_PORTS if name != "gateway"
+                urllib3.request("GET", f"{base}/api/{name}/readyz", timeout=2, retries=False).status
+                == 200
+                for name in SERVICE_PORTS
+                if name != "gateway"
             ):
                 return RealSuite(base, exchange, template, process, log_path)
         except urllib3.exceptions.HTTPError:

@@ -13,9 +13,15 @@ from tests.support.harness import wait_until
 def test_only_one_relay_per_service_is_active_and_a_standby_takes_over(service_factory, subscriber):
     customers = service_factory("customers")
     settings = customers.settings
-    relays = [Relay(customers.db, settings.broker_url, settings.exchange, poll_seconds=0.2) for _ in range(2)]
+    relays = [
+        Relay(customers.db, settings.broker_url, settings.exchange, poll_seconds=0.2)
+        for _ in range(2)
+    ]
     stops = [threading.Event(), threading.Event()]
-    threads = [threading.Thread(target=r.run, args=(s,), daemon=True) for r, s in zip(relays, stops, strict=True)]
+    threads = [
+        threading.Thread(target=r.run, args=(s,), daemon=True)
+        for r, s in zip(relays, stops, strict=True)
+    ]
     for thread in threads:
         thread.start()
     try:

@@ -23,7 +23,10 @@ SECRET = "test-internal-secret-0123456789"
 
 
 def wait_until(
-    predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, what: str = ""
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str | Callable[[], str] = "",
 ) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -32,7 +35,8 @@ def wait_until(
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+            described = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout}s waiting for {described or predicate}")
         time.sleep(interval)
 
 

@@ -38,6 +38,10 @@ class TcpProxy:
                 continue
             upstream.settimeout(None)
             with self._lock:
+                if not self.enabled.is_set():  # cut while this one was connecting
+                    client.close()
+                    upstream.close()
+                    continue
                 self._open += [client, upstream]
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
