@@ -24,7 +24,7 @@ from shared.money import from_minor, to_minor
 from shared.web.auth import current_identity, requires
 from shared.web.context import unit_of_work
 from shared.web.lists import keyset_page, list_response, page_of
-from shared.web.problems import Problem, conflict, invalid, not_found
+from shared.web.problems import conflict, invalid, not_found
 from shared.web.writes import check_if_match, idempotent_create, json_response, with_etag
 
 blp = Blueprint("customers", __name__, description="Customers and their communication history")
@@ -228,12 +228,6 @@ def log_interaction(body: dict[str, Any], customer_id: uuid.UUID) -> Any:
         _load_customer(uow, customer_id)
         now = utcnow()
         occurred_at = body.get("occurred_at") or now
-        if occurred_at > now.replace(year=now.year + 1):
-            raise Problem(
-                422,
-                "occurred_at: too far in the future",
-                errors={"occurred_at": ["Too far in the future."]},
-            )
         interaction = Interaction(
             id=uuid.uuid4(),
             customer_id=customer_id,

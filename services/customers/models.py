@@ -27,7 +27,9 @@ class Customer(Base):
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    search_text: Mapped[str] = mapped_column(String(1200), index=True)
+    # Normalized name | email | number; searched with LIKE '%q%' (a trigram index comes
+    # with the search work of issue 3; a b-tree would not help and caps row size).
+    search_text: Mapped[str] = mapped_column(Text)
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(50))
     billing_address: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -6,14 +6,17 @@ import datetime as dt
 from typing import Any
 
 import pycountry
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
 from services.customers.domain import parse_terms
+from shared.clock import utcnow
 from shared.events.customers import CustomerSnapshot, InteractionLogged
-from shared.events.fields import Currency
+from shared.events.fields import Currency, Timestamp
 from shared.money import MoneyError, check_places
 from shared.web.lists import PageQuery
+from shared.web.schemas import RequestSchema
 
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 CHANNELS = ("email", "phone", "meeting", "letter", "sms", "note")
 DIRECTIONS = ("inbound", "outbound", "internal")
 
@@ -27,7 +30,7 @@ def _country(code: str) -> None:
         raise ValidationError(f"{code!r} is not an ISO 3166 alpha-2 country code (e.g. GR, DE).")
 
 
-class AddressInputSchema(Schema):
+class AddressInputSchema(RequestSchema):
     line1 = _optional_text(200)
     line2 = _optional_text(200)
     city = _optional_text(100)
@@ -36,7 +39,7 @@ class AddressInputSchema(Schema):
     country = fields.String(required=True, validate=_country)
 
 
-class CustomerFields(Schema):
+class CustomerFields(RequestSchema):
     """Every writable customer field, none required: the shape of PATCH."""
 
     name = fields.String(validate=validate.Length(min=1, max=200))
@@ -89,13 +92,18 @@ class CustomerQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(["active", "archived"]))
 
 
-class InteractionCreateSchema(Schema):
+def _plausible_moment(value: dt.datetime) -> None:
+    if not EARLIEST <= value <= utcnow() + dt.timedelta(days=366):
+        raise ValidationError("Must be between 1900 and a year from now.")
+
+
+class InteractionCreateSchema(RequestSchema):
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     direction = fields.String(required=True, validate=validate.OneOf(DIRECTIONS))
     subject = _optional_text(300)
     body = fields.String(allow_none=True, validate=validate.Length(max=20000))
     invoice_id = fields.String(allow_none=True, validate=validate.Length(max=64))
-    occurred_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=dt.UTC)
+    occurred_at = Timestamp(load_default=None, allow_none=True, validate=_plausible_moment)
 
 
 CustomerSchema = CustomerSnapshot

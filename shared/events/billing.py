@@ -9,7 +9,7 @@ from marshmallow import fields
 
 from shared.events.catalog import EventData, event
 from shared.events.customers import Address
-from shared.events.fields import Amount, Currency, Id
+from shared.events.fields import Amount, Currency, Id, Timestamp
 
 
 class BillTo(EventData):
@@ -34,7 +34,7 @@ class InvoiceLine(EventData):
 class InvoicePayment(EventData):
     payment_id = Id(required=True)
     amount = Amount(required=True)
-    applied_at = fields.DateTime(allow_none=True)
+    applied_at = Timestamp(allow_none=True)
     date = fields.Date(allow_none=True)  # business date of the application
 
 
@@ -67,10 +67,10 @@ class InvoiceSnapshot(EventData):
     notes = fields.String(allow_none=True)
     void_reason = fields.String(allow_none=True)
     version = fields.Integer(required=True)
-    created_at = fields.DateTime(allow_none=True)
-    issued_at = fields.DateTime(allow_none=True)
-    voided_at = fields.DateTime(allow_none=True)
-    updated_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp(allow_none=True)
+    issued_at = Timestamp(allow_none=True)
+    voided_at = Timestamp(allow_none=True)
+    updated_at = Timestamp(allow_none=True)
 
 
 @event("billing.invoice.issued", summary="An invoice was issued: the whole invoice, numbered.")
@@ -145,7 +145,7 @@ class CreditNoteIssued(EventData):
     tax_total = Amount(allow_none=True)
     applied_amount = Amount(allow_none=True)  # lowered the invoice's amount_due
     unapplied_amount = Amount(allow_none=True)  # became credit on the account
-    created_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp(allow_none=True)
 
 
 class Allocation(EventData):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields
 
 from shared.events.catalog import EventData, event
-from shared.events.fields import Amount, Currency, Id
+from shared.events.fields import Amount, Currency, Id, Timestamp
 
 
 @event(
@@ -21,8 +21,8 @@ class ItemSnapshot(EventData):
     tax_code = fields.String(required=True)
     active = fields.Boolean(allow_none=True)
     version = fields.Integer(allow_none=True)
-    created_at = fields.DateTime(allow_none=True)
-    updated_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp(allow_none=True)
+    updated_at = Timestamp(allow_none=True)
 
 
 class TaxTreatment(EventData):
@@ -53,10 +53,10 @@ class ContractSnapshot(EventData):
     status = fields.String(required=True)
     terminated_on = fields.Date(allow_none=True)
     version = fields.Integer(allow_none=True)
-    created_at = fields.DateTime(allow_none=True)
-    activated_at = fields.DateTime(allow_none=True)
-    terminated_at = fields.DateTime(allow_none=True)
-    updated_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp(allow_none=True)
+    activated_at = Timestamp(allow_none=True)
+    terminated_at = Timestamp(allow_none=True)
+    updated_at = Timestamp(allow_none=True)
 
 
 @event(
@@ -75,4 +75,4 @@ class ContractTerminated(ContractSnapshot):
 class TaxRatesUpdated(EventData):
     rates = fields.Dict(keys=fields.String(), values=Amount(), required=True)
     version = fields.Integer(allow_none=True)
-    updated_at = fields.DateTime(allow_none=True)
+    updated_at = Timestamp(allow_none=True)

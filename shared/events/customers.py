@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields
 
 from shared.events.catalog import EventData, event
-from shared.events.fields import Amount, Currency, Id
+from shared.events.fields import Amount, Currency, Id, Timestamp
 
 
 class Address(EventData):
@@ -37,8 +37,8 @@ class CustomerSnapshot(EventData):
     notes = fields.String(allow_none=True)
     status = fields.String(required=True)
     version = fields.Integer(required=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
+    created_at = Timestamp(required=True)
+    updated_at = Timestamp(required=True)
 
 
 @event("customers.customer.archived", summary="A customer was archived; the snapshot rides along.")
@@ -59,6 +59,6 @@ class InteractionLogged(EventData):
     subject = fields.String(allow_none=True)
     body = fields.String(allow_none=True)
     invoice_id = fields.String(allow_none=True)
-    occurred_at = fields.DateTime(required=True)
+    occurred_at = Timestamp(required=True)
     source = fields.String(required=True)
     author = fields.String(allow_none=True)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
+from shared.clock import isoformat
 from shared.money import is_currency
+
+
+class Timestamp(fields.AwareDateTime):
+    """A UTC instant on the wire: ISO-8601 ending in Z; naive input is read as UTC."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=dt.UTC, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else isoformat(value)
 
 
 def check_currency(code: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields
 
 from shared.events.catalog import EventData, event
-from shared.events.fields import Id
+from shared.events.fields import Id, Timestamp
 
 
 @event(
@@ -25,7 +25,7 @@ class NotificationSnapshot(EventData):
     invoice_id = Id(allow_none=True)
     customer_id = Id(required=True)
     payment_id = Id(allow_none=True)
-    created_at = fields.DateTime(required=True)
-    sent_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp(required=True)
+    sent_at = Timestamp(allow_none=True)
     error = fields.String(allow_none=True)
     attempts = fields.Integer(allow_none=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from marshmallow import fields
 
 from shared.events.catalog import EventData, event
-from shared.events.fields import Amount, Currency, Id
+from shared.events.fields import Amount, Currency, Id, Timestamp
 
 
 class RequestedAllocation(EventData):
@@ -34,7 +34,7 @@ class PaymentReceived(EventData):
     invoice_id = Id(allow_none=True)  # the request named one invoice for the whole amount
     status = fields.String(required=True)
     version = fields.Integer(allow_none=True)
-    created_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp(allow_none=True)
 
 
 @event("payments.payment.reversed", summary="A payment was reversed (e.g. it bounced).")
@@ -47,7 +47,7 @@ class PaymentReversed(EventData):
     amount = Amount(allow_none=True)
     currency = Currency(allow_none=True)
     received_on = fields.Date(allow_none=True)
-    reversed_at = fields.DateTime(allow_none=True)
+    reversed_at = Timestamp(allow_none=True)
 
 
 @event("payments.refund.issued", summary="Account credit was paid back to a customer (the refund).")
@@ -61,4 +61,4 @@ class RefundIssued(EventData):
     reference = fields.String(allow_none=True)
     date = fields.Date(required=True)
     status = fields.String(allow_none=True)
-    created_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp(allow_none=True)

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import select, update
 
 from shared.clock import utcnow
+from shared.events.fields import Timestamp
 from shared.web.auth import requires
 from shared.web.context import unit_of_work
 from shared.web.lists import PageQuery, decode_cursor, encode_cursor, list_response, page_of
@@ -24,9 +25,9 @@ class DeadLetterSchema(Schema):
     error = fields.String(required=True)
     attempts = fields.Integer(required=True)
     origin = fields.String(required=True, metadata={"description": "consumer or broker"})
-    first_failed_at = fields.DateTime(required=True)
-    parked_at = fields.DateTime(required=True)
-    replayed_at = fields.DateTime(allow_none=True)
+    first_failed_at = Timestamp(required=True)
+    parked_at = Timestamp(required=True)
+    replayed_at = Timestamp(allow_none=True)
     body = fields.String(required=True, metadata={"description": "the message as received"})
 
 

@@ -19,11 +19,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from shared.messaging.envelope import json_default
 from shared.web.problems import invalid
+from shared.web.schemas import RequestSchema
 
 MAX_LIMIT = 500
 
 
-class PageQuery(Schema):
+class PageQuery(RequestSchema):
     """Query arguments every list accepts."""
 
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT))
@@ -81,8 +82,8 @@ def _typed(value: Any, column: ColumnElement[Any]) -> Any:
     if python_type is uuid.UUID:
         return uuid.UUID(str(value))
     if python_type is int:
-        if not isinstance(value, int):
-            raise TypeError("not an int")
+        if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63:
+            raise TypeError("not a 64-bit integer")
         return value
     return value
 
@@ -134,18 +135,27 @@ def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def schema_columns(schema: Schema, prefix: str = "") -> list[str]:
+    """CSV columns of a schema: nested objects as dotted columns, fixed whatever the data."""
+    columns: list[str] = []
+    for name, field in schema.fields.items():
+        if isinstance(field, fields.Nested) and not field.many and isinstance(field.schema, Schema):
+            columns += schema_columns(field.schema, f"{prefix}{name}.")
+        else:
+            columns.append(f"{prefix}{name}")
+    return columns
+
+
 def csv_response(
-    rows: Sequence[Mapping[str, Any]], filename: str, columns: Sequence[str] = ()
+    rows: Sequence[Mapping[str, Any]], filename: str, columns: Sequence[str]
 ) -> Response:
-    """Rows (nested dicts flattened to dotted columns) as a CSV download."""
-    flat_rows = [_flatten(row) for row in rows]
-    header = list(columns)
-    for row in flat_rows:
-        header.extend(name for name in row if name not in header)
+    """Rows (nested dicts flattened to dotted columns) as a CSV download with ``columns``."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=header, extrasaction="ignore", lineterminator="\r\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\r\n"
+    )
     writer.writeheader()
-    writer.writerows(flat_rows)
+    writer.writerows(_flatten(row) for row in rows)
     response = Response(buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     return response
@@ -157,5 +167,5 @@ def list_response(
     """The page as JSON (for ``@blp.response(200, page_of(...))``) or, if asked, as CSV."""
     if wants_csv():
         dumped = item_schema(many=True).dump(items)
-        return csv_response(dumped, filename, columns=list(item_schema().fields))
+        return csv_response(dumped, filename, schema_columns(item_schema()))
     return {"items": items, "next_cursor": next_cursor}

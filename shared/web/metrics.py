@@ -124,4 +124,4 @@ def install_metrics(app: Flask, db: Database, service: str) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

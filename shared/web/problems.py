@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from flask import Response, json
@@ -76,6 +77,13 @@ def conflict(detail: str) -> Problem:
     return Problem(409, detail)
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -86,7 +94,7 @@ def problem_response(
 ) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE + _SLUGS.get(status, str(status)),
-        "title": title or _TITLES.get(status) or HTTPException.__name__,
+        "title": title or _TITLES.get(status) or _phrase(status),
         "status": status,
         "detail": detail,
     }

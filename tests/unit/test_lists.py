@@ -17,7 +17,13 @@ from sqlalchemy import Column, DateTime, Integer, String, Uuid, create_engine, s
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from shared.db import UTCDateTime
-from shared.web.lists import csv_response, decode_cursor, encode_cursor, keyset_page
+from shared.web.lists import (
+    csv_response,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+    schema_columns,
+)
 from shared.web.problems import Problem
 
 INT = Column("seq", Integer)
@@ -185,7 +191,10 @@ def test_csv_flattens_nested_objects_to_dotted_columns() -> None:
         }
     ]
 
-    response = csv_response(rows, "customers")
+    columns = ["number", "name", "billing_address.city", "billing_address.country"]
+    response = csv_response(
+        rows, "customers", [*columns, "billing_address.geo.lat", "credit_limit"]
+    )
 
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="customers.csv"'
@@ -205,21 +214,32 @@ def test_csv_writes_lists_as_json_in_one_cell() -> None:
         {"id": "p-1", "allocations": [{"invoice_id": "i-1", "amount": "10.00"}]}
     ]
 
-    (row,) = _read_csv(csv_response(rows, "payments").get_data(as_text=True))
+    (row,) = _read_csv(csv_response(rows, "payments", ["id", "allocations"]).get_data(as_text=True))
 
     assert json.loads(row["allocations"]) == [{"invoice_id": "i-1", "amount": "10.00"}]
 
 
-def test_csv_header_keeps_the_given_column_order_and_adds_the_rest() -> None:
+def test_csv_header_is_the_given_columns_whatever_the_rows_hold() -> None:
     rows: list[dict[str, Any]] = [
-        {"name": "Acme", "number": "C-000001"},
-        {"name": "Beta", "number": "C-000002", "billing_address": {"city": "Patras"}},
+        {"name": "Acme", "number": "C-000001", "billing_address": None},
+        {"name": "Beta", "number": "C-000002", "billing_address": {"city": "Patras"}, "x": 1},
     ]
+    columns = ["number", "name", "billing_address.city"]
 
-    text = csv_response(rows, "customers", columns=["number", "name"]).get_data(as_text=True)
+    text = csv_response(rows, "customers", columns).get_data(as_text=True)
 
     assert text.splitlines()[0] == "number,name,billing_address.city"
     assert [row["billing_address.city"] for row in _read_csv(text)] == ["", "Patras"]
+
+
+def test_csv_columns_of_a_schema_name_nested_fields_with_dots() -> None:
+    from services.customers.schemas import CustomerSchema
+
+    columns = schema_columns(CustomerSchema())
+
+    assert columns[:3] == ["id", "number", "name"]
+    assert "billing_address.country" in columns
+    assert "billing_address" not in columns
 
 
 def test_csv_of_an_empty_list_is_just_the_header() -> None:

@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: aefeae154224
+Revision ID: d10b3f62f027
 Revises: 
-Create Date: 2026-11-27 16:49:06.130966
+Create Date: 2026-11-27 17:12:25.040765
 """
-import sqlalchemy as sa
 from alembic import op
-
+import sqlalchemy as sa
 import shared.db
 
-revision = 'aefeae154224'
+
+revision = 'd10b3f62f027'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('number', sa.String(length=20), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('search_text', sa.String(length=1200), nullable=False),
+    sa.Column('search_text', sa.Text(), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=True),
     sa.Column('phone', sa.String(length=50), nullable=True),
     sa.Column('billing_address', sa.JSON(), nullable=True),
@@ -46,7 +46,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('seq', name=op.f('uq_customers_seq'))
     )
     with op.batch_alter_table('customers', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_customers_search_text'), ['search_text'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_status'), ['status'], unique=False)
 
     op.create_table('dead_letters',
@@ -164,7 +163,6 @@ def downgrade() -> None:
     op.drop_table('dead_letters')
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customers_status'))
-        batch_op.drop_index(batch_op.f('ix_customers_search_text'))
 
     op.drop_table('customers')
     op.drop_table('counters')
