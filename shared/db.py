@@ -243,16 +243,30 @@ class Database:
         self.engine.dispose()
 
 
+def _insert(session: Session) -> Any:
+    """The INSERT construct of the session's dialect (both have ON CONFLICT)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING in one round trip; True if the row was new.
+
+    On PostgreSQL a concurrent transaction inserting the same key makes this wait for it and
+    then report False, so the loser of a race learns it lost without an error.
+    """
+    key = [column for column in table.primary_key.columns]
+    stmt = _insert(session)(table).values(**values).on_conflict_do_nothing().returning(key[0])
+    return session.execute(stmt).first() is not None
+
+
 def next_counter(session: Session, counters: Table, name: str) -> int:
     """Increment and return a named counter in the caller's transaction.
 
     The row lock this takes on PostgreSQL serializes concurrent writers of the same counter
     until the transaction ends, which makes numbers gapless and per-subject sequences ordered.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        insert(counters)
+        _insert(session)(counters)
         .values(name=name, value=1)
         .on_conflict_do_update(
             index_elements=[counters.c.name], set_={"value": counters.c.value + 1}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, MetaData, String, Table, select, update
+from sqlalchemy import JSON, BigInteger, Boolean, Column, MetaData, String, Table
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.clock import utcnow
 from shared.db import UnitOfWork, UTCDateTime
@@ -40,19 +41,17 @@ def apply_snapshot(
 ) -> bool:
     """Insert or update one replica row unless it already holds a newer sequence.
 
-    Returns True if the row changed.
+    One statement (INSERT ... ON CONFLICT DO UPDATE ... WHERE newer); True if the row changed.
     """
-    current = uow.session.execute(
-        select(table.c.sequence).where(table.c.id == entity_id).with_for_update()
-    ).scalar()
     row = {**values, "sequence": sequence, "updated_at": utcnow()}
-    if current is None:
-        uow.session.execute(table.insert().values(id=entity_id, **row))
-        return True
-    if sequence <= current:
-        return False
-    uow.session.execute(update(table).where(table.c.id == entity_id).values(**row))
-    return True
+    insert = postgresql.insert if uow.db.dialect == "postgresql" else sqlite.insert
+    new = insert(table).values(id=entity_id, **row)
+    upsert = new.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={name: new.excluded[name] for name in row},
+        where=table.c.sequence < new.excluded.sequence,
+    ).returning(table.c.id)
+    return uow.session.execute(upsert).first() is not None
 
 
 def customer_values(customer: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:

@@ -68,14 +68,9 @@ def create_customer(body: dict[str, Any]) -> Any:
 
         def create() -> tuple[Any, int, dict[str, str]]:
             now = utcnow()
-            seq = uow.next_number("customer_number")
-            number = customer_number(seq)
             customer = Customer(
                 id=uuid.uuid4(),
-                seq=seq,
-                number=number,
                 name=body["name"].strip(),
-                search_text=search_text(body["name"], body.get("email"), number),
                 email=body.get("email"),
                 phone=body.get("phone"),
                 billing_address=_address(body.get("billing_address")),
@@ -89,6 +84,11 @@ def create_customer(body: dict[str, Any]) -> Any:
                 created_at=now,
                 updated_at=now,
             )
+            # The number counter row stays locked until commit (numbers are gapless), so take
+            # it as late as possible: concurrent creates queue only for the last statements.
+            customer.seq = uow.next_number("customer_number")
+            customer.number = customer_number(customer.seq)
+            customer.search_text = search_text(customer.name, customer.email, customer.number)
             uow.session.add(customer)
             uow.session.flush()
             answer = uow.emit("customers.customer.created", str(customer.id), customer.snapshot())[

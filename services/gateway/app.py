@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, Request
 
 from services.gateway import models, ui
-from services.gateway.domain import identify_token
+from services.gateway.domain import TokenCache, identify_token
 from services.gateway.routing import ApiRouter, HttpBackend, WSGIApp
 from shared.config import BUSINESS_SERVICES, Settings
 from shared.db import Database
@@ -35,9 +35,15 @@ def create_app(
     settings = settings or SERVICE.settings()
     db = db or SERVICE.database(settings)
 
+    cache = TokenCache(ttl_seconds=10.0)
+
     def token_identity(token: str) -> Identity | None:
-        with db.unit_of_work() as uow:
-            return identify_token(uow.session, token, settings.bootstrap_token)
+        known, identity = cache.get(token)
+        if not known:
+            with db.unit_of_work() as uow:
+                identity = identify_token(uow.session, token, settings.bootstrap_token)
+            cache.put(token, identity)
+        return identity
 
     def request_identity(req: Request) -> Identity | None:
         scheme, _, token = req.headers.get("Authorization", "").partition(" ")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 import uuid
 
 from sqlalchemy import select
@@ -60,6 +62,31 @@ def create_user(session: Session, email: str, role: str, password: str) -> User:
     )
     session.add(user)
     return user
+
+
+class TokenCache:
+    """Recently checked tokens (valid or not) for a few seconds: one lookup per token per
+    TTL instead of one per request. A revoked token stops working within the TTL."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Identity | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[bool, Identity | None]:
+        key = token_hash(token)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, token: str, identity: Identity | None) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[token_hash(token)] = (time.monotonic() + self.ttl, identity)
 
 
 def identify_token(session: Session, token: str, bootstrap_token: str | None) -> Identity | None:

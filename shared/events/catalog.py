@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,11 @@ class EventSpec:
     version: int
     schema: builtins.type[Schema]
     summary: str
+
+    @functools.cached_property
+    def instance(self) -> Schema:
+        """One schema object per event type, reused (marshmallow schemas hold no state)."""
+        return self.schema()
 
     @property
     def service(self) -> str:
@@ -59,4 +65,4 @@ def spec_for(event_type: str, version: int) -> EventSpec:
 
 def load_data(event_type: str, version: int, data: Any) -> dict[str, Any]:
     """Validate and deserialize ``data`` of an incoming event (raises ValidationError)."""
-    return spec_for(event_type, version).schema().load(data)
+    return spec_for(event_type, version).instance.load(data)

@@ -24,11 +24,10 @@ from typing import Any
 from kombu import Connection, Consumer, Message
 from marshmallow import ValidationError
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from shared.clock import utcnow
 from shared.context import Trace, reset_trace, set_trace
-from shared.db import Database, UnitOfWork
+from shared.db import Database, UnitOfWork, insert_if_absent
 from shared.events.catalog import UnknownEvent, load_data
 from shared.messaging.envelope import EnvelopeSchema, Event
 from shared.messaging.errors import BadEvent
@@ -38,6 +37,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Event], None]
 WILDCARD = "#"
+ENVELOPE = EnvelopeSchema()
 
 
 class Outcome(enum.Enum):
@@ -83,7 +83,7 @@ class EventProcessor:
         except (ValueError, UnicodeDecodeError) as exc:
             raise _Park(f"unparseable message: {exc}") from None
         try:
-            envelope = EnvelopeSchema().load(raw)
+            envelope = ENVELOPE.load(raw)
         except ValidationError as exc:
             raise _Park(f"invalid envelope: {exc.messages}") from None
         event_type, version = envelope["type"], envelope["version"]
@@ -154,26 +154,15 @@ class EventProcessor:
                 self._drop_retry(uow, retry_id)
                 uow.commit()
                 return Outcome.IGNORED
-            seen = uow.session.execute(
-                select(tables.inbox.c.event_id).where(tables.inbox.c.event_id == event.id)
-            ).first()
-            if seen:
+            first_time = insert_if_absent(
+                uow.session,
+                tables.inbox,
+                {"event_id": event.id, "event_type": event.type, "received_at": utcnow()},
+            )
+            if not first_time:  # delivered before, or by a concurrent consumer just now
                 self._drop_retry(uow, retry_id)
                 uow.commit()
                 return Outcome.DUPLICATE
-            try:
-                uow.session.execute(
-                    tables.inbox.insert().values(
-                        event_id=event.id, event_type=event.type, received_at=utcnow()
-                    )
-                )
-            except IntegrityError:
-                # On PostgreSQL a concurrent delivery of the same event holds the key: once
-                # it commits, this insert fails here rather than at commit.
-                uow.session.rollback()
-                if self._in_inbox(event.id):
-                    return Outcome.DUPLICATE
-                raise
             token = set_trace(
                 Trace(
                     request_id=event.id,
@@ -186,22 +175,8 @@ class EventProcessor:
             finally:
                 reset_trace(token)
             self._drop_retry(uow, retry_id)
-            try:
-                uow.commit()
-            except IntegrityError:
-                # A concurrent consumer committed the same event id first.
-                if self._in_inbox(event.id):
-                    return Outcome.DUPLICATE
-                raise
+            uow.commit()
         return Outcome.APPLIED
-
-    def _in_inbox(self, event_id: str) -> bool:
-        inbox = self.db.tables.inbox
-        with self.db.engine.connect() as conn:
-            return (
-                conn.execute(select(inbox.c.event_id).where(inbox.c.event_id == event_id)).first()
-                is not None
-            )
 
     def _claim_retry(self, uow: UnitOfWork, retry_id: int) -> bool:
         retries = self.db.tables.retries

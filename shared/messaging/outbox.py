@@ -38,7 +38,7 @@ def append_event(
     InvalidEventData if the data does not match the event's schema.
     """
     spec = spec_for(event_type, version)
-    schema = spec.schema()
+    schema = spec.instance
     wire_data = json.loads(to_json(schema.dump(data)))
     errors = schema.validate(wire_data)
     if errors:

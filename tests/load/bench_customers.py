@@ -139,6 +139,14 @@ def overload(base: str, seconds: float, threads: int) -> tuple[list[str], int]:
     return created, failures[0]
 
 
+def count_rows(url: str, query: str) -> int:
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        value = conn.execute(text(query)).scalar_one()
+    engine.dispose()
+    return int(value)
+
+
 def outbox_backlog(url: str) -> int:
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
@@ -209,8 +217,17 @@ def main() -> None:
             time.sleep(0.2)
         drained = time.perf_counter() - stop
         missing = len(set(loaded) - arrivals.subjects)
+        print(f"  outbox drained {drained:.1f} s after the load stopped; events missing: {missing}")
+        expected = count_rows(suite.database_url("customers"), "SELECT count(*) FROM outbox")
+        reporting = suite.database_url("reporting")
+        while time.monotonic() < deadline:
+            if count_rows(reporting, "SELECT count(*) FROM event_log") >= expected:
+                break
+            time.sleep(0.2)
+        logged = count_rows(reporting, "SELECT count(*) FROM event_log")
         print(
-            f"  backlog drained {drained:.1f} s after the load stopped; events missing: {missing}"
+            f"  consumers: reporting logged {logged} of {expected} events, "
+            f"{time.perf_counter() - stop:.1f} s after the load stopped"
         )
         arrivals.stop.set()
     finally:
