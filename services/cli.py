@@ -221,17 +221,50 @@ def broker_declare() -> None:
     click.echo(f"declared exchange {settings.exchange} and {len(topology(settings).queues)} queues")
 
 
+def policy_commands(settings: Settings, delivery_limit: int = 20) -> list[list[str]]:
+    """``rabbitmqctl set_policy`` argument lists for every service queue."""
+    return [
+        [
+            "rabbitmqctl",
+            "set_policy",
+            "--apply-to",
+            policy["apply-to"],
+            "--priority",
+            str(policy["priority"]),
+            policy["name"],
+            policy["pattern"],
+            json.dumps(policy["definition"]),
+        ]
+        for policy in topology(settings).policies(delivery_limit)
+    ]
+
+
+def apply_policies(settings: Settings) -> bool:
+    """Apply the queue policies with a local rabbitmqctl, if there is one; True if applied."""
+    import shutil
+
+    if not shutil.which("rabbitmqctl"):
+        return False
+    for command in policy_commands(settings):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        if result.returncode != 0:
+            log.warning("could not set policy %s: %s", command[7], result.stderr.strip())
+            return False
+    return True
+
+
 @broker.command("policies")
 @click.option("--delivery-limit", type=int, default=20, show_default=True)
-def broker_policies(delivery_limit: int) -> None:
-    """Print the queue policies as rabbitmqctl commands (delivery limit, dead-letter exchange)."""
+@click.option("--apply", "apply_now", is_flag=True, help="run them with the local rabbitmqctl")
+def broker_policies(delivery_limit: int, apply_now: bool) -> None:
+    """Print (or apply) the queue policies: delivery limit and dead-letter exchange."""
+    import shlex
+
     settings = _settings("gateway", require_secret=False)
-    for policy in topology(settings).policies(delivery_limit):
-        click.echo(
-            f"rabbitmqctl set_policy --apply-to {policy['apply-to']} "
-            f"--priority {policy['priority']} {policy['name']} "
-            f"'{policy['pattern']}' '{json.dumps(policy['definition'])}'"
-        )
+    for command in policy_commands(settings, delivery_limit):
+        if apply_now:
+            subprocess.run(command, check=True, capture_output=True, timeout=30)
+        click.echo(("applied: " if apply_now else "") + shlex.join(command))
 
 
 # -- generated documents ------------------------------------------------------------------
@@ -437,6 +470,12 @@ def run_real(port: int, host: str, broker: str, database_url: str) -> None:
         SERVICES[name].migrate(settings)
         click.echo(f"{name}: database ready")
     declare_topology(_settings("gateway", env))
+    if apply_policies(_settings("gateway", env)):
+        click.echo("queue policies applied with the local rabbitmqctl")
+    else:
+        click.echo(
+            "queue policies not applied (no local rabbitmqctl): see `tameio broker policies`"
+        )
     supervisor = Supervisor(env)
     for name in BUSINESS_SERVICES:
         supervisor.spawn(f"{name}-web", ["serve", name])

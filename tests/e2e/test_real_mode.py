@@ -14,7 +14,7 @@ import urllib3
 from sqlalchemy import create_engine, pool, text
 
 from shared.config import SERVICE_PORTS
-from tests.support.harness import wait_until
+from tests.support.harness import clear_policies, wait_until
 
 TOKEN = "real-mode-bootstrap-token"
 
@@ -88,6 +88,7 @@ def real_suite(amqp_url, postgres, names, run_id, tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         log.close()
+        clear_policies(prefix)
         admin = create_engine(
             postgres.url_for("postgres"), isolation_level="AUTOCOMMIT", poolclass=pool.NullPool
         )

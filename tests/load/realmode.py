@@ -17,6 +17,7 @@ import urllib3
 from sqlalchemy import create_engine, make_url, pool, text
 
 from shared.config import SERVICE_PORTS
+from tests.support.harness import clear_policies
 
 BROKER = os.environ.get("TAMEIO_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 DATABASE = os.environ.get(
@@ -42,6 +43,8 @@ class RealSuite:
     def database_url(self, service: str) -> str:
         return self.database_template.replace("{service}", service)
 
+    prefix: str = ""
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -59,6 +62,7 @@ class RealSuite:
                 db = make_url(self.database_url(name)).database
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
         admin.dispose()
+        clear_policies(self.prefix)
 
 
 def start_real_suite(web_workers: int = 2) -> RealSuite:
@@ -112,7 +116,7 @@ def start_real_suite(web_workers: int = 2) -> RealSuite:
                 for name in SERVICE_PORTS
                 if name != "gateway"
             ):
-                return RealSuite(base, exchange, template, process, log_path)
+                return RealSuite(base, exchange, template, process, log_path, f"bench{run}.")
         except urllib3.exceptions.HTTPError:
             pass
         time.sleep(0.5)

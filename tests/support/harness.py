@@ -132,6 +132,26 @@ def delete_topology(broker_url: str, topology: Topology) -> None:
                 channel = conn.channel()
 
 
+def clear_policies(prefix: str) -> None:
+    """Remove the queue policies `tameio up` set for queues named with ``prefix``."""
+    import shutil
+    import subprocess
+
+    if not prefix or not shutil.which("rabbitmqctl"):
+        return
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_policies", "--formatter", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    import json
+
+    for policy in json.loads(listed.stdout or "[]"):
+        if policy.get("name", "").startswith(prefix):
+            subprocess.run(["rabbitmqctl", "-q", "clear_policy", policy["name"]], timeout=30)
+
+
 def declare(broker_url: str, topology: Topology) -> None:
     with Connection(broker_url, connect_timeout=3) as conn:
         topology.declare(conn.default_channel)
