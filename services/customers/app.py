@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
-
 from services.customers import api, handlers, models
-from shared.config import Settings
-from shared.db import Database
 from shared.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -22,5 +18,5 @@ SERVICE = ServiceDefinition(
 )
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> Flask:
-    return SERVICE.create_app(settings, db)
+# create_app(settings=None, db=None) -> Flask: the service's Flask app factory.
+create_app = SERVICE.create_app

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from typing import Any
 
-from kombu import Connection, Consumer, Message
+from kombu import Consumer, Message
 from marshmallow import ValidationError
 from sqlalchemy import delete, select, update
 
@@ -31,6 +31,7 @@ from shared.db import Database, UnitOfWork, insert_if_absent
 from shared.events.catalog import UnknownEvent, load_data
 from shared.messaging.envelope import EnvelopeSchema, Event
 from shared.messaging.errors import BadEvent
+from shared.messaging.link import BrokerLink, broker_connection
 from shared.messaging.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -311,7 +312,7 @@ def _peek(body: str, key: str) -> str | None:
     return None
 
 
-class QueueConsumer:
+class QueueConsumer(BrokerLink):
     """Feeds the service's queue to an :class:`EventProcessor`; acks after it returns."""
 
     def __init__(
@@ -323,14 +324,13 @@ class QueueConsumer:
         *,
         prefetch: int = 50,
     ) -> None:
+        super().__init__(broker_url)
+        self.label = f"consumer {service}"
         self.processor = processor
-        self.broker_url = broker_url
         self.topology = topology
         self.service = service
         self.prefetch = prefetch
-        self.connected = False
         self.lag: int | None = None
-        self.last_error: str | None = None
 
     def _on_message(self, message: Message) -> None:
         try:
@@ -350,28 +350,9 @@ class QueueConsumer:
         self.processor.park_from_broker(message.body, reason)
         message.ack()
 
-    def run(self, stop: threading.Event) -> None:
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                self._run_connected(stop)
-                backoff = 0.5
-            except Exception as exc:
-                self.connected = False
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "consumer %s: %s; reconnecting in %.1fs", self.service, self.last_error, backoff
-                )
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-        self.connected = False
-
-    def _run_connected(self, stop: threading.Event) -> None:
-        memory = self.broker_url.startswith("memory://")
-        options: dict[str, Any] = {"connect_timeout": 5}
-        if memory:
-            options["transport_options"] = {"polling_interval": 0.05}
-        with Connection(self.broker_url, heartbeat=0 if memory else 30, **options) as conn:
+    def session(self, stop: threading.Event) -> None:
+        memory = self.uses_memory_transport
+        with broker_connection(self.broker_url, heartbeat=30) as conn:
             conn.ensure_connection(max_retries=1)
             channel = conn.channel()
             self.topology.declare(channel)

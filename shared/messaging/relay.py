@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 
 from shared.clock import utcnow
 from shared.db import Database
+from shared.messaging.link import BrokerLink, broker_connection
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class _BatchConfirms:
             raise PublishNacked("the broker nacked a message of the batch")
 
 
-class Relay:
+class Relay(BrokerLink):
     """Publishes one service's outbox to the events exchange."""
 
     def __init__(
@@ -113,22 +114,17 @@ class Relay:
         poll_seconds: float = 1.0,
         republish_window: dt.timedelta = dt.timedelta(minutes=10),
     ) -> None:
+        super().__init__(broker_url)
+        self.label = f"relay {db.service}"
         self.db = db
-        self.broker_url = broker_url
         self.exchange = Exchange(exchange, type="topic", durable=True)
         self.batch_size = batch_size
         self.confirm_timeout = confirm_timeout
         self.poll_seconds = poll_seconds
         self.republish_window = republish_window
-        self.connected = False
         self.active = False
         self.published_total = 0
-        self.last_error: str | None = None
         self._listener: psycopg.Connection[Any] | None = None
-
-    @property
-    def uses_memory_transport(self) -> bool:
-        return self.broker_url.startswith("memory://")
 
     # -- leadership -----------------------------------------------------------------------
 
@@ -163,38 +159,20 @@ class Relay:
 
     # -- the loop -------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
-        """Relay until ``stop`` is set, reconnecting with back-off after any failure."""
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                with self._leadership() as leader:
-                    if not leader:
-                        self.active = False
-                        stop.wait(2.0)
-                        continue
-                    self.active = True
+    def session(self, stop: threading.Event) -> None:
+        """Publish while this worker holds the service's relay lock; stand by otherwise."""
+        try:
+            with self._leadership() as leader:
+                self.active = leader
+                if leader:
                     self._run_connected(stop)
-                backoff = 0.5
-            except Exception as exc:  # broker or database trouble: wait, then start over
-                self.connected = False
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "relay %s: %s; retrying in %.1fs", self.db.service, self.last_error, backoff
-                )
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-        self.active = False
-        self.connected = False
-
-    def _connection(self) -> Connection:
-        options: dict[str, Any] = {"connect_timeout": 5}
-        if self.uses_memory_transport:
-            options["transport_options"] = {"polling_interval": 0.05}
-        return Connection(self.broker_url, heartbeat=0, **options)
+                else:
+                    stop.wait(2.0)
+        finally:
+            self.active = False
 
     def _run_connected(self, stop: threading.Event) -> None:
-        with self._connection() as conn:
+        with broker_connection(self.broker_url) as conn:
             conn.ensure_connection(max_retries=1)
             channel = conn.channel()
             self.exchange(channel).declare()

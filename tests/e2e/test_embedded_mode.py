@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import urllib3
 
-from tests.e2e.test_real_mode import free_port
 from tests.support.harness import wait_until
+from tests.support.realmode import free_port
 
 TOKEN = "embedded-mode-bootstrap-token"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import pytest
@@ -12,6 +11,7 @@ from services.gateway.app import create_app as create_gateway
 from services.gateway.domain import create_token
 from services.gateway.routing import HttpBackend
 from shared.web.auth import IDENTITY_HEADER, Identity, sign_identity
+from tests.support.realmode import free_port
 
 BOOTSTRAP = "bootstrap-token-for-tests"
 
@@ -107,12 +107,6 @@ def test_unknown_service_is_a_404_problem(suite):
     answer = client.get("/api/nope/things", headers=bearer(BOOTSTRAP))
     assert answer.status_code == 404
     assert answer.content_type == "application/problem+json"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_http_proxy_reaches_a_service_and_its_port_refuses_unsigned_calls(service_factory):

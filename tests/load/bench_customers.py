@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, pool, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.load.realmode import BROKER, TOKEN, start_real_suite
+from tests.support.realmode import BROKER, TOKEN, start_real_suite
 from tests.support.subscriber import pika_url
 
 

@@ -1,4 +1,7 @@
-"""Start and stop a whole real-mode suite (`tameio up --broker --database-url`) for benchmarks."""
+"""Start and stop a whole real-mode suite (`tameio up --broker --database-url`) as a user would.
+
+Used by the real-mode end-to-end test and by the benchmarks in tests/load/.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ BROKER = os.environ.get("TAMEIO_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:
 DATABASE = os.environ.get(
     "TAMEIO_TEST_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres"
 )
-TOKEN = "benchmark-bootstrap-token"
+TOKEN = "real-mode-bootstrap-token"
 
 
 def free_port() -> int:
@@ -35,7 +38,9 @@ def free_port() -> int:
 @dataclass
 class RealSuite:
     base: str
+    ports: dict[str, int]
     exchange: str
+    prefix: str
     database_template: str
     process: subprocess.Popen[bytes]
     log_path: Path
@@ -43,9 +48,11 @@ class RealSuite:
     def database_url(self, service: str) -> str:
         return self.database_template.replace("{service}", service)
 
-    prefix: str = ""
+    def log_tail(self) -> str:
+        return self.log_path.read_text()[-3000:]
 
     def stop(self) -> None:
+        """Stop every process, drop the databases, clear the queue policies it set."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -65,20 +72,41 @@ class RealSuite:
         clear_policies(self.prefix)
 
 
-def start_real_suite(web_workers: int = 2) -> RealSuite:
+def _ready(base: str) -> bool:
+    try:
+        return all(
+            urllib3.request("GET", f"{base}/api/{name}/readyz", timeout=2, retries=False).status
+            == 200
+            for name in SERVICE_PORTS
+            if name != "gateway"
+        )
+    except urllib3.exceptions.HTTPError:
+        return False
+
+
+def start_real_suite(
+    broker: str = BROKER,
+    exchange: str | None = None,
+    prefix: str | None = None,
+    web_workers: int = 2,
+    timeout: float = 120.0,
+) -> RealSuite:
+    """`tameio up` in real mode on fresh databases and free ports; returns once all are ready."""
     run = uuid.uuid4().hex[:8]
-    exchange = f"tameio.bench.{run}"
+    exchange = exchange or f"tameio.real.{run}"
+    prefix = prefix or f"real{run}."
     template = (
         make_url(DATABASE)
-        .set(database=f"tameio_bench{run}_SERVICE")
+        .set(database=f"tameio_real{run}_SERVICE")
         .render_as_string(hide_password=False)
-    ).replace("SERVICE", "{service}")
+        .replace("SERVICE", "{service}")
+    )
     ports = {name: free_port() for name in SERVICE_PORTS}
     env = {
         **os.environ,
         "TAMEIO_BOOTSTRAP_TOKEN": TOKEN,
         "TAMEIO_EXCHANGE": exchange,
-        "TAMEIO_QUEUE_PREFIX": f"bench{run}.",
+        "TAMEIO_QUEUE_PREFIX": prefix,
         "TAMEIO_WEB_WORKERS": str(web_workers),
         "TAMEIO_LOG_LEVEL": "WARNING",
         **{
@@ -86,38 +114,22 @@ def start_real_suite(web_workers: int = 2) -> RealSuite:
         },
     }
     log_path = Path(tempfile.mkdtemp()) / "up.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "services.cli",
-            "up",
-            "--broker",
-            BROKER,
-            "--database-url",
-            template,
-            "--port",
-            str(ports["gateway"]),
-        ],
-        env=env,
-        stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    command = [sys.executable, "-m", "services.cli", "up", "--broker", broker]
+    command += ["--database-url", template, "--port", str(ports["gateway"])]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    suite = RealSuite(
+        f"http://127.0.0.1:{ports['gateway']}", ports, exchange, prefix, template, process, log_path
     )
-    base = f"http://127.0.0.1:{ports['gateway']}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"tameio up exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            if all(
-                urllib3.request("GET", f"{base}/api/{name}/readyz", timeout=2, retries=False).status
-                == 200
-                for name in SERVICE_PORTS
-                if name != "gateway"
-            ):
-                return RealSuite(base, exchange, template, process, log_path, f"bench{run}.")
-        except urllib3.exceptions.HTTPError:
-            pass
+            suite.stop()
+            raise RuntimeError(f"tameio up exited:\n{suite.log_tail()}")
+        if _ready(suite.base):
+            return suite
         time.sleep(0.5)
-    raise SystemExit("the suite did not become ready in 120 s")
+    suite.stop()
+    raise RuntimeError(f"the suite was not ready in {timeout:g} s:\n{suite.log_tail()}")
