@@ -25,6 +25,11 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def active_trace() -> Trace | None:
+    """The trace of the request or message in progress, if any."""
+    return _current.get()
+
+
 def current_trace() -> Trace:
     """The trace of the work in progress; a fresh one outside any request or message."""
     trace = _current.get()

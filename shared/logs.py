@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 
-from shared.context import current_trace
+from shared.context import active_trace
 
 
 class TraceFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        trace = current_trace()
-        record.request_id = trace.request_id
-        record.correlation_id = trace.correlation_id
+        trace = active_trace()
+        record.request_id = trace.request_id if trace else "-"
+        record.correlation_id = trace.correlation_id if trace else "-"
         return True
 
 
