@@ -145,6 +145,11 @@ def update_customer(body: dict[str, Any], customer_id: uuid.UUID) -> Any:
         if customer.status == "archived":
             raise conflict(f"customer {customer.number} is archived")
         currency = body.get("currency", customer.currency)
+        if currency != customer.currency and customer.has_documents:
+            raise conflict(
+                f"customer {customer.number} has invoices, credit notes or payments in "
+                f"{customer.currency}; its currency can no longer change"
+            )
         changes: dict[str, Any] = {}
         for field, value in body.items():
             if field == "credit_limit":

@@ -1,8 +1,10 @@
-"""Events the customers service consumes: notifier's deliveries join the history."""
+"""Events the customers service consumes: what it sent is logged, documents fix the currency."""
 
 from __future__ import annotations
 
 import uuid
+
+from sqlalchemy import select, update
 
 from services.customers.models import Customer, Interaction
 from shared.clock import utcnow
@@ -10,13 +12,29 @@ from shared.db import UnitOfWork
 from shared.messaging import BadEvent, Event
 
 
+def _known_customer(uow: UnitOfWork, customer_id: object, what: str) -> uuid.UUID:
+    """Customers owns customers: an event naming one it does not have is bad data."""
+    key = uuid.UUID(str(customer_id))
+    if uow.session.get(Customer, key) is None:
+        raise BadEvent(f"{what} names unknown customer {key}")
+    return key
+
+
 def log_notification(uow: UnitOfWork, event: Event) -> None:
-    """notifier.notification.sent / .failed -> an interaction with source ``notifier``."""
+    """notifier.notification.sent / .failed -> an interaction with source ``notifier``.
+
+    One interaction per notification and outcome, even if notifier reports it twice.
+    """
     notification = event.data
-    customer_id = uuid.UUID(str(notification["customer_id"]))
-    if uow.session.get(Customer, customer_id) is None:
-        raise BadEvent(f"notification {notification['id']} names unknown customer {customer_id}")
+    customer_id = _known_customer(
+        uow, notification["customer_id"], f"notification {notification['id']}"
+    )
     failed = event.type.endswith(".failed")
+    source_ref = f"notification:{notification['id']}:{'failed' if failed else 'sent'}"
+    if uow.session.execute(
+        select(Interaction.id).where(Interaction.source_ref == source_ref)
+    ).first():
+        return
     body = notification.get("body") or ""
     if failed:
         body = f"Delivery failed: {notification.get('error') or 'unknown error'}\n\n{body}"
@@ -32,6 +50,7 @@ def log_notification(uow: UnitOfWork, event: Event) -> None:
         occurred_at=occurred_at,
         source="notifier",
         author="notifier",
+        source_ref=source_ref,
         created_at=utcnow(),
     )
     uow.session.add(interaction)
@@ -39,7 +58,21 @@ def log_notification(uow: UnitOfWork, event: Event) -> None:
     uow.emit("customers.interaction.logged", str(interaction.id), interaction.snapshot())
 
 
+def note_document(uow: UnitOfWork, event: Event) -> None:
+    """An invoice, credit note or payment exists for the customer: its currency is now fixed."""
+    customer_id = _known_customer(uow, event.data["customer_id"], event.type)
+    uow.session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id, Customer.has_documents.is_(False))
+        .values(has_documents=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
 HANDLERS = {
     "notifier.notification.sent": log_notification,
     "notifier.notification.failed": log_notification,
+    "billing.invoice.issued": note_document,
+    "billing.credit_note.issued": note_document,
+    "payments.payment.received": note_document,
 }

@@ -6,7 +6,18 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, new_metadata, platform_tables
@@ -40,11 +51,22 @@ class Customer(Base):
     reminders_enabled: Mapped[bool] = mapped_column(Boolean)
     notes: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), index=True)
+    # Set once billing or payments report a document for the customer: its currency is fixed.
+    has_documents: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        # Substring search on PostgreSQL (pg_trgm); a plain index elsewhere.
+        Index(
+            "ix_customers_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+    )
 
     def snapshot(self) -> dict[str, Any]:
         """The whole customer (API answers and event data, before serialization)."""
@@ -83,6 +105,8 @@ class Interaction(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(20))
     author: Mapped[str | None] = mapped_column(String(200))
+    # What the interaction records, when it comes from another service: one row per source.
+    source_ref: Mapped[str | None] = mapped_column(String(120), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_interactions_timeline", "customer_id", "occurred_at", "id"),)
