@@ -120,3 +120,23 @@ def parse_amount(value: object, currency: str) -> Decimal:
     except InvalidOperation as exc:
         raise MoneyError(f"not a number: {value!r}") from exc
     return check_places(amount, currency)
+
+
+def to_fixed(value: Decimal, places: int) -> int:
+    """A Decimal with at most ``places`` decimals as an integer of 10^-places units
+    (unit prices with 4 places, percentages with 2); raises MoneyError otherwise."""
+    if not value.is_finite() or abs(value) >= MAX_AMOUNT:
+        raise MoneyError("not a storable number")
+    if -value.as_tuple().exponent > places:  # type: ignore[operator]
+        raise MoneyError(f"at most {places} decimal places")
+    return int(value.scaleb(places))
+
+
+def from_fixed(value: int, places: int) -> Decimal:
+    return Decimal(value).scaleb(-places)
+
+
+def display_price(value: Decimal, currency: str) -> Decimal:
+    """A unit price as shown: at least the currency's places, more only if it has them."""
+    used = max(-value.normalize().as_tuple().exponent, 0)  # type: ignore[operator]
+    return value.quantize(Decimal(1).scaleb(-max(exponent(currency), min(used, 4))))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.contracts import handlers, models
+from services.contracts import api, handlers, models
 from shared.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -13,6 +13,7 @@ SERVICE = ServiceDefinition(
     description="Item catalog, tax rates, customer contracts and the pricing rule.",
     metadata=models.Base.metadata,
     migrations_dir=Path(__file__).parent / "migrations",
+    blueprints=(api.blp,),
     handlers=handlers.HANDLERS,
 )
 

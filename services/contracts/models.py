@@ -1,12 +1,20 @@
-"""The contracts database. Business tables arrive with the contracts issue; for now the platform
-tables and the customers replica this service keeps from customers.customer.* events."""
+"""The contracts database: the item catalog, tax rates, contracts, and a customers replica."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import datetime as dt
+import uuid
+from typing import Any
 
-from shared.db import new_metadata, platform_tables
+from sqlalchemy import JSON, BigInteger, Date, Integer, String, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import UTCDateTime, new_metadata, platform_tables
+from shared.money import display_price, from_fixed
 from shared.replicas import customer_replica_table
+
+PRICE_PLACES = 4  # unit prices: up to 4 decimals, stored as integers of 1/10,000
+PERCENT_PLACES = 2  # discounts and tax rates: up to 2 decimals, stored as 1/100 percent
 
 
 class Base(DeclarativeBase):
@@ -15,3 +23,84 @@ class Base(DeclarativeBase):
 
 platform = platform_tables(Base.metadata)
 customer_replica = customer_replica_table(Base.metadata)
+
+
+class Item(Base):
+    __tablename__ = "items"
+
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit_price_fixed: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    tax_code: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "name": self.name,
+            "unit_price": display_price(
+                from_fixed(self.unit_price_fixed, PRICE_PLACES), self.currency
+            ),
+            "currency": self.currency,
+            "tax_code": self.tax_code,
+            "active": True,
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+class TaxRate(Base):
+    __tablename__ = "tax_rates"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    rate_fixed: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Contract(Base):
+    __tablename__ = "contracts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    discount_fixed: Mapped[int] = mapped_column(Integer)
+    tax_treatment: Mapped[dict[str, Any]] = mapped_column(JSON)  # {type, rate (str), note}
+    prices: Mapped[list[dict[str, str]]] = mapped_column(JSON)  # [{sku, unit_price (str)}]
+    status: Mapped[str] = mapped_column(String(20))
+    terminated_on: Mapped[dt.date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    activated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    terminated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "customer_id": self.customer_id,
+            "name": self.name,
+            "currency": self.currency,
+            "valid_from": self.valid_from,
+            "valid_to": self.valid_to,
+            "discount_percent": from_fixed(self.discount_fixed, PERCENT_PLACES),
+            "tax_treatment": dict(self.tax_treatment),
+            "prices": [dict(price) for price in self.prices],
+            "status": self.status,
+            "terminated_on": self.terminated_on,
+            "version": self.version,
+            "created_at": self.created_at,
+            "activated_at": self.activated_at,
+            "terminated_at": self.terminated_at,
+            "updated_at": self.updated_at,
+        }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, ValidationError, pre_load
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 NUL_MESSAGE = "Must not contain NUL characters."
 
@@ -32,3 +33,43 @@ class RequestSchema(Schema):
         if errors:
             raise ValidationError(errors)
         return data
+
+
+def max_places(places: int) -> Callable[[Decimal], None]:
+    """Validator: a decimal with at most ``places`` decimal places (CONTRACT "Numbers")."""
+
+    def check(value: Decimal) -> None:
+        if -value.as_tuple().exponent > places:  # type: ignore[operator]
+            raise ValidationError(f"At most {places} decimal places.")
+
+    return check
+
+
+def Percent(**kwargs: Any) -> fields.Decimal:
+    """A percentage 0..100 with at most 2 decimals."""
+    return fields.Decimal(
+        allow_nan=False,
+        as_string=True,
+        validate=[validate.Range(min=0, max=100), max_places(2)],
+        **kwargs,
+    )
+
+
+def UnitPrice(**kwargs: Any) -> fields.Decimal:
+    """A unit price: 0 or more, at most 4 decimals."""
+    return fields.Decimal(
+        allow_nan=False,
+        as_string=True,
+        validate=[validate.Range(min=0, max=10**12, max_inclusive=False), max_places(4)],
+        **kwargs,
+    )
+
+
+def Quantity(**kwargs: Any) -> fields.Decimal:
+    """A quantity: more than 0, at most 4 decimals."""
+    return fields.Decimal(
+        allow_nan=False,
+        as_string=True,
+        validate=[validate.Range(min=0, min_inclusive=False, max=10**9), max_places(4)],
+        **kwargs,
+    )
