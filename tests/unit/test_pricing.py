@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import pytest
@@ -249,9 +249,7 @@ CUSTOM_TABLE = {**DEFAULT_TAX_RATES, "standard": D("25.50")}
         pytest.param(
             TaxTreatment(), "BREAD", DEFAULT_TAX_RATES, "6", "6.00", None, id="super_reduced: 6"
         ),
-        pytest.param(
-            TaxTreatment(), "EXPORT", DEFAULT_TAX_RATES, "0", "0.00", None, id="zero: 0"
-        ),
+        pytest.param(TaxTreatment(), "EXPORT", DEFAULT_TAX_RATES, "0", "0.00", None, id="zero: 0"),
         pytest.param(
             TaxTreatment(),
             "WIDGET",
@@ -639,13 +637,7 @@ def test_without_discount_net_is_quantity_times_list_price_rounded(case: Pricing
 def test_exempt_and_reverse_charge_lines_never_carry_tax(
     case: PricingCase, treatment: TaxTreatment
 ) -> None:
-    untaxed = PricingCase(
-        case.currency,
-        case.lines,
-        case.items,
-        Contract(**{**vars(case.contract), "tax_treatment": treatment}),
-        case.list_prices,
-    )
+    untaxed = replace(case, contract=replace(case.contract, tax_treatment=treatment))
     document = untaxed.price()
     assert all(li.tax_amount == 0 and li.tax_rate == 0 for li in document.lines)
     assert all(li.tax_note == treatment.note for li in document.lines)
