@@ -8,11 +8,11 @@ from typing import Any
 import pycountry
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from services.customers.domain import parse_terms
 from shared.clock import utcnow
 from shared.events.customers import CustomerSnapshot, InteractionLogged
 from shared.events.fields import Currency, Timestamp
 from shared.money import MoneyError, check_places
+from shared.terms import parse_terms
 from shared.web.lists import PageQuery
 from shared.web.schemas import RequestSchema
 

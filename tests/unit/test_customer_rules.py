@@ -6,13 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.customers.domain import (
-    PaymentTerms,
-    customer_number,
-    parse_terms,
-    search_key,
-    search_text,
-)
+from services.customers.domain import customer_number, search_key, search_text
+from shared.terms import PaymentTerms, parse_terms
 
 
 @pytest.mark.parametrize(
