@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.billing import handlers, models
+from services.billing import api, handlers, jobs, models
 from shared.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -13,7 +13,9 @@ SERVICE = ServiceDefinition(
     description="Invoices, credit notes, the customer account ledger and payment application.",
     metadata=models.Base.metadata,
     migrations_dir=Path(__file__).parent / "migrations",
+    blueprints=(api.blp,),
     handlers=handlers.HANDLERS,
+    jobs=jobs.JOBS,
 )
 
 

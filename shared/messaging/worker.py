@@ -181,18 +181,19 @@ class Worker:
         if local.time() < job.at:
             return False
         counters = self.db.tables.counters
+        name = f"job:{job.name}"
+        with self.db.engine.connect() as conn:
+            last = conn.execute(select(counters.c.value).where(counters.c.name == name)).scalar()
+            conn.rollback()
+        if last is not None and last >= as_of.toordinal():
+            return False
+        # The job runs in its own transactions; jobs are idempotent for a date, so a crash
+        # before the date is recorded below only means it runs again.
+        job.run(self.db, as_of)
         with self.db.unit_of_work() as uow:
-            last = uow.session.execute(
-                select(counters.c.value).where(counters.c.name == f"job:{job.name}")
-            ).scalar()
-            if last is not None and last >= as_of.toordinal():
-                return False
-            job.run(self.db, as_of)
-            next_counter(uow.session, counters, f"job:{job.name}")
+            next_counter(uow.session, counters, name)
             uow.session.execute(
-                counters.update()
-                .where(counters.c.name == f"job:{job.name}")
-                .values(value=as_of.toordinal())
+                counters.update().where(counters.c.name == name).values(value=as_of.toordinal())
             )
             uow.commit()
         log.info("job %s ran for %s", job.name, as_of)

@@ -1,0 +1,471 @@
+"""HTTP routes of the billing service: invoices, credit notes, accounts, jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from services.billing import accounts
+from services.billing.domain import net_of_gross, split_gross
+from services.billing.models import (
+    CreditNote,
+    Invoice,
+    LedgerEntry,
+    contract_replica,
+    customer_replica,
+    item_replica,
+    tax_rates_replica,
+)
+from services.billing.schemas import (
+    AccountSchema,
+    CreditNoteCreateSchema,
+    CreditNoteSchema,
+    InvoiceCreateSchema,
+    InvoiceQuery,
+    InvoiceSchema,
+    OverdueJobResult,
+    OverdueJobSchema,
+    TransactionsQuery,
+    TransactionsSchema,
+    VoidSchema,
+)
+from shared.clock import today, utcnow
+from shared.db import UnitOfWork
+from shared.money import MoneyError, display_price, from_minor, to_minor
+from shared.pricing import (
+    DEFAULT_TAX_RATES,
+    CatalogItem,
+    Contract,
+    LineRequest,
+    PricingError,
+    price_lines,
+)
+from shared.terms import due_date_for
+from shared.web.auth import requires
+from shared.web.context import unit_of_work
+from shared.web.lists import (
+    csv_response,
+    keyset_page,
+    list_response,
+    page_of,
+    schema_columns,
+    wants_csv,
+)
+from shared.web.problems import Problem, conflict, invalid, not_found
+from shared.web.writes import idempotent_create, json_response, with_etag
+
+blp = Blueprint("billing", __name__, description="Invoices, credit notes and customer accounts")
+CENT = Decimal("0.01")
+
+
+# -- replicas -----------------------------------------------------------------------------
+
+
+def _customer(uow: UnitOfWork, customer_id: uuid.UUID, *, in_path: bool = False) -> Any:
+    row = uow.session.execute(
+        select(customer_replica).where(customer_replica.c.id == str(customer_id))
+    ).first()
+    if row is None:
+        if in_path:
+            raise not_found(f"customer {customer_id}")
+        raise invalid("customer_id", f"no customer {customer_id}")
+    return row
+
+
+def _tax_rates(uow: UnitOfWork) -> dict[str, Decimal]:
+    row = uow.session.execute(select(tax_rates_replica.c.snapshot)).first()
+    rates = dict(DEFAULT_TAX_RATES)
+    if row is not None:
+        rates.update({code: Decimal(rate) for code, rate in row.snapshot["rates"].items()})
+    return rates
+
+
+def price(uow: UnitOfWork, customer: Any, lines: list[dict[str, Any]], on: dt.date) -> Any:
+    """Price requested lines from billing's replicas with the one pricing rule."""
+    skus = {line["sku"] for line in lines}
+    items = {
+        row.id: CatalogItem.from_snapshot(row.snapshot)
+        for row in uow.session.execute(select(item_replica).where(item_replica.c.id.in_(skus)))
+    }
+    contracts = [
+        Contract.from_snapshot(_dated(row.snapshot))
+        for row in uow.session.execute(
+            select(contract_replica).where(contract_replica.c.customer_id == customer.id)
+        )
+    ]
+    requests = [
+        LineRequest(
+            line["sku"],
+            Decimal(str(line["quantity"])),
+            None if line.get("unit_price") is None else Decimal(str(line["unit_price"])),
+            line.get("description"),
+        )
+        for line in lines
+    ]
+    try:
+        return price_lines(
+            requests,
+            currency=customer.currency,
+            on=on,
+            items=items,
+            contracts=contracts,
+            tax_rates=_tax_rates(uow),
+        )
+    except PricingError as exc:
+        raise Problem(422, str(exc), errors={exc.field: [exc.message]}) from None
+
+
+def _dated(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A contract snapshot from JSON with its dates as dates."""
+    out = dict(snapshot)
+    for key in ("valid_from", "valid_to", "terminated_on"):
+        if out.get(key):
+            out[key] = dt.date.fromisoformat(out[key])
+    return out
+
+
+def _apply_pricing(invoice: Invoice, priced: Any) -> None:
+    c = priced.currency
+    invoice.contract_id = priced.contract_id
+    invoice.lines = [
+        {
+            "sku": line.sku,
+            "description": line.description,
+            "quantity": str(line.quantity),
+            "unit_price": str(display_price(line.unit_price, c)),
+            "discount_percent": str(line.discount_percent.quantize(CENT)),
+            "net_amount": str(line.net_amount),
+            "tax_rate": str(line.tax_rate.quantize(CENT)),
+            "tax_amount": str(line.tax_amount),
+            "tax_note": line.tax_note,
+        }
+        for line in priced.lines
+    ]
+    invoice.subtotal_minor = to_minor(priced.subtotal, c)
+    invoice.tax_minor = to_minor(priced.tax_total, c)
+    invoice.total_minor = to_minor(priced.total, c)
+
+
+def _bill_to(customer: Any) -> dict[str, Any]:
+    snapshot = customer.snapshot
+    return {
+        "name": snapshot["name"],
+        "email": snapshot.get("email"),
+        "tax_id": snapshot.get("tax_id"),
+        "billing_address": snapshot.get("billing_address"),
+    }
+
+
+def _invoice(uow: UnitOfWork, invoice_id: uuid.UUID, *, for_update: bool = False) -> Invoice:
+    stmt = select(Invoice).where(Invoice.id == invoice_id)
+    invoice = uow.session.execute(
+        stmt.with_for_update() if for_update else stmt
+    ).scalar_one_or_none()
+    if invoice is None:
+        raise not_found(f"invoice {invoice_id}")
+    return invoice
+
+
+def _dates(customer: Any, issue: dt.date | None, due: dt.date | None) -> tuple[dt.date, dt.date]:
+    issue = issue or today()
+    due = due or due_date_for(customer.payment_terms, issue)
+    if due < issue:
+        raise invalid("due_date", f"{due} is before the issue date {issue}")
+    return issue, due
+
+
+def _answer(uow: UnitOfWork, invoice: Invoice, status: int = 200) -> Any:
+    return with_etag(
+        json_response(InvoiceSchema().dump(accounts.invoice_snapshot(uow, invoice)), status),
+        invoice.version,
+    )
+
+
+# -- invoices -----------------------------------------------------------------------------
+
+
+@blp.route("/invoices", methods=["POST"])
+@requires("clerk")
+@blp.arguments(InvoiceCreateSchema)
+@blp.response(201, InvoiceSchema)
+def create_invoice(body: dict[str, Any]) -> Any:
+    """An invoice auto-filled from the customer (bill-to, currency, due date from terms) and
+    priced by the catalog and the customer's contract. Honours Idempotency-Key."""
+    with unit_of_work() as uow:
+
+        def create() -> tuple[Any, int, dict[str, str]]:
+            customer = _customer(uow, body["customer_id"])
+            if customer.status == "archived":
+                raise conflict(f"customer {customer.number} is archived")
+            issue, due = _dates(customer, body["issue_date"], body["due_date"])
+            requested = [
+                {
+                    **line,
+                    "quantity": str(line["quantity"]),
+                    "unit_price": None if line["unit_price"] is None else str(line["unit_price"]),
+                }
+                for line in body["lines"]
+            ]
+            priced = price(uow, customer, requested, issue)
+            now = utcnow()
+            invoice = Invoice(
+                id=uuid.uuid4(),
+                customer_id=customer.id,
+                status="draft",
+                currency=customer.currency,
+                requested_issue_date=body["issue_date"],
+                requested_due_date=body["due_date"],
+                bill_to=_bill_to(customer),
+                requested_lines=requested,
+                paid_minor=0,
+                credited_minor=0,
+                notes=body["notes"],
+                created_at=now,
+                updated_at=now,
+            )
+            _apply_pricing(invoice, priced)
+            uow.session.add(invoice)
+            uow.session.flush()
+            if not body["draft"]:
+                accounts.issue_invoice(uow, invoice, issue, due)
+            uow.session.flush()
+            answer = InvoiceSchema().dump(accounts.invoice_snapshot(uow, invoice))
+            return (
+                answer,
+                201,
+                {"Location": f"invoices/{invoice.id}", "ETag": f'"{invoice.version}"'},
+            )
+
+        return idempotent_create(uow, create)
+
+
+@blp.route("/invoices/<uuid:invoice_id>/issue", methods=["POST"])
+@requires("clerk")
+@blp.response(200, InvoiceSchema)
+def issue_draft(invoice_id: uuid.UUID) -> Any:
+    """A draft is re-priced, dated (today unless it has an issue_date), numbered and posted."""
+    with unit_of_work() as uow:
+        invoice = _invoice(uow, invoice_id, for_update=True)
+        if invoice.status != "draft":
+            raise conflict(
+                f"invoice {invoice.number or invoice.id} is {invoice.status}, not a draft"
+            )
+        customer = _customer(uow, uuid.UUID(invoice.customer_id))
+        if customer.status == "archived":
+            raise conflict(f"customer {customer.number} is archived")
+        issue, due = _dates(customer, invoice.requested_issue_date, invoice.requested_due_date)
+        _apply_pricing(invoice, price(uow, customer, invoice.requested_lines, issue))
+        invoice.bill_to = _bill_to(customer)
+        accounts.issue_invoice(uow, invoice, issue, due)
+        uow.session.flush()
+        response = _answer(uow, invoice)
+        uow.commit()
+    return response
+
+
+@blp.route("/invoices/<uuid:invoice_id>/void", methods=["POST"])
+@requires("admin")
+@blp.arguments(VoidSchema)
+@blp.response(200, InvoiceSchema)
+def void(body: dict[str, Any], invoice_id: uuid.UUID) -> Any:
+    """Only an invoice with nothing paid or credited can be voided."""
+    with unit_of_work() as uow:
+        invoice = _invoice(uow, invoice_id, for_update=True)
+        if invoice.status == "void":
+            raise conflict("the invoice is already void")
+        if invoice.paid_minor or invoice.credited_minor:
+            raise conflict("the invoice has payments or credits applied: credit it instead")
+        accounts.void_invoice(uow, invoice, body["reason"], today())
+        uow.session.flush()
+        response = _answer(uow, invoice)
+        uow.commit()
+    return response
+
+
+@blp.route("/invoices", methods=["GET"])
+@blp.arguments(InvoiceQuery, location="query")
+@blp.response(200, page_of(InvoiceSchema))
+def list_invoices(args: dict[str, Any]) -> Any:
+    """Invoices, newest first; ``customer_id``, ``status`` and ``overdue=true`` filters."""
+    stmt = select(Invoice)
+    if "customer_id" in args:
+        stmt = stmt.where(Invoice.customer_id == str(args["customer_id"]))
+    if "status" in args:
+        stmt = stmt.where(Invoice.status == args["status"])
+    if args.get("overdue") is not None:
+        late = Invoice.status.in_(accounts.OPEN_STATUSES) & (Invoice.due_date < today())
+        stmt = stmt.where(late if args["overdue"] else ~late)
+    with unit_of_work() as uow:
+        rows, next_cursor = keyset_page(
+            uow.session,
+            stmt,
+            [Invoice.created_at, Invoice.id],
+            lambda i: [i.created_at, i.id],
+            limit=args["limit"],
+            cursor=args["cursor"],
+            descending=True,
+        )
+        items = [accounts.invoice_snapshot(uow, row) for row in rows]
+    return list_response(items, InvoiceSchema, next_cursor, filename="invoices")
+
+
+@blp.route("/invoices/<uuid:invoice_id>", methods=["GET"])
+@blp.response(200, InvoiceSchema)
+def get_invoice(invoice_id: uuid.UUID) -> Any:
+    with unit_of_work() as uow:
+        return _answer(uow, _invoice(uow, invoice_id))
+
+
+# -- credit notes -------------------------------------------------------------------------
+
+
+@blp.route("/credit-notes", methods=["POST"])
+@requires("clerk")
+@blp.arguments(CreditNoteCreateSchema)
+@blp.response(201, CreditNoteSchema)
+def create_credit_note(body: dict[str, Any]) -> Any:
+    """Against an invoice: split over its tax rates pro rata, lowers amount_due (never below
+    0), the excess becomes account credit. Standalone: all account credit."""
+    with unit_of_work() as uow:
+
+        def create() -> tuple[Any, int, dict[str, str]]:
+            customer = _customer(uow, body["customer_id"])
+            currency = customer.currency
+            try:
+                amount = to_minor(body["amount"], currency)
+            except MoneyError as exc:
+                raise invalid("amount", str(exc)) from None
+            invoice = None
+            if body["invoice_id"] is not None:
+                invoice = uow.session.execute(
+                    select(Invoice).where(Invoice.id == body["invoice_id"]).with_for_update()
+                ).scalar_one_or_none()
+                if invoice is None or invoice.customer_id != customer.id:
+                    raise invalid("invoice_id", f"no invoice {body['invoice_id']} of this customer")
+                if invoice.status in ("draft", "void"):
+                    raise conflict(f"a {invoice.status} invoice cannot be credited")
+                if amount > invoice.total_minor - invoice.credited_minor:
+                    raise invalid("amount", "more than the invoice's total not yet credited")
+                weights: dict[Decimal, int] = {}
+                for line in invoice.lines:
+                    gross = to_minor(
+                        Decimal(line["net_amount"]) + Decimal(line["tax_amount"]), currency
+                    )
+                    rate = Decimal(line["tax_rate"])
+                    weights[rate] = weights.get(rate, 0) + gross
+                parts = split_gross(amount, sorted(weights.items()))
+            else:
+                parts = [(body["tax_rate"] or Decimal(0), amount)]
+            lines = []
+            for rate, gross in parts:
+                net = net_of_gross(gross, rate)
+                lines.append(
+                    {
+                        "tax_rate": str(rate.quantize(CENT)),
+                        "net_amount": str(from_minor(net, currency)),
+                        "tax_amount": str(from_minor(gross - net, currency)),
+                    }
+                )
+            day = body["date"] or today()
+            seq = uow.next_number(f"credit_note_number:{day.year}")
+            note = CreditNote(
+                id=uuid.uuid4(),
+                number=f"CN-{day.year}-{seq:06d}",
+                customer_id=customer.id,
+                invoice_id=invoice.id if invoice else None,
+                currency=currency,
+                amount_minor=amount,
+                lines=lines,
+                applied_minor=0,
+                reason=body["reason"],
+                date=day,
+                created_at=utcnow(),
+            )
+            uow.session.add(note)
+            uow.session.flush()
+            accounts.credit(uow, note, invoice)
+            answer = next(e for e in uow.events if e["type"] == "billing.credit_note.issued")[
+                "data"
+            ]
+            return answer, 201, {"Location": f"credit-notes/{note.id}"}
+
+        return idempotent_create(uow, create)
+
+
+# -- accounts -----------------------------------------------------------------------------
+
+
+@blp.route("/accounts/<uuid:customer_id>", methods=["GET"])
+@blp.response(200, AccountSchema)
+def get_account(customer_id: uuid.UUID) -> Any:
+    """Balance (positive: the customer owes), open and overdue totals, unapplied credit."""
+    with unit_of_work() as uow:
+        customer = _customer(uow, customer_id, in_path=True)
+        return accounts.account_summary(uow, customer.id, customer.currency, today())
+
+
+@blp.route("/accounts/<uuid:customer_id>/transactions", methods=["GET"])
+@blp.arguments(TransactionsQuery, location="query")
+@blp.response(200, TransactionsSchema)
+def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
+    """The transaction history, oldest first, each with the balance after it."""
+    with unit_of_work() as uow:
+        customer = _customer(uow, customer_id, in_path=True)
+        currency = customer.currency
+        stmt = select(LedgerEntry).where(LedgerEntry.customer_id == customer.id)
+        opening = 0
+        if args["from_"]:
+            before = uow.session.execute(stmt.where(LedgerEntry.date < args["from_"])).scalars()
+            opening = sum(entry.amount_minor for entry in before)
+            stmt = stmt.where(LedgerEntry.date >= args["from_"])
+        if args["to"]:
+            stmt = stmt.where(LedgerEntry.date <= args["to"])
+        running = opening
+        items = []
+        for entry in uow.session.execute(stmt.order_by(LedgerEntry.date, LedgerEntry.id)).scalars():
+            running += entry.amount_minor
+            items.append(
+                {
+                    "date": entry.date,
+                    "type": entry.type,
+                    "reference": entry.reference,
+                    "amount": from_minor(entry.amount_minor, currency),
+                    "balance_after": from_minor(running, currency),
+                    "invoice_id": entry.invoice_id,
+                    "payment_id": entry.payment_id,
+                }
+            )
+    if wants_csv():
+        from services.billing.schemas import TransactionSchema
+
+        dumped = TransactionSchema(many=True).dump(items)
+        return csv_response(dumped, "transactions", schema_columns(TransactionSchema()))
+    return {
+        "customer_id": customer.id,
+        "currency": currency,
+        "opening_balance": from_minor(opening, currency),
+        "items": items,
+    }
+
+
+# -- jobs ---------------------------------------------------------------------------------
+
+
+@blp.route("/jobs/overdue", methods=["POST"])
+@requires("admin")
+@blp.arguments(OverdueJobSchema)
+@blp.response(200, OverdueJobResult)
+def overdue_job(body: dict[str, Any]) -> Any:
+    """Emit billing.invoice.overdue once per invoice past due as of ``as_of``; idempotent."""
+    from services.billing.jobs import report_overdue
+
+    as_of = body["as_of"] or today()
+    with unit_of_work() as uow:
+        reported = report_overdue(uow, as_of)
+        uow.commit()
+    return {"as_of": as_of, "reported": reported}

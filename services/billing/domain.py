@@ -1,0 +1,89 @@
+"""Billing rules with no I/O: invoice status, payment allocation, credit-note splits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    id: str
+    due_minor: int
+    due_date: dt.date
+    number: str
+
+
+def invoice_status(total_minor: int, paid_minor: int, credited_minor: int) -> str:
+    """open until something is paid or credited; partially_paid while 0 < due < total;
+    paid when nothing is due."""
+    due = total_minor - paid_minor - credited_minor
+    if due <= 0:
+        return "paid"
+    if paid_minor == 0 and credited_minor == 0:
+        return "open"
+    return "partially_paid"
+
+
+def plan_allocations(
+    amount_minor: int,
+    requested: Sequence[tuple[str, int | None]],
+    open_invoices: Sequence[OpenInvoice],
+) -> tuple[list[tuple[str, int]], int]:
+    """Where a payment goes: the requested invoices first (each capped at its amount due and
+    at what is left), then the customer's other open invoices, oldest due date first; the
+    rest is left over as credit. ``requested`` amounts of None mean "as much as is due".
+
+    Returns ([(invoice id, amount)], leftover). Never creates or loses a cent.
+    """
+    due = {invoice.id: invoice.due_minor for invoice in open_invoices}
+    left = amount_minor
+    plan: dict[str, int] = {}
+
+    def take(invoice_id: str, wanted: int) -> None:
+        nonlocal left
+        share = min(wanted, due.get(invoice_id, 0) - plan.get(invoice_id, 0), left)
+        if share > 0:
+            plan[invoice_id] = plan.get(invoice_id, 0) + share
+            left -= share
+
+    for invoice_id, wanted in requested:
+        take(invoice_id, left if wanted is None else wanted)
+    for invoice in sorted(open_invoices, key=lambda i: (i.due_date, i.number)):
+        take(invoice.id, left)
+    return list(plan.items()), left
+
+
+def split_gross(
+    amount_minor: int, weights: Sequence[tuple[Decimal, int]]
+) -> list[tuple[Decimal, int]]:
+    """Split a gross amount over tax rates in proportion to ``weights`` [(rate, gross)],
+    half-up, the remainder on the last rate."""
+    total = sum(weight for _, weight in weights)
+    parts: list[tuple[Decimal, int]] = []
+    given = 0
+    for index, (rate, weight) in enumerate(weights):
+        if index == len(weights) - 1:
+            share = amount_minor - given
+        else:
+            exact = Decimal(amount_minor) * weight / total if total else Decimal(0)
+            share = int(exact.to_integral_value(rounding=ROUND_HALF_UP))
+        parts.append((rate, share))
+        given += share
+    return parts
+
+
+def net_of_gross(gross_minor: int, rate: Decimal) -> int:
+    """The net part of a gross amount at ``rate`` percent, half-up; tax is the rest."""
+    return int(
+        (Decimal(gross_minor) * 100 / (100 + rate)).to_integral_value(rounding=ROUND_HALF_UP)
+    )
+
+
+def days_overdue(due_date: dt.date | None, due_minor: int, as_of: dt.date) -> int:
+    """Days past the due date with something still due (the due day itself is not overdue)."""
+    if due_date is None or due_minor <= 0 or as_of <= due_date:
+        return 0
+    return (as_of - due_date).days

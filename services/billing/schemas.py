@@ -1,0 +1,113 @@
+"""Request and response shapes of the billing API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from shared.events.billing import CreditNoteIssued, InvoiceSnapshot
+from shared.events.fields import Amount, Currency
+from shared.web.lists import PageQuery
+from shared.web.schemas import Percent, Quantity, RequestSchema, UnitPrice
+
+
+class InvoiceLineInput(RequestSchema):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    quantity = Quantity(required=True)
+    description = fields.String(
+        allow_none=True, load_default=None, validate=validate.Length(max=500)
+    )
+    unit_price = UnitPrice(allow_none=True, load_default=None)
+
+
+class InvoiceCreateSchema(RequestSchema):
+    customer_id = fields.UUID(required=True)
+    lines = fields.List(
+        fields.Nested(InvoiceLineInput), required=True, validate=validate.Length(min=1, max=500)
+    )
+    issue_date = fields.Date(load_default=None, allow_none=True)
+    due_date = fields.Date(load_default=None, allow_none=True)
+    notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    draft = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _due_after_issue(self, data: dict[str, Any], **_: Any) -> None:
+        issue, due = data.get("issue_date"), data.get("due_date")
+        if issue and due and due < issue:
+            raise ValidationError("Must not be before issue_date.", "due_date")
+
+
+class VoidSchema(RequestSchema):
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class InvoiceQuery(PageQuery):
+    customer_id = fields.UUID()
+    status = fields.String(
+        validate=validate.OneOf(["draft", "open", "partially_paid", "paid", "void"])
+    )
+    overdue = fields.Boolean()
+
+
+class CreditNoteCreateSchema(RequestSchema):
+    customer_id = fields.UUID(required=True)
+    invoice_id = fields.UUID(load_default=None, allow_none=True)
+    amount = fields.Decimal(
+        required=True, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False)
+    )
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    date = fields.Date(load_default=None, allow_none=True)
+    tax_rate = Percent(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _rate_only_standalone(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("invoice_id") and data.get("tax_rate") is not None:
+            raise ValidationError("Only standalone credit notes take a tax_rate.", "tax_rate")
+
+
+class AccountSchema(Schema):
+    customer_id = fields.String(required=True)
+    currency = Currency(required=True)
+    balance = Amount(required=True)
+    open_total = Amount(required=True)
+    overdue_total = Amount(required=True)
+    unapplied_credit = Amount(required=True)
+    open_invoices = fields.Integer(required=True)
+    as_of = fields.Date(required=True)
+
+
+class TransactionSchema(Schema):
+    date = fields.Date(required=True)
+    type = fields.String(required=True)
+    reference = fields.String(required=True)
+    amount = Amount(required=True)
+    balance_after = Amount(required=True)
+    invoice_id = fields.String(allow_none=True)
+    payment_id = fields.String(allow_none=True)
+
+
+class TransactionsQuery(RequestSchema):
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class TransactionsSchema(Schema):
+    customer_id = fields.String(required=True)
+    currency = Currency(required=True)
+    opening_balance = Amount(required=True)
+    items = fields.List(fields.Nested(TransactionSchema), required=True)
+
+
+class OverdueJobSchema(RequestSchema):
+    as_of = fields.Date(load_default=None)
+
+
+class OverdueJobResult(Schema):
+    as_of = fields.Date(required=True)
+    reported = fields.List(fields.String(), required=True)
+
+
+InvoiceSchema = InvoiceSnapshot
+CreditNoteSchema = CreditNoteIssued
