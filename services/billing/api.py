@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from flask import Response
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
@@ -21,6 +22,7 @@ from services.billing.models import (
     item_replica,
     tax_rates_replica,
 )
+from services.billing.pdf import invoice_pdf
 from services.billing.schemas import (
     AccountSchema,
     CreditNoteCreateSchema,
@@ -59,7 +61,12 @@ from shared.web.lists import (
 from shared.web.problems import Problem, conflict, invalid, not_found
 from shared.web.writes import idempotent_create, json_response, with_etag
 
-blp = Blueprint("billing", __name__, description="Invoices, credit notes and customer accounts")
+blp = Blueprint(
+    "billing",
+    __name__,
+    description="Invoices, credit notes and customer accounts",
+    template_folder="templates",
+)
 CENT = Decimal("0.01")
 
 
@@ -319,6 +326,19 @@ def list_invoices(args: dict[str, Any]) -> Any:
 def get_invoice(invoice_id: uuid.UUID) -> Any:
     with unit_of_work() as uow:
         return _answer(uow, _invoice(uow, invoice_id))
+
+
+@blp.route("/invoices/<uuid:invoice_id>/pdf", methods=["GET"])
+@blp.response(200, content_type="application/pdf", description="the invoice as a PDF")
+def get_invoice_pdf(invoice_id: uuid.UUID) -> Any:
+    """Bill-to, lines with tax notes, totals and the amount due, as a PDF."""
+    with unit_of_work() as uow:
+        invoice = _invoice(uow, invoice_id)
+        data = InvoiceSchema().dump(accounts.invoice_snapshot(uow, invoice))
+    response = Response(invoice_pdf(data), mimetype="application/pdf")
+    name = data["number"] or f"draft-{invoice_id}"
+    response.headers["Content-Disposition"] = f'inline; filename="{name}.pdf"'
+    return response
 
 
 # -- credit notes -------------------------------------------------------------------------

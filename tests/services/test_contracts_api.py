@@ -170,6 +170,7 @@ def test_a_sku_exists_once(service_factory):
         ("sku", "bad sku!"),
         ("sku", "-leading-dash"),
         ("name", ""),
+        ("name", "   "),
     ],
 )
 def test_an_invalid_item_is_422_naming_the_field(service_factory, field, value):

@@ -17,12 +17,13 @@ from tests.services.test_contracts_api import (
     active_contract,
     add_customer,
     add_item,
+    ask_quote,
     assert_invalid,
     create_contract,
     priced,
     published,
 )
-from tests.support.events import body_of, customer_data, envelope
+from tests.support.events import UPDATED, body_of, customer_data, envelope
 from tests.support.harness import wait_until
 
 ARCHIVED = "customers.customer.archived"
@@ -128,10 +129,11 @@ def test_a_contract_for_an_archived_customer_is_409(service_factory):
          "prices.1.sku"),
         ({"prices": [{"sku": "W", "unit_price": "1"}, {"sku": "W", "unit_price": "2"}]}, "prices"),
         ({"prices": [{"sku": "W", "unit_price": "-1"}]}, "prices.0.unit_price"),
+        ({"name": "   "}, "name"),
     ],
     ids=["valid_to-before-valid_from", "discount-101", "discount-negative", "discount-3-places",
          "custom_rate-without-rate", "rate-on-exempt", "unknown-treatment", "unknown-sku",
-         "duplicate-sku", "negative-price"],
+         "duplicate-sku", "negative-price", "blank-name"],
 )  # fmt: skip
 def test_an_invalid_contract_is_422_naming_the_field(service_factory, fields, field):
     contracts = service_factory("contracts")
@@ -141,6 +143,22 @@ def test_an_invalid_contract_is_422_naming_the_field(service_factory, fields, fi
 
     assert_invalid(contracts.client().post("/contracts", json=body | fields), field)
     assert contract_rows(contracts) == {}
+
+
+def test_contract_prices_never_apply_in_a_currency_the_customer_has_left(service_factory):
+    # CONTRACT: contract prices are in the customer's currency. Customers lets the currency
+    # change until a document exists; a contract made in EUR must not then price USD lines.
+    contracts = service_factory("contracts")
+    customer = add_customer(contracts, currency="EUR")
+    add_item(contracts, "W", "100.00")
+    active_contract(contracts, customer, prices=[{"sku": "W", "unit_price": "90"}])
+    now_usd = customer_data(customer, currency="USD", version=2)
+    processor = EventProcessor(contracts.db, contracts.definition.handlers)
+    assert processor.process(body_of(envelope(UPDATED, customer, 2, now_usd))) is Outcome.APPLIED
+
+    answer = ask_quote(contracts, customer, [{"sku": "W", "quantity": 1}])
+
+    assert_invalid(answer, "lines.0.unit_price")
 
 
 # -- activating -----------------------------------------------------------------------------
