@@ -22,6 +22,7 @@ from kombu import Connection
 from services.registry import SERVICES, topology
 from shared.config import BUSINESS_SERVICES, SERVICE_PORTS, ConfigError, Settings, load_settings
 from shared.logs import configure_logging
+from shared.web.client import register_local
 
 log = logging.getLogger("tameio")
 
@@ -389,6 +390,7 @@ def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
         definition.migrate(settings)
         db = definition.database(settings)
         apps[name] = definition.create_app(settings, db).wsgi_app
+        register_local(name, apps[name])
         workers.append(definition.worker(settings, db, topology(settings)))
     for each in workers:
         each.start()
