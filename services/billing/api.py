@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from flask import Response
 from flask_smorest import Blueprint
-from sqlalchemy import select
+from sqlalchemy import func, select, true, tuple_
 
 from services.billing import accounts
 from services.billing.domain import net_of_gross, split_gross
@@ -33,6 +33,7 @@ from services.billing.schemas import (
     InvoiceSchema,
     OverdueJobResult,
     OverdueJobSchema,
+    TransactionSchema,
     TransactionsQuery,
     TransactionsSchema,
     VoidSchema,
@@ -460,21 +461,46 @@ def get_account(customer_id: uuid.UUID) -> Any:
 @blp.arguments(TransactionsQuery, location="query")
 @blp.response(200, TransactionsSchema)
 def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
-    """The transaction history, oldest first, each with the balance after it."""
+    """The transaction history, oldest first, each with the balance after it. JSON is paged
+    (``limit``, ``cursor``) with the balance before the page; ``?format=csv`` is the whole
+    range."""
     with unit_of_work() as uow:
         customer = _customer(uow, customer_id, in_path=True)
         currency = customer.currency
-        stmt = select(LedgerEntry).where(LedgerEntry.customer_id == customer.id)
-        opening = 0
+        mine = LedgerEntry.customer_id == customer.id
+        stmt = select(LedgerEntry).where(mine)
         if args["from_"]:
-            before = uow.session.execute(stmt.where(LedgerEntry.date < args["from_"])).scalars()
-            opening = sum(entry.amount_minor for entry in before)
             stmt = stmt.where(LedgerEntry.date >= args["from_"])
         if args["to"]:
             stmt = stmt.where(LedgerEntry.date <= args["to"])
+        next_cursor = None
+        if wants_csv():
+            rows = list(
+                uow.session.execute(stmt.order_by(LedgerEntry.date, LedgerEntry.id)).scalars()
+            )
+        else:
+            rows, next_cursor = keyset_page(
+                uow.session,
+                stmt,
+                [LedgerEntry.date, LedgerEntry.id],
+                lambda e: [e.date, e.id],
+                limit=args["limit"],
+                cursor=args["cursor"],
+            )
+        if rows:
+            before = tuple_(LedgerEntry.date, LedgerEntry.id) < tuple_(rows[0].date, rows[0].id)
+        elif args["from_"]:
+            before = LedgerEntry.date < args["from_"]
+        else:
+            before = true()
+        opening = int(
+            uow.session.execute(
+                select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(mine, before)
+            ).scalar_one()
+        )
         running = opening
         items = []
-        for entry in uow.session.execute(stmt.order_by(LedgerEntry.date, LedgerEntry.id)).scalars():
+        for entry in rows:
             running += entry.amount_minor
             items.append(
                 {
@@ -488,8 +514,6 @@ def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
                 }
             )
     if wants_csv():
-        from services.billing.schemas import TransactionSchema
-
         dumped = TransactionSchema(many=True).dump(items)
         return csv_response(dumped, "transactions", schema_columns(TransactionSchema()))
     return {
@@ -497,6 +521,7 @@ def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
         "currency": currency,
         "opening_balance": from_minor(opening, currency),
         "items": items,
+        "next_cursor": next_cursor,
     }
 
 

@@ -87,17 +87,19 @@ class TransactionSchema(Schema):
     payment_id = fields.String(allow_none=True)
 
 
-class TransactionsQuery(RequestSchema):
+class TransactionsQuery(PageQuery):
     from_ = fields.Date(data_key="from", load_default=None)
     to = fields.Date(load_default=None)
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
 
 
 class TransactionsSchema(Schema):
     customer_id = fields.String(required=True)
     currency = Currency(required=True)
-    opening_balance = Amount(required=True)
+    opening_balance = Amount(
+        required=True, metadata={"description": "balance before the first item"}
+    )
     items = fields.List(fields.Nested(TransactionSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
 
 
 class OverdueJobSchema(RequestSchema):
