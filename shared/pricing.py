@@ -71,6 +71,7 @@ class Contract:
     discount_percent: Decimal = Decimal(0)
     tax_treatment: TaxTreatment = field(default_factory=TaxTreatment)
     prices: Mapping[str, Decimal] = field(default_factory=dict)
+    currency: str | None = None  # the customer's currency when the contract was made
 
     @classmethod
     def from_snapshot(cls, contract: Mapping[str, Any]) -> Contract:
@@ -88,6 +89,7 @@ class Contract:
                 treatment["type"], None if rate is None else Decimal(rate), treatment.get("note")
             ),
             prices={p["sku"]: Decimal(p["unit_price"]) for p in contract["prices"]},
+            currency=contract.get("currency"),
         )
 
     @property
@@ -174,7 +176,9 @@ def price_lines(
     the currency's minor unit; totals are sums of rounded lines. Raises PricingError naming
     the line field that cannot be priced.
     """
-    contract = contract_in_force(contracts, on)
+    # A contract's prices are in the currency the customer had when it was made: one made
+    # for another currency never applies.
+    contract = contract_in_force((c for c in contracts if c.currency in (None, currency)), on)
     discount = contract.discount_percent if contract else Decimal(0)
     treatment = contract.tax_treatment if contract else TaxTreatment()
     priced: list[PricedLine] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -11,7 +12,7 @@ from shared.events.contracts import ContractSnapshot, ItemSnapshot
 from shared.events.fields import Currency
 from shared.pricing import TAX_CODES, TREATMENTS
 from shared.web.lists import PageQuery
-from shared.web.schemas import Percent, Quantity, RequestSchema, UnitPrice
+from shared.web.schemas import Name, Percent, Quantity, RequestSchema, UnitPrice
 
 SKU = validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", error="1-64 letters, digits, '.', '_', '-'."
@@ -19,7 +20,7 @@ SKU = validate.Regexp(
 
 
 class ItemFields(RequestSchema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    name = Name()
     unit_price = UnitPrice()
     currency = Currency()
     tax_code = fields.String(validate=validate.OneOf(TAX_CODES))
@@ -27,7 +28,7 @@ class ItemFields(RequestSchema):
 
 class ItemCreateSchema(ItemFields):
     sku = fields.String(required=True, validate=SKU)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Name(required=True)
     unit_price = UnitPrice(required=True)
     currency = Currency(load_default="EUR")
     tax_code = fields.String(load_default="standard", validate=validate.OneOf(TAX_CODES))
@@ -62,10 +63,10 @@ class ContractPriceInput(RequestSchema):
 
 class ContractCreateSchema(RequestSchema):
     customer_id = fields.UUID(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Name(required=True)
     valid_from = fields.Date(required=True)
     valid_to = fields.Date(allow_none=True, load_default=None)
-    discount_percent = Percent(load_default="0")
+    discount_percent = Percent(load_default=Decimal(0))
     tax_treatment = fields.Nested(TaxTreatmentInput, load_default=lambda: {"type": "standard"})
     prices = fields.List(fields.Nested(ContractPriceInput), load_default=list)
 

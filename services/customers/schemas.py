@@ -14,7 +14,7 @@ from shared.events.fields import Currency, Timestamp
 from shared.money import MoneyError, check_places
 from shared.terms import parse_terms
 from shared.web.lists import PageQuery
-from shared.web.schemas import RequestSchema
+from shared.web.schemas import Name, RequestSchema
 
 EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 CHANNELS = ("email", "phone", "meeting", "letter", "sms", "note")
@@ -42,7 +42,7 @@ class AddressInputSchema(RequestSchema):
 class CustomerFields(RequestSchema):
     """Every writable customer field, none required: the shape of PATCH."""
 
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    name = Name()
     email = fields.Email(allow_none=True, validate=validate.Length(max=320))
     phone = fields.String(
         allow_none=True,
@@ -55,11 +55,6 @@ class CustomerFields(RequestSchema):
     credit_limit = fields.Decimal(allow_none=True, allow_nan=False, validate=validate.Range(min=0))
     reminders_enabled = fields.Boolean()
     notes = _optional_text(5000)
-
-    @validates("name")
-    def _name_not_blank(self, value: str, **_: Any) -> None:
-        if not value.strip():
-            raise ValidationError("Must not be blank.")
 
     @validates("payment_terms")
     def _terms(self, value: str, **_: Any) -> None:
@@ -79,7 +74,7 @@ class CustomerFields(RequestSchema):
 
 
 class CustomerCreateSchema(CustomerFields):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Name(required=True)
     payment_terms = fields.String(load_default="net_30", metadata={"description": "net_N or eom_N"})
     currency = Currency(load_default="EUR")
     reminders_enabled = fields.Boolean(load_default=True)

@@ -35,6 +35,16 @@ class RequestSchema(Schema):
         return data
 
 
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+def Name(**kwargs: Any) -> fields.String:
+    """A display name: 1 to 200 characters, not only spaces."""
+    return fields.String(validate=[validate.Length(min=1, max=200), not_blank], **kwargs)
+
+
 def max_places(places: int) -> Callable[[Decimal], None]:
     """Validator: a decimal with at most ``places`` decimal places (CONTRACT "Numbers")."""
 

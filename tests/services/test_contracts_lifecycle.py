@@ -1,4 +1,5 @@
-"""Contracts: creation rules, activation without overlaps, termination, archived customers.
+"""Contracts: creation rules, activation without overlaps, termination, quotes priced by a
+contract, archived customers.
 
 Given customers fed in as events and items in the catalog, when contracts are created,
 activated and terminated, then these answers, rows, quotes and outbox events.
@@ -7,8 +8,7 @@ activated and terminated, then these answers, rows, quotes and outbox events.
 from __future__ import annotations
 
 import uuid
-
-import pytest
+from typing import Any
 
 from services.contracts.models import Contract, customer_replica
 from shared.messaging.consumer import EventProcessor, Outcome
@@ -20,6 +20,7 @@ from tests.services.test_contracts_api import (
     ask_quote,
     assert_invalid,
     create_contract,
+    not_refused,
     priced,
     published,
 )
@@ -29,7 +30,7 @@ from tests.support.harness import wait_until
 ARCHIVED = "customers.customer.archived"
 
 
-def terminate(contracts, contract_id: str, effective: str):
+def terminate(contracts: Any, contract_id: str, effective: Any) -> Any:
     return contracts.client().post(
         f"/contracts/{contract_id}/terminate", json={"effective": effective}
     )
@@ -40,7 +41,7 @@ def archived_event(customer_id: str, on: str = "2026-05-10") -> str:
     return body_of(envelope(ARCHIVED, customer_id, 2, data, occurred_at=f"{on}T12:00:00Z"))
 
 
-def contract_rows(contracts) -> dict[str, object]:
+def contract_rows(contracts: Any) -> dict[str, Any]:
     return {str(row.id): row for row in contracts.rows(Contract.__table__)}
 
 
@@ -115,50 +116,41 @@ def test_a_contract_for_an_archived_customer_is_409(service_factory):
     assert contract_rows(contracts) == {}
 
 
-@pytest.mark.parametrize(
-    ("fields", "field"),
-    [
-        ({"valid_to": "2025-12-31"}, "valid_to"),
-        ({"discount_percent": "101"}, "discount_percent"),
-        ({"discount_percent": "-1"}, "discount_percent"),
-        ({"discount_percent": "1.005"}, "discount_percent"),
-        ({"tax_treatment": {"type": "custom_rate"}}, "tax_treatment.rate"),
-        ({"tax_treatment": {"type": "exempt", "rate": "5"}}, "tax_treatment.rate"),
-        ({"tax_treatment": {"type": "zero_rated"}}, "tax_treatment.type"),
-        ({"prices": [{"sku": "W", "unit_price": "1"}, {"sku": "NOPE", "unit_price": "1"}]},
-         "prices.1.sku"),
-        ({"prices": [{"sku": "W", "unit_price": "1"}, {"sku": "W", "unit_price": "2"}]}, "prices"),
-        ({"prices": [{"sku": "W", "unit_price": "-1"}]}, "prices.0.unit_price"),
-        ({"name": "   "}, "name"),
-    ],
-    ids=["valid_to-before-valid_from", "discount-101", "discount-negative", "discount-3-places",
-         "custom_rate-without-rate", "rate-on-exempt", "unknown-treatment", "unknown-sku",
-         "duplicate-sku", "negative-price", "blank-name"],
-)  # fmt: skip
-def test_an_invalid_contract_is_422_naming_the_field(service_factory, fields, field):
+def test_an_invalid_contract_is_422_naming_the_field(service_factory):
     contracts = service_factory("contracts")
     customer = add_customer(contracts)
     add_item(contracts, "W")
     body = {"customer_id": customer, "name": "X", "valid_from": "2026-01-01", "discount_percent": 0}
+    price = {"sku": "W", "unit_price": "1"}
+    cases = [
+        ({"valid_to": "2025-12-31"}, "valid_to"),  # before valid_from
+        ({"valid_from": "2026-02-30"}, "valid_from"),
+        ({"discount_percent": "101"}, "discount_percent"),
+        ({"discount_percent": "-1"}, "discount_percent"),
+        ({"discount_percent": "1.005"}, "discount_percent"),
+        ({"tax_treatment": {"type": "custom_rate"}}, "tax_treatment.rate"),
+        ({"tax_treatment": {"type": "custom_rate", "rate": "101"}}, "tax_treatment.rate"),
+        ({"tax_treatment": {"type": "exempt", "rate": "5"}}, "tax_treatment.rate"),
+        ({"tax_treatment": {"type": "standard", "rate": "5"}}, "tax_treatment.rate"),
+        ({"tax_treatment": {"type": "zero_rated"}}, "tax_treatment.type"),
+        ({"prices": [price, {"sku": "NOPE", "unit_price": "1"}]}, "prices.1.sku"),
+        ({"prices": [price, price | {"unit_price": "2"}]}, "prices"),  # a sku twice
+        ({"prices": [price | {"unit_price": "-1"}]}, "prices.0.unit_price"),
+    ]
 
-    assert_invalid(contracts.client().post("/contracts", json=body | fields), field)
+    send = contracts.client().post
+    assert not_refused(lambda changes: send("/contracts", json=body | changes), cases) == []
     assert contract_rows(contracts) == {}
 
 
-def test_contract_prices_never_apply_in_a_currency_the_customer_has_left(service_factory):
-    # CONTRACT: contract prices are in the customer's currency. Customers lets the currency
-    # change until a document exists; a contract made in EUR must not then price USD lines.
+def test_a_blank_contract_name_is_422(service_factory):
     contracts = service_factory("contracts")
-    customer = add_customer(contracts, currency="EUR")
-    add_item(contracts, "W", "100.00")
-    active_contract(contracts, customer, prices=[{"sku": "W", "unit_price": "90"}])
-    now_usd = customer_data(customer, currency="USD", version=2)
-    processor = EventProcessor(contracts.db, contracts.definition.handlers)
-    assert processor.process(body_of(envelope(UPDATED, customer, 2, now_usd))) is Outcome.APPLIED
+    body = {"customer_id": add_customer(contracts), "name": "  ", "valid_from": "2026-01-01"}
 
-    answer = ask_quote(contracts, customer, [{"sku": "W", "quantity": 1}])
-
-    assert_invalid(answer, "lines.0.unit_price")
+    assert_invalid(
+        contracts.client().post("/contracts", json=body | {"discount_percent": 0}), "name"
+    )
+    assert contract_rows(contracts) == {}
 
 
 # -- activating -----------------------------------------------------------------------------
@@ -208,18 +200,22 @@ OVERLAPS = [
 ]
 
 
-@pytest.mark.parametrize(("first", "second", "clash"), OVERLAPS)
-def test_a_customers_active_contracts_never_overlap(service_factory, first, second, clash):
+def test_a_customers_active_contracts_never_overlap(service_factory):
     contracts = service_factory("contracts")
-    customer = add_customer(contracts)
-    active_contract(contracts, customer, valid_from=first[0], valid_to=first[1])
-    other = create_contract(contracts, customer, valid_from=second[0], valid_to=second[1])
+    wrong = []
+    for first, second, clash in OVERLAPS:  # each case with its own customer
+        customer = add_customer(contracts)
+        active_contract(contracts, customer, valid_from=first[0], valid_to=first[1])
+        other = create_contract(contracts, customer, valid_from=second[0], valid_to=second[1])
+        answer = activate(contracts, other["id"])
+        if answer.status_code != (409 if clash else 200):
+            wrong.append((first, second, answer.status_code, answer.get_json()))
 
-    answer = activate(contracts, other["id"])
-
-    assert answer.status_code == (409 if clash else 200), answer.get_json()
-    assert contract_rows(contracts)[other["id"]].status == ("draft" if clash else "active")
-    assert len(published(contracts, "contracts.contract.activated")) == (1 if clash else 2)
+    assert wrong == []
+    clashes = sum(clash for _, _, clash in OVERLAPS)
+    statuses = [row.status for row in contract_rows(contracts).values()]
+    assert statuses.count("draft") == clashes
+    assert len(published(contracts, "contracts.contract.activated")) == 2 * len(OVERLAPS) - clashes
 
 
 def test_contracts_of_different_customers_never_clash(service_factory):
@@ -274,33 +270,16 @@ def test_terminating_a_draft_is_409(service_factory):
     assert published(contracts, "contracts.contract.terminated") == []
 
 
-@pytest.mark.parametrize("effective", ["2025-12-31", "2027-01-01", "not-a-date"])
-def test_a_termination_date_outside_the_contract_is_422(service_factory, effective):
+def test_a_termination_date_outside_the_contract_is_422(service_factory):
     contracts = service_factory("contracts")
     contract = active_contract(
         contracts, add_customer(contracts), valid_from="2026-01-01", valid_to="2026-12-31"
     )
+    cases = [(day, "effective") for day in ["2025-12-31", "2027-01-01", "not-a-date", None]]
 
-    assert_invalid(terminate(contracts, contract["id"], effective), "effective")
+    assert not_refused(lambda day: terminate(contracts, contract["id"], day), cases) == []
     assert contract_rows(contracts)[contract["id"]].status == "active"
-
-
-def test_a_terminated_contract_prices_up_to_and_including_its_termination_date(service_factory):
-    contracts = service_factory("contracts")
-    customer = add_customer(contracts)
-    add_item(contracts, "W", "100.00")
-    contract = active_contract(contracts, customer, prices=[{"sku": "W", "unit_price": "70"}])
-    terminate(contracts, contract["id"], "2026-06-15")
-    line = [{"sku": "W", "quantity": 1}]
-
-    on_the_day = priced(contracts, customer, line, day="2026-06-15")
-    day_after = priced(contracts, customer, line, day="2026-06-16")
-
-    assert (on_the_day["contract_id"], on_the_day["lines"][0]["unit_price"]) == (
-        contract["id"],
-        "70.00",
-    )
-    assert (day_after["contract_id"], day_after["lines"][0]["unit_price"]) == (None, "100.00")
+    assert published(contracts, "contracts.contract.terminated") == []
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -319,13 +298,107 @@ def test_contracts_are_listed_per_customer(service_factory):
     assert {c["customer_id"] for c in answer.get_json()["items"]} == {acme}
 
 
-@pytest.mark.parametrize("contract_id", [str(uuid.uuid4()), "not-a-uuid"])
-def test_an_unknown_or_malformed_contract_id_is_404(service_factory, contract_id):
+def test_an_unknown_or_malformed_contract_id_is_404(service_factory):
     contracts = service_factory("contracts")
 
-    assert contracts.client(role="viewer").get(f"/contracts/{contract_id}").status_code == 404
-    assert activate(contracts, contract_id).status_code == 404
-    assert terminate(contracts, contract_id, "2026-01-01").status_code == 404
+    for contract_id in [str(uuid.uuid4()), "not-a-uuid"]:
+        answer = contracts.client(role="viewer").get(f"/contracts/{contract_id}")
+        assert (answer.status_code, answer.mimetype) == (404, "application/problem+json")
+        assert activate(contracts, contract_id).status_code == 404
+        assert terminate(contracts, contract_id, "2026-01-01").status_code == 404
+
+
+# -- quotes priced by a contract ------------------------------------------------------------
+
+
+def test_the_contract_price_and_discount_apply_to_every_line(service_factory):
+    contracts = service_factory("contracts")
+    customer = add_customer(contracts)
+    add_item(contracts, "W", "100.00")
+    add_item(contracts, "S", "50.00", tax_code="reduced")
+    contract = active_contract(
+        contracts, customer, discount_percent="10", prices=[{"sku": "W", "unit_price": "90"}]
+    )
+
+    quote = priced(contracts, customer, [{"sku": "W", "quantity": 3}, {"sku": "S", "quantity": 2}])
+
+    assert quote["contract_id"] == contract["id"]
+    special, catalog = quote["lines"]
+    assert (special["unit_price"], special["discount_percent"]) == ("90.00", "10.00")
+    assert (special["net_amount"], special["tax_amount"]) == ("243.00", "58.32")
+    assert (catalog["unit_price"], catalog["discount_percent"]) == ("50.00", "10.00")
+    assert (catalog["net_amount"], catalog["tax_amount"]) == ("90.00", "11.70")
+    assert (quote["subtotal"], quote["tax_total"], quote["total"]) == ("333.00", "70.02", "403.02")
+
+
+def test_a_manual_unit_price_overrides_the_contract_price_but_keeps_the_discount(service_factory):
+    contracts = service_factory("contracts")
+    customer = add_customer(contracts)
+    add_item(contracts, "W", "100.00")
+    active_contract(
+        contracts, customer, discount_percent="10", prices=[{"sku": "W", "unit_price": "90"}]
+    )
+
+    quote = priced(contracts, customer, [{"sku": "W", "quantity": 1, "unit_price": "80"}])
+
+    (line,) = quote["lines"]
+    assert (line["unit_price"], line["discount_percent"]) == ("80.00", "10.00")
+    assert (line["net_amount"], line["tax_amount"]) == ("72.00", "17.28")
+
+
+def test_the_contracts_tax_treatment_sets_each_lines_rate_and_note(service_factory):
+    contracts = service_factory("contracts")
+    add_item(contracts, "W", "100.00")
+    cases = [  # treatment, then the line's tax_rate, tax_amount and tax_note
+        ({"type": "exempt", "note": "Exempt, Art. 22"}, ("0.00", "0.00", "Exempt, Art. 22")),
+        ({"type": "reverse_charge", "note": "Reverse charge"}, ("0.00", "0.00", "Reverse charge")),
+        ({"type": "custom_rate", "rate": "17.5"}, ("17.50", "17.50", None)),
+        ({"type": "standard"}, ("24.00", "24.00", None)),
+    ]
+
+    quotes = []
+    for treatment, _ in cases:  # one customer per treatment
+        customer = add_customer(contracts)
+        active_contract(contracts, customer, tax_treatment=treatment)
+        quotes.append(priced(contracts, customer, [{"sku": "W", "quantity": 1}]))
+
+    lines = [q["lines"][0] for q in quotes]
+    taxed = [(line["tax_rate"], line["tax_amount"], line["tax_note"]) for line in lines]
+    assert taxed == [expected for _, expected in cases]
+    assert [q["tax_total"] for q in quotes] == [tax for _, (_, tax, _) in cases]
+
+
+def test_contract_prices_never_apply_in_a_currency_the_customer_has_left(service_factory):
+    # CONTRACT: contract prices are in the customer's currency. Customers lets the currency
+    # change until a document exists; a contract made in EUR must not then price USD lines.
+    contracts = service_factory("contracts")
+    customer = add_customer(contracts, currency="EUR")
+    add_item(contracts, "W", "100.00")
+    active_contract(contracts, customer, prices=[{"sku": "W", "unit_price": "90"}])
+    now_usd = customer_data(customer, currency="USD", version=2)
+    processor = EventProcessor(contracts.db, contracts.definition.handlers)
+    assert processor.process(body_of(envelope(UPDATED, customer, 2, now_usd))) is Outcome.APPLIED
+
+    answer = ask_quote(contracts, customer, [{"sku": "W", "quantity": 1}])
+
+    assert_invalid(answer, "lines.0.unit_price")
+
+
+def test_a_terminated_contract_prices_up_to_and_including_its_termination_date(service_factory):
+    contracts = service_factory("contracts")
+    customer = add_customer(contracts)
+    add_item(contracts, "W", "100.00")
+    contract = active_contract(contracts, customer, prices=[{"sku": "W", "unit_price": "70"}])
+    assert terminate(contracts, contract["id"], "2026-06-15").status_code == 200
+    line = [{"sku": "W", "quantity": 1}]
+
+    on_the_day = priced(contracts, customer, line, day="2026-06-15")
+    day_after = priced(contracts, customer, line, day="2026-06-16")
+
+    assert on_the_day["contract_id"] == contract["id"]
+    assert on_the_day["lines"][0]["unit_price"] == "70.00"
+    assert day_after["contract_id"] is None
+    assert day_after["lines"][0]["unit_price"] == "100.00"
 
 
 # -- archived customers ---------------------------------------------------------------------
@@ -344,11 +417,8 @@ def test_archiving_a_customer_ends_its_active_contracts_once(service_factory):
     assert processor.process(event) is Outcome.APPLIED
 
     rows = contract_rows(contracts)
-    assert (rows[current["id"]].status, str(rows[current["id"]].terminated_on)) == (
-        "terminated",
-        "2026-05-10",
-    )
-    assert rows[future["id"]].status == "terminated"
+    assert rows[current["id"]].status == rows[future["id"]].status == "terminated"
+    assert str(rows[current["id"]].terminated_on) == "2026-05-10"
     assert rows[future["id"]].terminated_on < rows[future["id"]].valid_from, "never in force"
     assert rows[draft["id"]].status == "draft"
     assert rows[untouched["id"]].status == "active"
