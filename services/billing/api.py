@@ -49,11 +49,10 @@ from shared.pricing import (
     PricingError,
     price_lines,
 )
-from shared.replicas import apply_snapshot, customer_values
+from shared.replicas import apply_snapshot
 from shared.terms import due_date_for
 from shared.web.auth import requires
-from shared.web.client import ServiceClient, ServiceUnavailable
-from shared.web.context import service_context, unit_of_work
+from shared.web.context import unit_of_work
 from shared.web.lists import (
     csv_response,
     keyset_page,
@@ -62,6 +61,7 @@ from shared.web.lists import (
     schema_columns,
     wants_csv,
 )
+from shared.web.lookups import fetch_owned, replica_customer
 from shared.web.problems import Problem, conflict, invalid, not_found
 from shared.web.writes import idempotent_create, json_response, with_etag
 
@@ -78,33 +78,7 @@ CENT = Decimal("0.01")
 
 
 def _customer(uow: UnitOfWork, customer_id: uuid.UUID, *, in_path: bool = False) -> Any:
-    """The customer from billing's replica; on a miss, asked once from customers and kept."""
-    query = select(customer_replica).where(customer_replica.c.id == str(customer_id))
-    row = uow.session.execute(query).first()
-    if row is None:
-        fetched = _fetch(f"/customers/{customer_id}", "customers")
-        if fetched is not None:
-            # Sequence 0: the customer's own events (1, 2, ...) always win over this copy.
-            apply_snapshot(
-                uow, customer_replica, str(customer_id), 0, customer_values(fetched, fetched)
-            )
-            row = uow.session.execute(query).first()
-    if row is None:
-        if in_path:
-            raise not_found(f"customer {customer_id}")
-        raise invalid("customer_id", f"no customer {customer_id}")
-    return row
-
-
-def _fetch(path: str, service: str) -> dict[str, Any] | None:
-    """A replica miss: ask the owning service (None if it has no such thing; 503 if down)."""
-    try:
-        answer = ServiceClient(service_context().settings).get(service, path)
-    except ServiceUnavailable as exc:
-        raise Problem(503, f"{exc}; billing has not heard of this yet, try again shortly") from None
-    if answer.status == 200 and isinstance(answer.body, dict):
-        return dict(answer.body)
-    return None
+    return replica_customer(uow, customer_replica, customer_id, in_path=in_path)
 
 
 def _tax_rates(uow: UnitOfWork) -> dict[str, Decimal]:
@@ -123,7 +97,7 @@ def price(uow: UnitOfWork, customer: Any, lines: list[dict[str, Any]], on: dt.da
         for row in uow.session.execute(select(item_replica).where(item_replica.c.id.in_(skus)))
     }
     for sku in sorted(skus - items.keys()):
-        fetched = _fetch(f"/items/{quote(sku, safe='')}", "contracts")
+        fetched = fetch_owned("contracts", f"/items/{quote(sku, safe='')}")
         if fetched is not None:
             apply_snapshot(uow, item_replica, sku, 0, {"snapshot": fetched})
             items[sku] = CatalogItem.from_snapshot(fetched)

@@ -1,0 +1,50 @@
+"""Reading a replica in a request, asking the owning service once on a miss."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Table, select
+
+from shared.db import UnitOfWork
+from shared.replicas import apply_snapshot, customer_values
+from shared.web.client import ServiceClient, ServiceUnavailable
+from shared.web.context import service_context
+from shared.web.problems import Problem, invalid, not_found
+
+
+def fetch_owned(service: str, path: str) -> dict[str, Any] | None:
+    """A replica miss: ask the owning service (None if it has no such thing; 503 if down)."""
+    me = service_context().settings
+    try:
+        answer = ServiceClient(me).get(service, path)
+    except ServiceUnavailable as exc:
+        raise Problem(
+            503, f"{exc}; {me.service} has not heard of this yet, try again shortly"
+        ) from None
+    if answer.status == 200 and isinstance(answer.body, dict):
+        return dict(answer.body)
+    return None
+
+
+def replica_customer(
+    uow: UnitOfWork, table: Table, customer_id: uuid.UUID, *, in_path: bool = False
+) -> Any:
+    """The customer from the service's replica; on a miss, asked once from customers and kept.
+
+    Unknown everywhere: 404 when the id is in the path, else 422 on ``customer_id``.
+    """
+    query = select(table).where(table.c.id == str(customer_id))
+    row = uow.session.execute(query).first()
+    if row is None:
+        fetched = fetch_owned("customers", f"/customers/{customer_id}")
+        if fetched is not None:
+            # Sequence 0: the customer's own events (1, 2, ...) always win over this copy.
+            apply_snapshot(uow, table, str(customer_id), 0, customer_values(fetched, fetched))
+            row = uow.session.execute(query).first()
+    if row is None:
+        if in_path:
+            raise not_found(f"customer {customer_id}")
+        raise invalid("customer_id", f"no customer {customer_id}")
+    return row
