@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.payments import handlers, models
+from services.payments import api, handlers, models
 from shared.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -13,6 +13,7 @@ SERVICE = ServiceDefinition(
     description="Payments received, reversals and refunds.",
     metadata=models.Base.metadata,
     migrations_dir=Path(__file__).parent / "migrations",
+    blueprints=(api.blp,),
     handlers=handlers.HANDLERS,
 )
 
