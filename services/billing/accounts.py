@@ -12,9 +12,9 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from services.billing.domain import OpenInvoice, days_overdue, invoice_status, plan_allocations
 from services.billing.models import (
@@ -26,7 +26,7 @@ from services.billing.models import (
     ReceivedPayment,
 )
 from shared.clock import today, utcnow
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, insert_if_absent
 from shared.money import from_minor
 
 OPEN_STATUSES = ("open", "partially_paid")
@@ -37,20 +37,21 @@ def money(minor: int, currency: str) -> Decimal:
 
 
 def lock_account(uow: UnitOfWork, customer_id: str, currency: str) -> Account:
-    """The customer's account row, locked for this transaction (created on first use)."""
-    account = uow.session.execute(
+    """The customer's account row, locked for this transaction (created on first use; the
+    first movements of a new customer racing each other all find the row)."""
+    insert_if_absent(
+        uow.session,
+        cast(Table, Account.__table__),
+        {
+            "customer_id": customer_id,
+            "currency": currency,
+            "unapplied_credit_minor": 0,
+            "updated_at": utcnow(),
+        },
+    )
+    return uow.session.execute(
         select(Account).where(Account.customer_id == customer_id).with_for_update()
-    ).scalar_one_or_none()
-    if account is None:
-        account = Account(
-            customer_id=customer_id,
-            currency=currency,
-            unapplied_credit_minor=0,
-            updated_at=utcnow(),
-        )
-        uow.session.add(account)
-        uow.session.flush()
-    return account
+    ).scalar_one()
 
 
 def post(
@@ -119,7 +120,7 @@ def invoice_snapshot(
         "total": money(invoice.total_minor, c),
         "amount_paid": money(invoice.paid_minor, c),
         "amount_credited": money(invoice.credited_minor, c),
-        "amount_due": money(max(invoice.due_minor, 0), c),
+        "amount_due": money(0 if invoice.status == "void" else max(invoice.due_minor, 0), c),
         "overdue": late > 0,
         "days_overdue": late,
         "payments": [
@@ -198,7 +199,9 @@ def emit_invoice_change(
                 "invoice_id": str(invoice.id),
                 "customer_id": invoice.customer_id,
                 "amount_paid": money(invoice.paid_minor, c),
-                "amount_due": money(max(invoice.due_minor, 0), c),
+                "amount_due": money(
+                    0 if invoice.status == "void" else max(invoice.due_minor, 0), c
+                ),
                 "amount_credited": money(invoice.credited_minor, c),
                 "total": money(invoice.total_minor, c),
                 "currency": c,

@@ -34,7 +34,8 @@ def plan_allocations(
 ) -> tuple[list[tuple[str, int]], int]:
     """Where a payment goes: the requested invoices first (each capped at its amount due and
     at what is left), then the customer's other open invoices, oldest due date first; the
-    rest is left over as credit. ``requested`` amounts of None mean "as much as is due".
+    rest is left over as credit (it is not pushed onto a requested invoice beyond what was
+    asked for it). ``requested`` amounts of None mean "as much as is due".
 
     Returns ([(invoice id, amount)], leftover). Never creates or loses a cent.
     """
@@ -51,8 +52,10 @@ def plan_allocations(
 
     for invoice_id, wanted in requested:
         take(invoice_id, left if wanted is None else wanted)
+    asked = {invoice_id for invoice_id, _ in requested}
     for invoice in sorted(open_invoices, key=lambda i: (i.due_date, i.number)):
-        take(invoice.id, left)
+        if invoice.id not in asked:  # the rest goes to the customer's *other* open invoices
+            take(invoice.id, left)
     return list(plan.items()), left
 
 

@@ -41,12 +41,18 @@ def snapshot_replica(
     return handle
 
 
-def _customer_known(uow: UnitOfWork, customer_id: str) -> None:
+def _customer_currency(uow: UnitOfWork, customer_id: str, currency: str) -> str:
+    """The money's currency, once it is known to be the customer's (the account's)."""
     known = uow.session.execute(
-        select(customer_replica.c.id).where(customer_replica.c.id == customer_id)
+        select(customer_replica.c.currency).where(customer_replica.c.id == customer_id)
     ).first()
     if not known:
         raise NotYetKnown(f"customer {customer_id} not seen yet")
+    if known.currency != currency:
+        raise BadEvent(
+            f"{currency} money for customer {customer_id}, whose account is in {known.currency}"
+        )
+    return currency
 
 
 def _minor(amount: Any, currency: str) -> int:
@@ -60,8 +66,7 @@ def payment_received(uow: UnitOfWork, event: Event) -> None:
     payment = event.data
     if uow.session.get(ReceivedPayment, str(payment["id"])) is not None:
         return  # applied before under another event id
-    _customer_known(uow, str(payment["customer_id"]))
-    currency = payment["currency"]
+    currency = _customer_currency(uow, str(payment["customer_id"]), payment["currency"])
     requested: list[tuple[str, int | None]] = [
         (str(a["invoice_id"]), _minor(a["amount"], currency))
         for a in payment.get("allocations") or []
@@ -87,7 +92,7 @@ def payment_reversed(uow: UnitOfWork, event: Event) -> None:
 
 def refund_issued(uow: UnitOfWork, event: Event) -> None:
     refund = event.data
-    _customer_known(uow, str(refund["customer_id"]))
+    _customer_currency(uow, str(refund["customer_id"]), refund["currency"])
     accounts.post_refund(uow, refund, _minor(refund["amount"], refund["currency"]))
 
 

@@ -1,0 +1,203 @@
+"""Reversals take back everything a payment paid, also through its leftover credit; refunds
+draw on account credit, which may go negative."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared.messaging.consumer import Outcome
+from tests.services.test_billing_support import (
+    DAY,
+    Billing,
+    new_id,
+    owners_know_nothing,
+    standard_catalog,
+)
+
+LATER = DAY + dt.timedelta(days=10)
+
+
+@pytest.fixture
+def billing(service_factory) -> Iterator[Billing]:
+    with owners_know_nothing():
+        billing = Billing(service_factory("billing", broker="memory://"))
+        standard_catalog(billing)
+        yield billing
+
+
+def hundred(billing: Billing, customer: str, issued_on: dt.date = DAY) -> dict[str, Any]:
+    return billing.invoice(customer, ("FLAT", "1"), issue_date=issued_on)
+
+
+def state(billing: Billing, invoice: dict[str, Any]) -> tuple[str, str, str]:
+    now = billing.get_invoice(invoice["id"])
+    return now["status"], now["amount_paid"], now["amount_due"]
+
+
+def money_view(billing: Billing, customer: str) -> tuple[str, str, str]:
+    account = billing.account(customer)
+    return account["balance"], account["open_total"], account["unapplied_credit"]
+
+
+def test_a_reversal_takes_back_every_application_also_through_leftover_credit(billing):
+    customer = billing.customer()
+    first = hundred(billing, customer)
+    payment = billing.pay(customer, "150.00")
+    second = hundred(billing, customer, DAY + dt.timedelta(days=1))  # takes the 50.00 credit
+    other = billing.pay(customer, "20.00", invoice_id=second["id"])
+    assert state(billing, second) == ("partially_paid", "70.00", "30.00")
+    mark = billing.mark()
+
+    assert billing.reverse(payment, customer, on=LATER) is Outcome.APPLIED
+
+    assert state(billing, first) == ("open", "0.00", "100.00")
+    assert state(billing, second) == ("partially_paid", "20.00", "80.00")
+    assert [p["payment_id"] for p in billing.get_invoice(second["id"])["payments"]] == [other]
+    assert billing.get_invoice(first["id"])["payments"] == []
+    assert money_view(billing, customer) == ("180.00", "180.00", "0.00")
+    assert [(e.type, e.amount_minor) for e in billing.ledger(customer)] == [
+        ("invoice", 10000),
+        ("payment", -15000),
+        ("invoice", 10000),
+        ("payment", -2000),
+        ("payment_reversal", 15000),
+    ]
+    (unapplied,) = billing.events("billing.payment.unapplied", after=mark)
+    assert unapplied["subject"] == payment
+    assert sorted((a["invoice_id"], a["amount"]) for a in unapplied["data"]["allocations"]) == (
+        sorted([(first["id"], "100.00"), (second["id"], "50.00")])
+    )
+    assert (unapplied["data"]["date"], unapplied["data"]["currency"]) == (LATER.isoformat(), "EUR")
+    updated = {e["subject"] for e in billing.events("billing.invoice.updated", after=mark)}
+    assert updated == {first["id"], second["id"]}
+    (balance,) = billing.events("billing.account.balance_changed", after=mark)
+    assert balance["data"]["balance"] == "180.00"
+
+
+def test_a_reversal_takes_back_only_its_own_share_of_credit_an_invoice_used(billing):
+    customer = billing.customer()
+    older = billing.pay(customer, "30.00")  # nothing open: both are credit
+    newer = billing.pay(customer, "50.00")
+    mark = billing.mark()
+    invoice = hundred(billing, customer)
+    used = billing.events("billing.payment.applied", after=mark)
+    assert [(e["subject"], e["data"]["from_credit"]) for e in used] == [
+        (older, True),
+        (newer, True),
+    ], "the oldest credit is used first"
+    assert state(billing, invoice) == ("partially_paid", "80.00", "20.00")
+
+    billing.reverse(newer, customer)
+
+    assert state(billing, invoice) == ("partially_paid", "30.00", "70.00")
+    assert [p["payment_id"] for p in billing.get_invoice(invoice["id"])["payments"]] == [older]
+    assert money_view(billing, customer) == ("70.00", "70.00", "0.00")
+
+
+def test_a_reversal_removes_unused_leftover_credit(billing):
+    customer = billing.customer()
+    invoice = hundred(billing, customer)
+    payment = billing.pay(customer, "130.00")
+    assert money_view(billing, customer) == ("-30.00", "0.00", "30.00")
+
+    billing.reverse(payment, customer)
+
+    assert state(billing, invoice) == ("open", "0.00", "100.00")
+    assert money_view(billing, customer) == ("100.00", "100.00", "0.00")
+    later = hundred(billing, customer, LATER)
+    assert state(billing, later) == ("open", "0.00", "100.00"), "no credit left to use"
+
+
+def test_a_reversed_invoice_is_reopened_and_can_be_paid_again(billing):
+    customer = billing.customer()
+    invoice = hundred(billing, customer)
+    bounced = billing.pay(customer, "100.00")
+    billing.reverse(bounced, customer)
+
+    billing.pay(customer, "100.00", on=LATER)
+
+    assert state(billing, invoice) == ("paid", "100.00", "0.00")
+    assert billing.get_invoice(invoice["id"])["paid_on"] == LATER.isoformat()
+    assert money_view(billing, customer) == ("0.00", "0.00", "0.00")
+
+
+def test_a_reversal_before_the_payment_was_seen_is_retried(billing):
+    customer = billing.customer()
+    invoice = hundred(billing, customer)
+    payment_id, payment = billing.payment_body(customer, "100.00")
+
+    outcome = billing.reverse(payment_id, customer)
+
+    assert outcome is Outcome.RETRY
+    assert billing.sut.rows(billing.sut.db.tables.dead_letters) == []
+    assert len(billing.sut.rows(billing.sut.db.tables.retries)) == 1
+    assert [e.type for e in billing.ledger(customer)] == ["invoice"]
+
+    billing.feed("payments.payment.received", payment_id, payment, "payments")
+    assert billing.retry_now() == 1
+
+    assert state(billing, invoice) == ("open", "0.00", "100.00")
+    assert [e.type for e in billing.ledger(customer)] == ["invoice", "payment", "payment_reversal"]
+    assert billing.sut.rows(billing.sut.db.tables.retries) == []
+
+
+def test_a_second_reversal_of_the_same_payment_changes_nothing(billing):
+    customer = billing.customer()
+    hundred(billing, customer)
+    payment = billing.pay(customer, "100.00")
+    billing.reverse(payment, customer)
+    mark = billing.mark()
+
+    again = billing.reverse(payment, customer)
+
+    assert again is Outcome.APPLIED
+    assert [e.type for e in billing.ledger(customer)] == ["invoice", "payment", "payment_reversal"]
+    assert billing.events(after=mark) == []
+    assert money_view(billing, customer) == ("100.00", "100.00", "0.00")
+
+
+def test_a_refund_lowers_unapplied_credit_and_may_take_it_below_zero(billing):
+    customer = billing.customer()
+    billing.pay(customer, "50.00")
+    mark = billing.mark()
+
+    assert billing.refund(customer, "30.00") is Outcome.APPLIED
+    assert money_view(billing, customer) == ("-20.00", "0.00", "20.00")
+    (balance,) = billing.events("billing.account.balance_changed", after=mark)
+    assert (balance["data"]["balance"], balance["data"]["unapplied_credit"]) == (
+        "-20.00",
+        "20.00",
+    )
+
+    assert billing.refund(customer, "50.00") is Outcome.APPLIED, "always posted"
+    assert money_view(billing, customer) == ("30.00", "0.00", "-30.00")
+    assert [(e.type, e.amount_minor) for e in billing.ledger(customer)] == [
+        ("payment", -5000),
+        ("refund", 3000),
+        ("refund", 5000),
+    ]
+
+
+def test_reversing_a_payment_whose_credit_was_refunded_makes_the_credit_negative(billing):
+    customer = billing.customer()
+    payment = billing.pay(customer, "80.00")
+    billing.refund(customer, "80.00")
+
+    billing.reverse(payment, customer)
+
+    assert money_view(billing, customer) == ("80.00", "0.00", "-80.00")
+    invoice = hundred(billing, customer)
+    assert state(billing, invoice) == ("open", "0.00", "100.00"), "negative credit pays nothing"
+    assert billing.account(customer)["balance"] == "180.00"
+
+
+def test_a_refund_for_a_customer_billing_has_not_seen_is_retried(billing):
+    stranger = new_id()
+
+    assert billing.refund(stranger, "10.00") is Outcome.RETRY
+    assert billing.sut.rows(billing.sut.db.tables.dead_letters) == []
+    assert billing.ledger(stranger) == []
