@@ -1,0 +1,203 @@
+"""The central flow in real mode: payments through the gateway, applied by billing, balances
+announced, every consumer running (payments, reporting and the replicas).
+
+Prints, in one run on one machine:
+- the ceiling: a minimal pipeline with the same libraries (tests/load/ceiling.py);
+- the sustained rate of payments whose billing.account.balance_changed reached an outside
+  subscriber, under overload, and its ratio to the ceiling;
+- latency from HTTP 201 to the balance update (p50/p99) at one third of that rate;
+- whether anything was lost, and how long the backlog took to drain after the overload.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pika
+import urllib3
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.load.ceiling import measure_ceiling
+from tests.support.realmode import BROKER, DATABASE, TOKEN, start_real_suite
+from tests.support.subscriber import pika_url
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return (
+        ordered[min(round(q * (len(ordered) - 1)), len(ordered) - 1)] if ordered else float("nan")
+    )
+
+
+class BalanceUpdates(threading.Thread):
+    """When each request's billing.account.balance_changed arrived (by correlation id)."""
+
+    def __init__(self, exchange: str) -> None:
+        super().__init__(daemon=True)
+        self.connection = pika.BlockingConnection(pika.URLParameters(pika_url(BROKER)))
+        self.channel = self.connection.channel()
+        self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        self.queue = self.channel.queue_declare("", exclusive=True).method.queue
+        self.channel.queue_bind(self.queue, exchange, routing_key="billing.account.balance_changed")
+        self.arrived: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        for method, _props, body in self.channel.consume(
+            self.queue, inactivity_timeout=0.2, auto_ack=True
+        ):
+            if self.stop.is_set():
+                break
+            if method is not None:
+                self.arrived.setdefault(json.loads(body)["correlation_id"], time.monotonic())
+        self.connection.close()
+
+
+def post(
+    http: urllib3.PoolManager, url: str, body: dict[str, object], request_id: str | None = None
+) -> dict:
+    headers = {**AUTH, **({"X-Request-ID": request_id} if request_id else {})}
+    answer = http.request("POST", url, json=body, headers=headers, timeout=30, retries=False)
+    if answer.status != 201:
+        raise RuntimeError(f"{url}: {answer.status} {answer.data[:300]!r}")
+    return dict(answer.json())
+
+
+def setup(base: str, customers: int) -> list[str]:
+    http = urllib3.PoolManager()
+    post(
+        http,
+        f"{base}/api/contracts/items",
+        {"sku": "FEE", "name": "Fee", "unit_price": "100.00", "tax_code": "zero"},
+    )
+    ids = [
+        post(http, f"{base}/api/customers/customers", {"name": f"Payer {n}"})["id"]
+        for n in range(customers)
+    ]
+    time.sleep(2)  # replicas
+    for cid in ids:
+        for _ in range(5):
+            post(
+                http,
+                f"{base}/api/billing/invoices",
+                {"customer_id": cid, "lines": [{"sku": "FEE", "quantity": 1}]},
+            )
+    time.sleep(2)
+    return ids
+
+
+def pay(http: urllib3.PoolManager, base: str, customer_id: str, sent: dict[str, float]) -> None:
+    request_id = str(uuid.uuid4())
+    post(
+        http,
+        f"{base}/api/payments/payments",
+        {
+            "customer_id": customer_id,
+            "amount": "7.50",
+            "currency": "EUR",
+            "method": "bank_transfer",
+        },
+        request_id,
+    )
+    sent[request_id] = time.monotonic()
+
+
+def overload(base: str, customers: list[str], seconds: float, threads: int) -> dict[str, float]:
+    sent: dict[str, float] = {}
+    http = urllib3.PoolManager(maxsize=threads)
+    stop_at = time.monotonic() + seconds
+
+    def hammer() -> None:
+        rng = random.Random()
+        while time.monotonic() < stop_at:
+            pay(http, base, rng.choice(customers), sent)
+
+    workers = [threading.Thread(target=hammer) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sent
+
+
+def paced(base: str, customers: list[str], rate: float, seconds: float) -> dict[str, float]:
+    sent: dict[str, float] = {}
+    http = urllib3.PoolManager(maxsize=4)
+    next_at = time.monotonic()
+    stop_at = next_at + seconds
+    rng = random.Random(3)
+    while next_at < stop_at:
+        pay(http, base, rng.choice(customers), sent)
+        next_at += 1 / rate
+        time.sleep(max(0.0, next_at - time.monotonic()))
+    return sent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--customers", type=int, default=20)
+    args = parser.parse_args()
+
+    print("ceiling (minimal pipeline, same libraries)...", flush=True)
+    ceiling = measure_ceiling(DATABASE, BROKER, args.seconds, args.threads)
+    print(f"  {ceiling:.1f} operations/s end to end")
+
+    print("starting the suite in real mode...", flush=True)
+    suite = start_real_suite()
+    try:
+        customers = setup(suite.base, args.customers)
+        updates = BalanceUpdates(suite.exchange)
+        updates.start()
+
+        print(f"overload: {args.threads} clients for {args.seconds:g} s", flush=True)
+        started = time.monotonic()
+        sent = overload(suite.base, customers, args.seconds, args.threads)
+        stopped = time.monotonic()
+        done_in_window = sum(1 for rid in sent if updates.arrived.get(rid, 1e18) <= stopped)
+        while time.monotonic() < stopped + 300 and not set(sent) <= set(updates.arrived):
+            time.sleep(0.2)
+        drained = time.monotonic() - stopped
+        lost = len(set(sent) - set(updates.arrived))
+        accepted = len(sent) / (stopped - started)
+        sustained = done_in_window / (stopped - started)
+        print(
+            f"  accepted {accepted:.1f} payments/s (201s); balance updated within the window "
+            f"{sustained:.1f}/s; ratio to the ceiling {sustained / ceiling:.0%}"
+        )
+        print(f"  backlog drained {drained:.1f} s after the load stopped; lost: {lost}")
+
+        rate = max(sustained / 3, 1.0)
+        print(
+            f"paced at a third of the sustained rate: {rate:.1f} payments/s for {args.seconds:g} s",
+            flush=True,
+        )
+        sent = paced(suite.base, customers, rate, args.seconds)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not set(sent) <= set(updates.arrived):
+            time.sleep(0.1)
+        latencies = [
+            (updates.arrived[rid] - at) * 1000 for rid, at in sent.items() if rid in updates.arrived
+        ]
+        print(
+            f"  201 -> balance updated: p50 {percentile(latencies, 0.5):.0f} ms   "
+            f"p99 {percentile(latencies, 0.99):.0f} ms   (n={len(latencies)} of {len(sent)})"
+        )
+        updates.stop.set()
+    finally:
+        suite.stop()
+
+
+if __name__ == "__main__":
+    main()
