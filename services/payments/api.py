@@ -109,6 +109,7 @@ def record_payment(body: dict[str, Any]) -> Any:
                 invoice_id=None if body["invoice_id"] is None else str(body["invoice_id"]),
                 allocations=[],
                 unapplied_minor=None,
+                applied_sequence=0,
                 status="received",
                 created_at=now,
                 updated_at=now,

@@ -63,7 +63,9 @@ def payment_applied(uow: UnitOfWork, event: Event) -> None:
         payment.allocations = [*payment.allocations, *_allocations(data)]
     else:
         payment.allocations = _allocations(data) + list(payment.allocations)
-    payment.unapplied_minor = to_minor(data["unapplied_amount"], payment.currency)
+    if event.sequence > payment.applied_sequence:  # events may arrive out of order
+        payment.unapplied_minor = to_minor(data["unapplied_amount"], payment.currency)
+        payment.applied_sequence = event.sequence
     if payment.status == "received":
         payment.status = "applied"
 
@@ -71,6 +73,7 @@ def payment_applied(uow: UnitOfWork, event: Event) -> None:
 def payment_unapplied(uow: UnitOfWork, event: Event) -> None:
     payment = _payment(uow, event.data["payment_id"])
     payment.allocations, payment.unapplied_minor = [], 0
+    payment.applied_sequence = max(payment.applied_sequence, event.sequence)
 
 
 def balance_changed(uow: UnitOfWork, event: Event) -> None:

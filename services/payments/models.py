@@ -61,6 +61,8 @@ class Payment(Base):
     invoice_id: Mapped[str | None] = mapped_column(String(64))
     allocations: Mapped[list[dict[str, str]]] = mapped_column(JSON)  # as billing applied them
     unapplied_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # Sequence of the billing event the leftover above comes from (newest wins).
+    applied_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(20))  # received | applied | reversed
     reverse_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flask import Response, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_load, validate
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -22,14 +22,22 @@ from shared.web.problems import invalid
 from shared.web.schemas import RequestSchema
 
 MAX_LIMIT = 500
+CSV_LIMIT = 100_000
 
 
 class PageQuery(RequestSchema):
-    """Query arguments every list accepts."""
+    """Query arguments every list accepts. A CSV export without an explicit ``limit`` is the
+    whole list (up to CSV_LIMIT rows), not one page."""
 
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT))
+    limit = fields.Integer(validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+    @post_load
+    def _default_limit(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if "limit" not in data:
+            data["limit"] = CSV_LIMIT if data.get("format") == "csv" or wants_csv() else 50
+        return data
 
 
 _PAGE_SCHEMAS: dict[type[Schema], type[Schema]] = {}

@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: ca5b489001b5
+Revision ID: 0a1d93857b46
 Revises: 
-Create Date: 2026-11-27 17:49:59.095202
+Create Date: 2026-11-27 17:58:37.652252
 """
 from alembic import op
 import sqlalchemy as sa
 import shared.db
 
 
-revision = 'ca5b489001b5'
+revision = '0a1d93857b46'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -135,6 +135,7 @@ def upgrade() -> None:
     sa.Column('invoice_id', sa.String(length=64), nullable=True),
     sa.Column('allocations', sa.JSON(), nullable=False),
     sa.Column('unapplied_minor', sa.BigInteger(), nullable=True),
+    sa.Column('applied_sequence', sa.BigInteger(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('reverse_reason', sa.Text(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
