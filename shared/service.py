@@ -14,7 +14,7 @@ from shared.config import Settings, load_settings
 from shared.db import Database
 from shared.messaging.consumer import Handler
 from shared.messaging.topology import QueueSpec, Topology
-from shared.messaging.worker import Job, Worker
+from shared.messaging.worker import Job, Loop, Worker
 from shared.migrations import upgrade
 from shared.web import admin
 from shared.web.app import create_base_app
@@ -30,6 +30,7 @@ class ServiceDefinition:
     blueprints: Sequence[Blueprint] = ()
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     jobs: Sequence[Job] = ()
+    loops: Sequence[Loop] = ()
 
     @property
     def queue(self) -> QueueSpec:
@@ -55,4 +56,6 @@ class ServiceDefinition:
         )
 
     def worker(self, settings: Settings, db: Database, topology: Topology) -> Worker:
-        return Worker(settings, db, topology, handlers=self.handlers, jobs=self.jobs)
+        return Worker(
+            settings, db, topology, handlers=self.handlers, jobs=self.jobs, loops=self.loops
+        )

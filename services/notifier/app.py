@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.notifier import handlers, models
+from services.notifier import api, handlers, models, reminders
+from shared.messaging.worker import Loop
 from shared.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -13,7 +14,10 @@ SERVICE = ServiceDefinition(
     description="Invoice emails, receipts, partial-payment notices and reminders.",
     metadata=models.Base.metadata,
     migrations_dir=Path(__file__).parent / "migrations",
+    blueprints=(api.blp,),
     handlers=handlers.HANDLERS,
+    jobs=reminders.JOBS,
+    loops=(Loop("delivery", reminders.deliver, every=1.0),),
 )
 
 

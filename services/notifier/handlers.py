@@ -1,10 +1,137 @@
-"""Events the notifier service consumes."""
+"""Events notifier consumes: customers and invoices (replicas), and the triggers of emails:
+an issued invoice, an applied payment."""
 
 from __future__ import annotations
 
-from services.notifier.models import customer_replica
-from shared.replicas import customer_replica_handlers
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from services.notifier.delivery import queue, render
+from services.notifier.domain import payment_notice_kind
+from services.notifier.models import customer_replica, invoice_replica
+from shared.db import UnitOfWork
+from shared.messaging import Event, NotYetKnown
+from shared.replicas import apply_snapshot, customer_replica_handlers
+
+
+def invoice_changed(uow: UnitOfWork, event: Event) -> None:
+    invoice = event.raw_data
+    apply_snapshot(
+        uow,
+        invoice_replica,
+        invoice["id"],
+        event.sequence,
+        {
+            "customer_id": invoice["customer_id"],
+            "number": invoice.get("number"),
+            "status": invoice["status"],
+            "currency": invoice["currency"],
+            "due_date": event.data.get("due_date"),
+            "amount_due": invoice["amount_due"],
+            "total": invoice["total"],
+            "snapshot": invoice,
+        },
+    )
+
+
+def _customer(uow: UnitOfWork, customer_id: str) -> Any:
+    row = uow.session.execute(
+        select(customer_replica).where(customer_replica.c.id == customer_id)
+    ).first()
+    if row is None:
+        raise NotYetKnown(f"customer {customer_id} not seen yet")
+    return row
+
+
+def invoice_issued(uow: UnitOfWork, event: Event) -> None:
+    """The invoice email to the bill-to address."""
+    invoice_changed(uow, event)
+    invoice = event.raw_data
+    customer = _customer(uow, invoice["customer_id"])
+    to = (invoice.get("bill_to") or {}).get("email") or customer.email
+    text, html = render(
+        "invoice_issued", {"customer_name": invoice["bill_to"]["name"], "invoice": invoice}
+    )
+    queue(
+        uow,
+        cause=f"invoice_issued:{invoice['id']}",
+        kind="invoice_issued",
+        customer_id=customer.id,
+        to=to,
+        subject=(
+            f"Invoice {invoice['number']}: {invoice['total']} {invoice['currency']}, "
+            f"due {invoice['due_date']}"
+        ),
+        body=text,
+        body_html=html,
+        invoice_id=invoice["id"],
+    )
+
+
+def payment_applied(uow: UnitOfWork, event: Event) -> None:
+    """One email per payment: a receipt when every invoice it touched is paid, otherwise a
+    partial-payment notice naming each invoice's remaining amount and due date."""
+    data = event.raw_data
+    if data.get("from_credit"):
+        return  # credit used on a later invoice: that invoice's email tells the story
+    customer = _customer(uow, data["customer_id"])
+    lines = []
+    for allocation in data["allocations"]:
+        invoice = uow.session.execute(
+            select(invoice_replica).where(invoice_replica.c.id == allocation["invoice_id"])
+        ).first()
+        if invoice is None:
+            raise NotYetKnown(f"invoice {allocation['invoice_id']} not seen yet")
+        lines.append(
+            {
+                "number": invoice.number,
+                "applied": allocation["amount"],
+                "amount_due": invoice.amount_due,
+                "due_date": invoice.due_date,
+            }
+        )
+    kind = payment_notice_kind([line["amount_due"] for line in lines])
+    applied = sum((Decimal(a["amount"]) for a in data["allocations"]), Decimal(0))
+    amount = applied + Decimal(data["unapplied_amount"])
+    zero = (
+        "0." + "0" * len(data["unapplied_amount"].partition(".")[2])
+        if "." in data["unapplied_amount"]
+        else "0"
+    )
+    context = {
+        "customer_name": customer.name,
+        "amount": str(amount),
+        "currency": data["currency"],
+        "invoices": lines,
+        "unapplied": data["unapplied_amount"],
+        "zero": zero,
+        "payment_date": data.get("date"),
+    }
+    text, html = render(kind, context)
+    subject = (
+        f"Payment received: {amount} {data['currency']}, thank you"
+        if kind == "payment_receipt"
+        else f"Payment received: {amount} {data['currency']}, a balance remains"
+    )
+    queue(
+        uow,
+        cause=f"payment:{data['payment_id']}",
+        kind=kind,
+        customer_id=customer.id,
+        to=customer.email,
+        subject=subject,
+        body=text,
+        body_html=html,
+        payment_id=data["payment_id"],
+        invoice_id=str(data["allocations"][0]["invoice_id"]) if data["allocations"] else None,
+    )
+
 
 HANDLERS = {
     **customer_replica_handlers(customer_replica),
+    "billing.invoice.issued": invoice_issued,
+    "billing.invoice.updated": invoice_changed,
+    "billing.payment.applied": payment_applied,
 }

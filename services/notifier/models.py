@@ -1,11 +1,16 @@
-"""The notifier database. Business tables arrive with the notifier issue; for now the platform
-tables and the customers replica this service keeps from customers.customer.* events."""
+"""The notifier database: the reminder policy, every notification and its delivery, and
+replicas of customers and invoices."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import datetime as dt
+import uuid
+from typing import Any
 
-from shared.db import new_metadata, platform_tables
+from sqlalchemy import JSON, BigInteger, Column, Date, Integer, String, Table, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import UTCDateTime, new_metadata, platform_tables
 from shared.replicas import customer_replica_table
 
 
@@ -15,3 +20,69 @@ class Base(DeclarativeBase):
 
 platform = platform_tables(Base.metadata)
 customer_replica = customer_replica_table(Base.metadata)
+invoice_replica = Table(
+    "invoice_replica",
+    Base.metadata,
+    Column("id", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("number", String(20), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("due_date", Date, nullable=True),
+    Column("amount_due", String(30), nullable=False),
+    Column("total", String(30), nullable=False),
+    Column("snapshot", JSON, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+class PolicyLevel(Base):
+    __tablename__ = "policy_levels"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    days_after_due: Mapped[int] = mapped_column(Integer)
+    template: Mapped[str] = mapped_column(String(40))
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    cause: Mapped[str] = mapped_column(String(160), unique=True)  # one notification per cause
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    level: Mapped[int | None] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(10))
+    to: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), index=True)  # queued|sending|sent|failed
+    invoice_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    payment_id: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "kind": self.kind,
+            "level": self.level,
+            "channel": self.channel,
+            "to": self.to,
+            "subject": self.subject,
+            "body": self.body,
+            "status": self.status,
+            "invoice_id": self.invoice_id,
+            "customer_id": self.customer_id,
+            "payment_id": self.payment_id,
+            "created_at": self.created_at,
+            "sent_at": self.sent_at,
+            "error": self.error,
+            "attempts": self.attempts,
+        }

@@ -8,6 +8,7 @@ between threads).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -36,6 +37,16 @@ class Job:
     at: dt.time = dt.time(1, 0)
 
 
+@dataclass(frozen=True)
+class Loop:
+    """Background work the active worker repeats: ``run`` returns how much it did; when it
+    did nothing the loop sleeps ``every`` seconds (e.g. delivering queued emails)."""
+
+    name: str
+    run: Callable[[Database, Settings], int]
+    every: float = 1.0
+
+
 class Worker:
     """Runs every background part of one service until stopped."""
 
@@ -46,11 +57,13 @@ class Worker:
         topology: Topology,
         handlers: Mapping[str, Handler] | None = None,
         jobs: Sequence[Job] = (),
+        loops: Sequence[Loop] = (),
     ) -> None:
         self.settings = settings
         self.db = db
         self.topology = topology
         self.jobs = list(jobs)
+        self.loops = list(loops)
         self.stop_event = threading.Event()
         self.relay = Relay(
             db, settings.broker_url, settings.exchange, poll_seconds=settings.relay_poll_seconds
@@ -79,6 +92,8 @@ class Worker:
             parts += [("consumer", self.consumer.run), ("retries", self._run_retries)]
         if self.jobs:
             parts.append(("jobs", self._run_jobs))
+        for loop in self.loops:
+            parts.append((loop.name, functools.partial(self._repeat, loop)))
         for name, target in parts:
             thread = threading.Thread(
                 target=target, args=(self.stop_event,), name=f"{service}-{name}", daemon=True
@@ -163,6 +178,17 @@ class Worker:
                     tables.idempotency_keys.c.created_at < now - dt.timedelta(days=2)
                 )
             )
+
+    def _repeat(self, loop: Loop, stop: threading.Event) -> None:
+        while not stop.is_set():
+            done = 0
+            if self.relay.active:  # one worker per service does it
+                try:
+                    done = loop.run(self.db, self.settings)
+                except Exception:
+                    log.exception("%s failed", loop.name)
+            if not done:
+                stop.wait(loop.every)
 
     def _run_jobs(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -1,0 +1,112 @@
+"""HTTP routes of the notifier service: notifications, the reminder policy, reminder runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from sqlalchemy import delete, select
+
+from services.notifier.delivery import deliver_due
+from services.notifier.domain import Level, check_policy
+from services.notifier.models import Notification, PolicyLevel
+from services.notifier.reminders import current_policy, run_reminders
+from services.notifier.schemas import (
+    NotificationQuery,
+    NotificationSchema,
+    PolicySchema,
+    RunResultSchema,
+    RunSchema,
+)
+from shared.clock import today
+from shared.web.auth import requires
+from shared.web.context import service_context, unit_of_work
+from shared.web.lists import keyset_page, list_response, page_of
+from shared.web.problems import invalid
+
+blp = Blueprint(
+    "notifier", __name__, description="Notifications, reminder policy and reminder runs"
+)
+
+
+@blp.route("/notifications", methods=["GET"])
+@blp.arguments(NotificationQuery, location="query")
+@blp.response(200, page_of(NotificationSchema))
+def list_notifications(args: dict[str, Any]) -> Any:
+    """Every notification and its delivery, newest first."""
+    stmt = select(Notification)
+    for field in ("customer_id", "invoice_id"):
+        if field in args:
+            stmt = stmt.where(getattr(Notification, field) == str(args[field]))
+    for field in ("kind", "status"):
+        if field in args:
+            stmt = stmt.where(getattr(Notification, field) == args[field])
+    with unit_of_work() as uow:
+        rows, next_cursor = keyset_page(
+            uow.session,
+            stmt,
+            [Notification.created_at, Notification.id],
+            lambda n: [n.created_at, n.id],
+            limit=args["limit"],
+            cursor=args["cursor"],
+            descending=True,
+        )
+        items = [row.snapshot() for row in rows]
+    return list_response(items, NotificationSchema, next_cursor, filename="notifications")
+
+
+def _policy_body(levels: list[Level]) -> dict[str, Any]:
+    return {
+        "levels": [
+            {"level": lv.level, "days_after_due": lv.days_after_due, "template": lv.template}
+            for lv in levels
+        ]
+    }
+
+
+@blp.route("/policy", methods=["GET"])
+@blp.response(200, PolicySchema)
+def get_policy() -> Any:
+    """Reminder levels by days relative to the due date (negative: before it)."""
+    with unit_of_work() as uow:
+        return _policy_body(current_policy(uow))
+
+
+@blp.route("/policy", methods=["PUT"])
+@requires("admin")
+@blp.arguments(PolicySchema)
+@blp.response(200, PolicySchema)
+def put_policy(body: dict[str, Any]) -> Any:
+    """Replace the levels: numbered 1..n, days rising with the level."""
+    levels = [Level(lv["level"], lv["days_after_due"], lv["template"]) for lv in body["levels"]]
+    try:
+        check_policy(levels)
+    except ValueError as exc:
+        raise invalid("levels", str(exc)) from None
+    with unit_of_work() as uow:
+        uow.session.execute(delete(PolicyLevel))
+        uow.session.add_all(
+            PolicyLevel(level=lv.level, days_after_due=lv.days_after_due, template=lv.template)
+            for lv in levels
+        )
+        uow.commit()
+    return _policy_body(levels)
+
+
+@blp.route("/reminders/run", methods=["POST"])
+@requires("admin")
+@blp.arguments(RunSchema)
+@blp.response(200, RunResultSchema)
+def run(body: dict[str, Any]) -> Any:
+    """Send the reminders due as of ``as_of`` (each level at most once per invoice); the
+    answer lists them with their delivery status."""
+    as_of = body["as_of"] or today()
+    with unit_of_work() as uow:
+        queued = run_reminders(uow, as_of)
+        ids = [n.id for n in queued]
+        uow.commit()
+    context = service_context()
+    deliver_due(context.db, context.settings, limit=max(len(ids), 1))
+    with unit_of_work() as uow:
+        rows = uow.session.execute(select(Notification).where(Notification.id.in_(ids))).scalars()
+        return {"as_of": as_of, "sent": [row.snapshot() for row in rows]}

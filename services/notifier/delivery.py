@@ -1,0 +1,202 @@
+"""Composing and delivering notifications: Jinja2 templates, SMTP or .eml files.
+
+A notification is recorded before anything is sent (one row per cause, so a duplicated
+trigger changes nothing), marked ``sending`` in its own transaction before it is handed to
+SMTP, and marked ``sent`` (emitting notifier.notification.sent) after. A crash between the
+two leaves it ``sending``: it is sent again with the same Message-ID, the only window in
+which a duplicate email is possible. Failures are retried with growing delay, then marked
+``failed`` (emitting notifier.notification.failed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+import ssl
+import uuid
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+
+from services.notifier.models import Notification
+from shared.clock import utcnow
+from shared.config import Settings
+from shared.db import Database, UnitOfWork
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    keep_trailing_newline=True,
+)
+MAX_ATTEMPTS = 5
+SENDER = "Tameio Receivables <receivables@tameio.invalid>"
+
+
+def render(kind: str, context: dict[str, Any]) -> tuple[str, str]:
+    """(text, html) of a notification kind."""
+    return (
+        TEMPLATES.get_template(f"{kind}.txt").render(**context),
+        TEMPLATES.get_template(f"{kind}.html").render(**context),
+    )
+
+
+def queue(
+    uow: UnitOfWork,
+    *,
+    cause: str,
+    kind: str,
+    customer_id: str,
+    to: str | None,
+    subject: str,
+    body: str,
+    body_html: str,
+    invoice_id: str | None = None,
+    payment_id: str | None = None,
+    level: int | None = None,
+) -> Notification | None:
+    """Record a notification for ``cause`` unless one exists (then None)."""
+    if uow.session.execute(select(Notification.id).where(Notification.cause == cause)).first():
+        return None
+    now = utcnow()
+    notification = Notification(
+        id=uuid.uuid4(),
+        cause=cause,
+        kind=kind,
+        level=level,
+        channel="email",
+        to=to,
+        subject=subject,
+        body=body,
+        body_html=body_html,
+        status="queued",
+        invoice_id=invoice_id,
+        customer_id=customer_id,
+        payment_id=payment_id,
+        message_id=make_msgid(domain="tameio.invalid"),
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    uow.session.add(notification)
+    uow.session.flush()
+    return notification
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class SmtpMailer:
+    """smtp://user:pass@host:587?starttls=1, or smtps://host:465."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.parts = urlsplit(url)
+        self.starttls = parse_qs(self.parts.query).get("starttls", ["0"])[0] in ("1", "true", "yes")
+        self.timeout = timeout
+
+    def send(self, message: EmailMessage) -> None:
+        host, port = self.parts.hostname or "127.0.0.1", self.parts.port
+        if self.parts.scheme == "smtps":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, port or 465, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(host, port or 25, timeout=self.timeout)
+        with client:
+            if self.starttls:
+                client.starttls(context=ssl.create_default_context())
+            if self.parts.username:
+                client.login(unquote(self.parts.username), unquote(self.parts.password or ""))
+            client.send_message(message)
+
+
+class FileMailer:
+    """Embedded mode: every message as a real .eml file in a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, message: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+        name = message["Message-ID"].strip("<>").split("@")[0]
+        (self.folder / f"{stamp}-{name}.eml").write_bytes(bytes(message))
+
+
+def mailer_for(settings: Settings) -> Mailer:
+    if settings.smtp_url:
+        return SmtpMailer(settings.smtp_url)
+    return FileMailer(settings.data_dir / "mail")
+
+
+def compose(notification: Notification) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = SENDER
+    message["To"] = notification.to or ""
+    message["Subject"] = notification.subject
+    message["Message-ID"] = notification.message_id
+    message.set_content(notification.body)
+    message.add_alternative(notification.body_html, subtype="html")
+    return message
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(5 * 2 ** (attempts - 1), 600))
+
+
+def deliver_due(
+    db: Database, settings: Settings, mailer: Mailer | None = None, limit: int = 20
+) -> int:
+    """Send what is due (queued, or left ``sending`` by a crash); returns how many were tried."""
+    mailer = mailer or mailer_for(settings)
+    with db.unit_of_work() as uow:
+        due = list(
+            uow.session.execute(
+                select(Notification)
+                .where(
+                    Notification.status.in_(("queued", "sending")),
+                    Notification.next_attempt_at <= utcnow(),
+                )
+                .order_by(Notification.created_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        for notification in due:
+            notification.status = "sending"
+        uow.commit()
+    for notification in due:
+        error = None
+        if not notification.to:
+            error = "the customer has no email address"
+        else:
+            try:
+                mailer.send(compose(notification))
+            except (OSError, smtplib.SMTPException) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+        record_outcome(db, notification.id, error, final=not notification.to)
+    return len(due)
+
+
+def record_outcome(
+    db: Database, notification_id: uuid.UUID, error: str | None, *, final: bool = False
+) -> None:
+    with db.unit_of_work() as uow:
+        notification = uow.session.get(Notification, notification_id, with_for_update=True)
+        assert notification is not None
+        notification.attempts += 1
+        if error is None:
+            notification.status, notification.sent_at, notification.error = "sent", utcnow(), None
+            uow.emit("notifier.notification.sent", str(notification.id), notification.snapshot())
+        elif final or notification.attempts >= MAX_ATTEMPTS:
+            notification.status, notification.error = "failed", error[:2000]
+            uow.emit("notifier.notification.failed", str(notification.id), notification.snapshot())
+        else:
+            notification.status, notification.error = "queued", error[:2000]
+            notification.next_attempt_at = utcnow() + retry_delay(notification.attempts)
+        uow.commit()
