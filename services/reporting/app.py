@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.reporting import handlers, models
+from services.reporting import api, handlers, models
 from shared.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -13,6 +13,7 @@ SERVICE = ServiceDefinition(
     description="Aging, outstanding balances, revenue and payment behaviour, from every event.",
     metadata=models.Base.metadata,
     migrations_dir=Path(__file__).parent / "migrations",
+    blueprints=(api.blp,),
     handlers=handlers.HANDLERS,
 )
 

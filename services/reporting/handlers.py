@@ -1,8 +1,11 @@
-"""Reporting consumes every event (``#``) into its raw event log."""
+"""Reporting consumes every event (``#``) into its raw event log and its read models."""
 
 from __future__ import annotations
 
+import json
+
 from services.reporting.models import LoggedEvent
+from services.reporting.projections import project
 from shared.clock import utcnow
 from shared.db import UnitOfWork
 from shared.messaging import Event
@@ -10,7 +13,7 @@ from shared.messaging.envelope import to_json
 
 
 def record_event(uow: UnitOfWork, event: Event) -> None:
-    """Keep the event whole; the inbox guarantees each is recorded once."""
+    """Keep the event whole and apply it to the read models; the inbox makes it once."""
     envelope = {
         "id": event.id,
         "type": event.type,
@@ -23,6 +26,7 @@ def record_event(uow: UnitOfWork, event: Event) -> None:
         "causation_id": event.causation_id,
         "data": event.raw_data,
     }
+    project(uow, json.loads(to_json(envelope)))
     uow.session.add(
         LoggedEvent(
             event_id=event.id,

@@ -1,10 +1,10 @@
-"""The reporting database: the raw event log every read model is rebuilt from."""
+"""The reporting database: the raw event log, and read models rebuilt from it at will."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, String, Text
+from sqlalchemy import BigInteger, Date, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import BigId, UTCDateTime, new_metadata, platform_tables
@@ -32,3 +32,50 @@ class LoggedEvent(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     envelope: Mapped[str] = mapped_column(Text)
+
+
+class ReportCustomer(Base):
+    __tablename__ = "rp_customers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportInvoice(Base):
+    __tablename__ = "rp_invoices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[str | None] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    issue_date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    net_minor: Mapped[int] = mapped_column(BigInteger)
+    tax_minor: Mapped[int] = mapped_column(BigInteger)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    void_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Movement(Base):
+    """A dated money movement. Account kinds (invoice, void, payment, reversal, credit_note,
+    refund) add up to the balance; invoice kinds (applied, unapplied) to what an invoice has
+    had paid or credited. Sums do not care about arrival order."""
+
+    __tablename__ = "rp_movements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(String(64))
+    invoice_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    date: Mapped[dt.date] = mapped_column(Date)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "invoice_id", "kind", name="uq_rp_movements_event"),
+        Index("ix_rp_movements_customer_date", "customer_id", "date"),
+        Index("ix_rp_movements_invoice", "invoice_id", "date"),
+    )

@@ -1,0 +1,106 @@
+"""HTTP routes of the reporting service: reports as of a date, and the rebuild."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import delete, select
+
+from services.reporting.models import LoggedEvent, Movement, ReportCustomer, ReportInvoice
+from services.reporting.projections import project
+from services.reporting.reports import aging, outstanding, revenue
+from shared.clock import today
+from shared.events.fields import Currency
+from shared.web.auth import requires
+from shared.web.context import unit_of_work
+from shared.web.lists import csv_response, wants_csv
+from shared.web.problems import invalid
+from shared.web.schemas import RequestSchema
+
+blp = Blueprint("reporting", __name__, description="Aging, outstanding balances, revenue")
+
+
+class AsOfQuery(RequestSchema):
+    as_of = fields.Date(load_default=None)
+    currency = Currency(load_default=None)
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class PeriodQuery(RequestSchema):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+    group_by = fields.String(
+        load_default="customer", validate=validate.OneOf(["customer", "month"])
+    )
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class ReportSchema(Schema):
+    items = fields.List(fields.Dict(), required=True)
+    totals = fields.Dict(required=True, metadata={"description": "per currency"})
+
+
+class RebuildSchema(Schema):
+    events = fields.Integer(required=True)
+
+
+def _render(report: dict[str, Any], name: str) -> Any:
+    if wants_csv():
+        rows = [
+            {k: str(v) if v is not None else "" for k, v in row.items()} for row in report["items"]
+        ]
+        columns = list(rows[0]) if rows else ["customer_id"]
+        return csv_response(rows, name, columns)
+    return json.loads(json.dumps(report, default=str))
+
+
+@blp.route("/reports/aging", methods=["GET"])
+@blp.arguments(AsOfQuery, location="query")
+@blp.response(200, ReportSchema)
+def aging_report(args: dict[str, Any]) -> Any:
+    """Per customer and total: current, 1-30, 31-60, 61-90, 90+ days past due as of ``as_of``
+    (documents and payments dated later are left out)."""
+    with unit_of_work() as uow:
+        return _render(aging(uow, args["as_of"] or today(), args["currency"]), "aging")
+
+
+@blp.route("/reports/outstanding", methods=["GET"])
+@blp.arguments(AsOfQuery, location="query")
+@blp.response(200, ReportSchema)
+def outstanding_report(args: dict[str, Any]) -> Any:
+    """Per customer: balance, overdue, oldest overdue days, unapplied credit."""
+    with unit_of_work() as uow:
+        return _render(outstanding(uow, args["as_of"] or today(), args["currency"]), "outstanding")
+
+
+@blp.route("/reports/revenue", methods=["GET"])
+@blp.arguments(PeriodQuery, location="query")
+@blp.response(200, ReportSchema)
+def revenue_report(args: dict[str, Any]) -> Any:
+    """Invoiced (net), tax, credited and collected in the period, per customer or month."""
+    if args["to"] < args["from_"]:
+        raise invalid("to", "must not be before from")
+    with unit_of_work() as uow:
+        return _render(revenue(uow, args["from_"], args["to"], args["group_by"]), "revenue")
+
+
+@blp.route("/admin/rebuild", methods=["POST"])
+@requires("admin")
+@blp.response(200, RebuildSchema)
+def rebuild() -> Any:
+    """Throw the read models away and replay the stored event log into them."""
+    with unit_of_work() as uow:
+        for model in (Movement, ReportInvoice, ReportCustomer):
+            uow.session.execute(delete(model))
+        count = 0
+        for (envelope,) in uow.session.execute(
+            select(LoggedEvent.envelope).order_by(LoggedEvent.id)
+        ):
+            project(uow, json.loads(envelope))
+            uow.session.flush()
+            count += 1
+        uow.commit()
+    return {"events": count}

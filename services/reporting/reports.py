@@ -1,0 +1,211 @@
+"""Reports computed from the read models, as of any date, amounts per currency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from services.reporting.models import Movement, ReportCustomer, ReportInvoice
+from shared.db import UnitOfWork
+from shared.money import from_minor
+
+ACCOUNT_KINDS = ("invoice", "void", "payment", "reversal", "credit_note", "refund")
+INVOICE_KINDS = ("applied", "unapplied")
+BUCKETS = ("current", "d1_30", "d31_60", "d61_90", "d90_plus")
+
+
+def bucket(days_past_due: int) -> str:
+    if days_past_due <= 0:
+        return "current"
+    if days_past_due <= 30:
+        return "d1_30"
+    if days_past_due <= 60:
+        return "d31_60"
+    if days_past_due <= 90:
+        return "d61_90"
+    return "d90_plus"
+
+
+def invoice_dues(
+    uow: UnitOfWork, as_of: dt.date, currency: str | None = None
+) -> list[tuple[ReportInvoice, int]]:
+    """Every invoice issued and not void by ``as_of`` with what was still due on that day."""
+    settled = (
+        select(Movement.invoice_id, func.sum(Movement.amount_minor).label("change"))
+        .where(Movement.kind.in_(INVOICE_KINDS), Movement.date <= as_of)
+        .group_by(Movement.invoice_id)
+        .subquery()
+    )
+    stmt = (
+        select(ReportInvoice, func.coalesce(settled.c.change, 0))
+        .outerjoin(settled, settled.c.invoice_id == ReportInvoice.id)
+        .where(
+            ReportInvoice.issue_date <= as_of,
+            or_(ReportInvoice.void_on.is_(None), ReportInvoice.void_on > as_of),
+        )
+    )
+    if currency:
+        stmt = stmt.where(ReportInvoice.currency == currency)
+    return [
+        (invoice, invoice.total_minor + int(change))
+        for invoice, change in uow.session.execute(stmt)
+    ]
+
+
+def balances(uow: UnitOfWork, as_of: dt.date) -> dict[tuple[str, str], int]:
+    """(customer, currency) -> balance on ``as_of`` (positive: the customer owes)."""
+    rows = uow.session.execute(
+        select(Movement.customer_id, Movement.currency, func.sum(Movement.amount_minor))
+        .where(Movement.kind.in_(ACCOUNT_KINDS), Movement.date <= as_of)
+        .group_by(Movement.customer_id, Movement.currency)
+    )
+    return {(customer, currency): int(total) for customer, currency, total in rows}
+
+
+def _names(uow: UnitOfWork) -> dict[str, str]:
+    return dict(uow.session.execute(select(ReportCustomer.id, ReportCustomer.name)).all())
+
+
+def _per_currency(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Totals per currency (amounts are never summed across currencies)."""
+    totals: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        into = totals.setdefault(str(row["currency"]), dict.fromkeys(fields, 0))
+        for name in fields:
+            into[name] += row[name]
+    return totals
+
+
+def aging(uow: UnitOfWork, as_of: dt.date, currency: str | None) -> dict[str, Any]:
+    """Amounts due per customer in buckets of days past due on ``as_of``; ``balance`` is what
+    the account said that day (the buckets' total minus unapplied credit)."""
+    names = _names(uow)
+    buckets: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(BUCKETS, 0))
+    for invoice, due in invoice_dues(uow, as_of, currency):
+        if due:
+            buckets[(invoice.customer_id, invoice.currency)][
+                bucket((as_of - invoice.due_date).days)
+            ] += due
+    account = {
+        k: v for k, v in balances(uow, as_of).items() if currency is None or k[1] == currency
+    }
+    keys = set(buckets) | {k for k, v in account.items() if v}
+    items = []
+    for customer_id, cur in sorted(keys, key=lambda k: (names.get(k[0]) or "", k)):
+        due_by_bucket = buckets[(customer_id, cur)]
+        total = sum(due_by_bucket.values())
+        balance = account.get((customer_id, cur), 0)
+        figures = {
+            **due_by_bucket,
+            "total": total,
+            "unapplied_credit": total - balance,
+            "balance": balance,
+        }
+        items.append(
+            {
+                "customer_id": customer_id,
+                "customer_name": names.get(customer_id),
+                "currency": cur,
+                **{name: from_minor(value, cur) for name, value in figures.items()},
+            }
+        )
+    fields = (*BUCKETS, "total", "unapplied_credit", "balance")
+    return {
+        "as_of": as_of,
+        "currency": currency,
+        "items": items,
+        "totals": _per_currency(items, fields),
+    }
+
+
+def outstanding(uow: UnitOfWork, as_of: dt.date, currency: str | None) -> dict[str, Any]:
+    """Per customer: balance, overdue amount, the oldest overdue invoice's days, credit."""
+    names = _names(uow)
+    overdue: dict[tuple[str, str], int] = defaultdict(int)
+    oldest: dict[tuple[str, str], int] = defaultdict(int)
+    open_due: dict[tuple[str, str], int] = defaultdict(int)
+    for invoice, due in invoice_dues(uow, as_of, currency):
+        key = (invoice.customer_id, invoice.currency)
+        open_due[key] += due
+        late = (as_of - invoice.due_date).days
+        if due > 0 and late > 0:
+            overdue[key] += due
+            oldest[key] = max(oldest[key], late)
+    items = []
+    account = balances(uow, as_of)
+    for key in sorted(account, key=lambda k: (names.get(k[0]) or "", k)):
+        customer_id, cur = key
+        balance = account[key]
+        if (currency and cur != currency) or (balance == 0 and open_due[key] == 0):
+            continue
+        items.append(
+            {
+                "customer_id": customer_id,
+                "customer_name": names.get(customer_id),
+                "currency": cur,
+                "balance": from_minor(balance, cur),
+                "overdue": from_minor(overdue[key], cur),
+                "oldest_overdue_days": oldest[key],
+                "unapplied_credit": from_minor(open_due[key] - balance, cur),
+            }
+        )
+    fields = ("balance", "overdue", "unapplied_credit")
+    return {
+        "as_of": as_of,
+        "currency": currency,
+        "items": items,
+        "totals": _per_currency(items, fields),
+    }
+
+
+def revenue(uow: UnitOfWork, start: dt.date, end: dt.date, group_by: str) -> dict[str, Any]:
+    """Invoiced (net), tax, credited and collected in the period, per customer or month."""
+    names = _names(uow)
+    figures: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: {"invoiced": 0, "tax": 0, "credited": 0, "collected": 0}
+    )
+
+    def key(customer_id: str, day: dt.date, currency: str) -> tuple[str, str]:
+        return (customer_id if group_by == "customer" else day.strftime("%Y-%m"), currency)
+
+    for invoice in uow.session.execute(
+        select(ReportInvoice).where(
+            ReportInvoice.issue_date.between(start, end),
+            or_(ReportInvoice.void_on.is_(None), ReportInvoice.void_on > end),
+        )
+    ).scalars():
+        row = figures[key(invoice.customer_id, invoice.issue_date, invoice.currency)]
+        row["invoiced"] += invoice.net_minor
+        row["tax"] += invoice.tax_minor
+    for movement in uow.session.execute(
+        select(Movement).where(
+            and_(
+                Movement.kind.in_(("credit_note", "payment", "reversal")),
+                Movement.date.between(start, end),
+            )
+        )
+    ).scalars():
+        row = figures[key(movement.customer_id, movement.date, movement.currency)]
+        if movement.kind == "credit_note":
+            row["credited"] -= movement.amount_minor
+        else:
+            row["collected"] -= movement.amount_minor
+    items = []
+    for (group, cur), row in sorted(figures.items()):
+        label: dict[str, Any] = (
+            {"customer_id": group, "customer_name": names.get(group)}
+            if group_by == "customer"
+            else {"month": group}
+        )
+        items.append({**label, "currency": cur, **{k: from_minor(v, cur) for k, v in row.items()}})
+    fields = ("invoiced", "tax", "credited", "collected")
+    return {
+        "from": start,
+        "to": end,
+        "group_by": group_by,
+        "items": items,
+        "totals": _per_currency(items, fields),
+    }
