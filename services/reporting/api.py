@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 
 from services.reporting.models import LoggedEvent, Movement, ReportCustomer, ReportInvoice
 from services.reporting.projections import project
-from services.reporting.reports import aging, outstanding, revenue
+from services.reporting.reports import aging, outstanding, payment_behavior, revenue
 from shared.clock import today
 from shared.events.fields import Currency
 from shared.web.auth import requires
@@ -85,6 +85,27 @@ def revenue_report(args: dict[str, Any]) -> Any:
         raise invalid("to", "must not be before from")
     with unit_of_work() as uow:
         return _render(revenue(uow, args["from_"], args["to"], args["group_by"]), "revenue")
+
+
+class BehaviorQuery(RequestSchema):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+@blp.route("/reports/payment-behavior", methods=["GET"])
+@blp.arguments(BehaviorQuery, location="query")
+@blp.response(200, ReportSchema)
+def payment_behavior_report(args: dict[str, Any]) -> Any:
+    """Per customer, over invoices fully paid in the period (paid date: the day the payment
+    or credit that completed it is dated): average days to pay and late, on-time rate,
+    partial payments, open overdue invoices, and DSO."""
+    if args["to"] < args["from_"]:
+        raise invalid("to", "must not be before from")
+    with unit_of_work() as uow:
+        report = payment_behavior(uow, args["from_"], args["to"])
+    report["totals"] = {}
+    return _render(report, "payment-behavior")
 
 
 @blp.route("/admin/rebuild", methods=["POST"])

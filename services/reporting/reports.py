@@ -209,3 +209,90 @@ def revenue(uow: UnitOfWork, start: dt.date, end: dt.date, group_by: str) -> dic
         "items": items,
         "totals": _per_currency(items, fields),
     }
+
+
+def _settlements(uow: UnitOfWork) -> dict[str, list[Movement]]:
+    moves: dict[str, list[Movement]] = defaultdict(list)
+    for movement in uow.session.execute(
+        select(Movement)
+        .where(Movement.kind.in_(INVOICE_KINDS))
+        .order_by(Movement.date, Movement.id)
+    ).scalars():
+        moves[str(movement.invoice_id)].append(movement)
+    return moves
+
+
+def paid_on(invoice: ReportInvoice, moves: list[Movement]) -> tuple[dt.date | None, list[dt.date]]:
+    """(the date the invoice was settled for good, or None; the dates of applications that
+    left it partly paid). A reversal that re-opens it clears the date."""
+    settled, partial, day = 0, [], None
+    for movement in moves:
+        settled -= movement.amount_minor
+        if settled >= invoice.total_minor:
+            day = day or movement.date
+        else:
+            day = None
+            if movement.kind == "applied" and settled > 0:
+                partial.append(movement.date)
+    return day, partial
+
+
+def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """Per customer, over invoices fully paid in the period: invoices_paid, avg_days_to_pay,
+    avg_days_late, on_time_rate, partial_payments, open_overdue; and DSO = receivable open
+    at ``to`` / invoiced (tax included) in the period x days in the period."""
+    names = _names(uow)
+    moves = _settlements(uow)
+    stats: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {
+            "days_to_pay": [],
+            "days_late": [],
+            "partial_payments": 0,
+            "open_overdue": 0,
+            "invoiced": 0,
+            "open": 0,
+        }
+    )
+    invoices = uow.session.execute(
+        select(ReportInvoice).where(
+            or_(ReportInvoice.void_on.is_(None), ReportInvoice.void_on > end)
+        )
+    ).scalars()
+    for invoice in invoices:
+        key = (invoice.customer_id, invoice.currency)
+        row = stats[key]
+        day, partial = paid_on(invoice, [m for m in moves.get(invoice.id, []) if m.date <= end])
+        row["partial_payments"] += sum(1 for when in partial if when >= start)
+        if day is not None and start <= day <= end:
+            row["days_to_pay"].append((day - invoice.issue_date).days)
+            row["days_late"].append(max(0, (day - invoice.due_date).days))
+        if start <= invoice.issue_date <= end:
+            row["invoiced"] += invoice.total_minor
+    for invoice, due in invoice_dues(uow, end):
+        row = stats[(invoice.customer_id, invoice.currency)]
+        row["open"] += due
+        if due > 0 and invoice.due_date < end:
+            row["open_overdue"] += 1
+    days = (end - start).days + 1
+    items = []
+    for (customer_id, cur), row in sorted(
+        stats.items(), key=lambda kv: (names.get(kv[0][0]) or "", kv[0])
+    ):
+        paid = len(row["days_to_pay"])
+        items.append(
+            {
+                "customer_id": customer_id,
+                "customer_name": names.get(customer_id),
+                "currency": cur,
+                "invoices_paid": paid,
+                "avg_days_to_pay": round(sum(row["days_to_pay"]) / paid, 1) if paid else None,
+                "avg_days_late": round(sum(row["days_late"]) / paid, 1) if paid else None,
+                "on_time_rate": round(sum(1 for d in row["days_late"] if d == 0) / paid, 4)
+                if paid
+                else None,
+                "partial_payments": row["partial_payments"],
+                "open_overdue": row["open_overdue"],
+                "dso": round(row["open"] / row["invoiced"] * days, 1) if row["invoiced"] else None,
+            }
+        )
+    return {"from": start, "to": end, "items": items}
