@@ -106,7 +106,7 @@ def run(body: dict[str, Any]) -> Any:
         ids = [n.id for n in queued]
         uow.commit()
     context = service_context()
-    deliver_due(context.db, context.settings, limit=max(len(ids), 1))
+    deliver_due(context.db, context.settings, limit=max(len(ids), 1), only=ids)
     with unit_of_work() as uow:
         rows = uow.session.execute(select(Notification).where(Notification.id.in_(ids))).scalars()
         return {"as_of": as_of, "sent": [row.snapshot() for row in rows]}

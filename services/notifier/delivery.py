@@ -14,6 +14,7 @@ import datetime as dt
 import smtplib
 import ssl
 import uuid
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -34,6 +35,7 @@ TEMPLATES = Environment(
     keep_trailing_newline=True,
 )
 MAX_ATTEMPTS = 5
+LEASE = dt.timedelta(minutes=2)  # longer than any SMTP exchange (10 s timeout)
 SENDER = "Tameio Receivables <receivables@tameio.invalid>"
 
 
@@ -150,25 +152,32 @@ def retry_delay(attempts: int) -> dt.timedelta:
 
 
 def deliver_due(
-    db: Database, settings: Settings, mailer: Mailer | None = None, limit: int = 20
+    db: Database,
+    settings: Settings,
+    mailer: Mailer | None = None,
+    limit: int = 20,
+    only: Sequence[uuid.UUID] | None = None,
 ) -> int:
-    """Send what is due (queued, or left ``sending`` by a crash); returns how many were tried."""
+    """Send what is due (queued, or left ``sending`` by a crash), or just ``only``; returns how
+    many were tried. Claiming a row leases it: nobody else sends it until the lease ends."""
     mailer = mailer or mailer_for(settings)
+    now = utcnow()
     with db.unit_of_work() as uow:
-        due = list(
-            uow.session.execute(
-                select(Notification)
-                .where(
-                    Notification.status.in_(("queued", "sending")),
-                    Notification.next_attempt_at <= utcnow(),
-                )
-                .order_by(Notification.created_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).scalars()
+        stmt = (
+            select(Notification)
+            .where(
+                Notification.status.in_(("queued", "sending")), Notification.next_attempt_at <= now
+            )
+            .order_by(Notification.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
+        if only is not None:
+            stmt = stmt.where(Notification.id.in_(list(only)))
+        due = list(uow.session.execute(stmt).scalars())
         for notification in due:
             notification.status = "sending"
+            notification.next_attempt_at = now + LEASE
         uow.commit()
     for notification in due:
         error = None

@@ -90,6 +90,7 @@ def payment_applied(uow: UnitOfWork, event: Event) -> None:
                 "applied": allocation["amount"],
                 "amount_due": invoice.amount_due,
                 "due_date": invoice.due_date,
+                "paid": Decimal(invoice.amount_due) == 0,
             }
         )
     kind = payment_notice_kind([line["amount_due"] for line in lines])

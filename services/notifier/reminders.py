@@ -62,7 +62,11 @@ def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
             f"Final notice: invoice {invoice.number}"
             if level.template == "final"
             else f"Reminder: invoice {invoice.number}, {invoice.amount_due} {invoice.currency} due"
-            + (f" on {invoice.due_date}" if days_late < 0 else f", {days_late} days late")
+            + (
+                f" on {invoice.due_date}"
+                if days_late < 0
+                else f", {days_late} day{'' if days_late == 1 else 's'} late"
+            )
         )
         notification = queue(
             uow,
