@@ -28,6 +28,7 @@ from services.notifier.models import Notification
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db import Database, UnitOfWork
+from shared.web.client import ServiceClient, ServiceUnavailable
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -136,7 +137,20 @@ def mailer_for(settings: Settings) -> Mailer:
     return FileMailer(settings.data_dir / "mail")
 
 
-def compose(notification: Notification) -> EmailMessage:
+def invoice_pdf(settings: Settings, notification: Notification) -> bytes | None:
+    """The invoice PDF from billing for an invoice email, if billing serves it right now."""
+    if notification.kind != "invoice_issued" or not notification.invoice_id:
+        return None
+    try:
+        status, body = ServiceClient(settings).get_bytes(
+            "billing", f"/invoices/{notification.invoice_id}/pdf"
+        )
+    except ServiceUnavailable:
+        return None
+    return body if status == 200 and body.startswith(b"%PDF") else None
+
+
+def compose(notification: Notification, attachment: bytes | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = SENDER
     message["To"] = notification.to or ""
@@ -144,6 +158,13 @@ def compose(notification: Notification) -> EmailMessage:
     message["Message-ID"] = notification.message_id
     message.set_content(notification.body)
     message.add_alternative(notification.body_html, subtype="html")
+    if attachment is not None:
+        message.add_attachment(
+            attachment,
+            maintype="application",
+            subtype="pdf",
+            filename=f"{notification.subject.split(':')[0].removeprefix('Invoice ')}.pdf",
+        )
     return message
 
 
@@ -185,7 +206,7 @@ def deliver_due(
             error = "the customer has no email address"
         else:
             try:
-                mailer.send(compose(notification))
+                mailer.send(compose(notification, invoice_pdf(settings, notification)))
             except (OSError, smtplib.SMTPException) as exc:
                 error = f"{type(exc).__name__}: {exc}"
         record_outcome(db, notification.id, error, final=not notification.to)

@@ -41,6 +41,22 @@ class ServiceClient:
         self.timeout = urllib3.Timeout(connect=1.0, read=timeout)
         self.pool = urllib3.PoolManager(maxsize=4, retries=False)
 
+    def get_bytes(self, service: str, path: str) -> tuple[int, bytes]:
+        """GET raw bytes (a PDF, say); raises ServiceUnavailable if the service cannot answer."""
+        headers = {IDENTITY_HEADER: sign_identity(self.settings.internal_secret, self.identity)}
+        local = _local_apps.get(service)
+        if local is not None:
+            local_answer = Client(local).get(path, headers=headers)
+            return local_answer.status_code, local_answer.get_data()
+        try:
+            url = f"{self.settings.service_urls[service]}{path}"
+            response = self.pool.request("GET", url, headers=headers, timeout=self.timeout)
+        except urllib3.exceptions.HTTPError as exc:
+            raise ServiceUnavailable(
+                f"the {service} service did not answer ({type(exc).__name__})"
+            ) from None
+        return response.status, bytes(response.data)
+
     def get(self, service: str, path: str) -> Answer:
         """GET ``path`` of ``service``; raises ServiceUnavailable if it cannot answer."""
         headers = {IDENTITY_HEADER: sign_identity(self.settings.internal_secret, self.identity)}
