@@ -26,6 +26,7 @@ from shared.clock import utcnow
 from shared.messaging.consumer import EventProcessor, Outcome
 from shared.web.auth import IDENTITY_HEADER, Identity, sign_identity
 from tests.support.events import body_of, customer_data, envelope
+from tests.support.events import invoice_data as shared_invoice_data
 from tests.support.harness import SECRET, ServiceUnderTest, wait_until
 from tests.support.realmode import free_port
 
@@ -145,55 +146,15 @@ def invoice_data(
     **changes: Any,
 ) -> dict[str, Any]:
     """The whole invoice as billing.invoice.issued / .updated carry it (one zero-rated line)."""
-    now = utcnow()
-    data = {
-        "id": new_id(),
-        "number": number,
-        "customer_id": customer_id,
-        "status": "open",
-        "currency": "EUR",
-        "date": ISSUE_DAY.isoformat(),
-        "issue_date": ISSUE_DAY.isoformat(),
-        "due_date": due_date.isoformat(),
-        "bill_to": {
-            "name": "Acme Ltd",
-            "email": bill_to_email,
-            "tax_id": None,
-            "billing_address": None,
-        },
-        "contract_id": None,
-        "lines": [
-            {
-                "sku": "FLAT",
-                "description": "Flat fee",
-                "quantity": "1",
-                "unit_price": total,
-                "discount_percent": "0.00",
-                "net_amount": total,
-                "tax_rate": "0.00",
-                "tax_amount": "0.00",
-                "tax_note": None,
-            }
-        ],
-        "subtotal": total,
-        "tax_total": "0.00",
-        "total": total,
-        "amount_paid": "0.00",
-        "amount_credited": "0.00",
-        "amount_due": total,
-        "overdue": False,
-        "days_overdue": 0,
-        "payments": [],
-        "paid_on": None,
-        "notes": None,
-        "void_reason": None,
-        "version": 1,
-        "created_at": now,
-        "issued_at": now,
-        "voided_at": None,
-        "updated_at": now,
-    }
-    return {**data, **changes}
+    return shared_invoice_data(
+        customer_id,
+        number,
+        total,
+        issue_date=ISSUE_DAY,
+        due_date=due_date,
+        bill_to_email=bill_to_email,
+        **changes,
+    )
 
 
 class Notifier:

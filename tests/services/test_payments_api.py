@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 
 from services.payments.models import Payment, Refund
-from shared.clock import today, utcnow
+from shared.clock import today
 from shared.messaging.consumer import EventProcessor, Outcome
 from shared.web.client import forget_local, register_local
 from tests.support.events import body_of, customer_data, envelope
+from tests.support.events import invoice_data as shared_invoice_data
 from tests.support.harness import ServiceUnderTest
 from tests.support.realmode import free_port
 
@@ -40,50 +41,15 @@ def invoice_data(
     customer_id: str, number: str, total: str = "100.00", currency: str = "EUR", **changes: Any
 ) -> dict[str, Any]:
     """The whole invoice as billing.invoice.issued / .updated carry it (one zero-rated line)."""
-    now = utcnow()
-    data = {
-        "id": new_id(),
-        "number": number,
-        "customer_id": customer_id,
-        "status": "open",
-        "currency": currency,
-        "date": DAY.isoformat(),
-        "issue_date": DAY.isoformat(),
-        "due_date": (DAY + dt.timedelta(days=30)).isoformat(),
-        "bill_to": {"name": "Acme Ltd", "email": None, "tax_id": None, "billing_address": None},
-        "contract_id": None,
-        "lines": [
-            {
-                "sku": "FLAT",
-                "description": "Flat fee",
-                "quantity": "1",
-                "unit_price": total,
-                "discount_percent": "0.00",
-                "net_amount": total,
-                "tax_rate": "0.00",
-                "tax_amount": "0.00",
-                "tax_note": None,
-            }
-        ],
-        "subtotal": total,
-        "tax_total": "0.00",
-        "total": total,
-        "amount_paid": "0.00",
-        "amount_credited": "0.00",
-        "amount_due": total,
-        "overdue": False,
-        "days_overdue": 0,
-        "payments": [],
-        "paid_on": None,
-        "notes": None,
-        "void_reason": None,
-        "version": 1,
-        "created_at": now,
-        "issued_at": now,
-        "voided_at": None,
-        "updated_at": now,
-    }
-    return {**data, **changes}
+    return shared_invoice_data(
+        customer_id,
+        number,
+        total,
+        currency=currency,
+        issue_date=DAY,
+        due_date=DAY + dt.timedelta(days=30),
+        **changes,
+    )
 
 
 class Payments:

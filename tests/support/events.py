@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -221,3 +222,65 @@ class FailsFirst:
 
 
 apply_customer_snapshot = BILLING_HANDLERS[CREATED]
+
+
+def invoice_data(
+    customer_id: str,
+    number: str,
+    total: str = "100.00",
+    *,
+    currency: str = "EUR",
+    issue_date: dt.date,
+    due_date: dt.date,
+    bill_to_email: str | None = None,
+    **changes: Any,
+) -> dict[str, Any]:
+    """The whole invoice as billing.invoice.issued / .updated carry it (one zero-rated line)."""
+    now = utcnow()
+    line = {
+        "sku": "FLAT",
+        "description": "Flat fee",
+        "quantity": "1",
+        "unit_price": total,
+        "discount_percent": "0.00",
+        "net_amount": total,
+        "tax_rate": "0.00",
+        "tax_amount": "0.00",
+        "tax_note": None,
+    }
+    data = {
+        "id": str(uuid.uuid4()),
+        "number": number,
+        "customer_id": customer_id,
+        "status": "open",
+        "currency": currency,
+        "date": issue_date.isoformat(),
+        "issue_date": issue_date.isoformat(),
+        "due_date": due_date.isoformat(),
+        "bill_to": {
+            "name": "Acme Ltd",
+            "email": bill_to_email,
+            "tax_id": None,
+            "billing_address": None,
+        },
+        "contract_id": None,
+        "lines": [line],
+        "subtotal": total,
+        "tax_total": "0.00",
+        "total": total,
+        "amount_paid": "0.00",
+        "amount_credited": "0.00",
+        "amount_due": total,
+        "overdue": False,
+        "days_overdue": 0,
+        "payments": [],
+        "paid_on": None,
+        "notes": None,
+        "void_reason": None,
+        "version": 1,
+        "created_at": now,
+        "issued_at": now,
+        "voided_at": None,
+        "updated_at": now,
+    }
+    return {**data, **changes}
