@@ -328,6 +328,23 @@ def use_credit(
                     "from_credit": True,
                 },
             )
+        if plan and source.kind == "credit_note":
+            uow.emit(
+                "billing.credit_note.applied",
+                source.id,
+                {
+                    "credit_note_id": source.id,
+                    "customer_id": account.customer_id,
+                    "allocations": [
+                        {"invoice_id": i, "amount": money(a, account.currency)} for i, a in plan
+                    ],
+                    "unapplied_amount": money(
+                        source.original_minor - source.used_minor, account.currency
+                    ),
+                    "currency": account.currency,
+                    "date": day,
+                },
+            )
         if account.unapplied_credit_minor <= 0:
             break
 

@@ -41,20 +41,53 @@ class PeriodQuery(RequestSchema):
 class ReportSchema(Schema):
     items = fields.List(fields.Dict(), required=True)
     totals = fields.Dict(required=True, metadata={"description": "per currency"})
+    # The parameters the report was computed for.
+    as_of = fields.Date()
+    currency = fields.String(allow_none=True)
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    group_by = fields.String()
 
 
 class RebuildSchema(Schema):
     events = fields.Integer(required=True)
 
 
+COLUMNS = {
+    "aging": (
+        "current",
+        "d1_30",
+        "d31_60",
+        "d61_90",
+        "d90_plus",
+        "total",
+        "unapplied_credit",
+        "balance",
+    ),
+    "outstanding": ("balance", "overdue", "oldest_overdue_days", "unapplied_credit"),
+    "revenue": ("invoiced", "tax", "credited", "collected"),
+    "payment-behavior": (
+        "invoices_paid",
+        "avg_days_to_pay",
+        "avg_days_late",
+        "on_time_rate",
+        "partial_payments",
+        "open_overdue",
+        "dso",
+    ),
+}
+
+
 def _render(report: dict[str, Any], name: str) -> Any:
+    """JSON (with the parameters) or CSV (the same columns whatever the data)."""
     if wants_csv():
-        rows = [
-            {k: str(v) if v is not None else "" for k, v in row.items()} for row in report["items"]
-        ]
-        columns = list(rows[0]) if rows else ["customer_id"]
-        return csv_response(rows, name, columns)
-    return json.loads(json.dumps(report, default=str))
+        rows = [{k: "" if v is None else str(v) for k, v in row.items()} for row in report["items"]]
+        by_month = report.get("group_by") == "month"
+        keys = ["month"] if by_month else ["customer_id", "customer_name"]
+        return csv_response(rows, name, [*keys, "currency", *COLUMNS[name]])
+    if "from" in report:
+        report["from_"] = report.pop("from")
+    return report
 
 
 @blp.route("/reports/aging", methods=["GET"])

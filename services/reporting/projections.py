@@ -11,6 +11,7 @@ from sqlalchemy import Table
 
 from services.reporting.models import Movement, ReportCustomer, ReportInvoice
 from shared.db import UnitOfWork, insert_if_absent
+from shared.messaging import NotYetKnown
 from shared.money import to_minor
 
 Envelope = dict[str, Any]
@@ -104,7 +105,9 @@ def invoice_voided(uow: UnitOfWork, envelope: Envelope) -> None:
     data = envelope["data"]
     invoice = uow.session.get(ReportInvoice, data["invoice_id"])
     if invoice is None:
-        return  # a draft: it never counted
+        if data.get("number") is None:
+            return  # a draft: it never counted
+        raise NotYetKnown(f"invoice {data['number']} voided before it was seen issued")
     day = _date(data["date"])
     invoice.void_on = day
     _move(
@@ -177,6 +180,7 @@ PROJECTIONS: dict[str, Callable[[UnitOfWork, Envelope], None]] = {
     "billing.invoice.voided": invoice_voided,
     "billing.payment.applied": payment_applied,
     "billing.payment.unapplied": payment_unapplied,
+    "billing.credit_note.applied": payment_applied,
     "billing.credit_note.issued": credit_note,
     "payments.payment.received": money("payment", -1, "received_on"),
     "payments.payment.reversed": money("reversal", +1, "date"),

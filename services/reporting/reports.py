@@ -171,10 +171,10 @@ def revenue(uow: UnitOfWork, start: dt.date, end: dt.date, group_by: str) -> dic
     def key(customer_id: str, day: dt.date, currency: str) -> tuple[str, str]:
         return (customer_id if group_by == "customer" else day.strftime("%Y-%m"), currency)
 
+    # A voided invoice is not revenue, whenever it was voided.
     for invoice in uow.session.execute(
         select(ReportInvoice).where(
-            ReportInvoice.issue_date.between(start, end),
-            or_(ReportInvoice.void_on.is_(None), ReportInvoice.void_on > end),
+            ReportInvoice.issue_date.between(start, end), ReportInvoice.void_on.is_(None)
         )
     ).scalars():
         row = figures[key(invoice.customer_id, invoice.issue_date, invoice.currency)]

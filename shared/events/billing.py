@@ -168,6 +168,19 @@ class PaymentApplied(EventData):
 
 
 @event(
+    "billing.credit_note.applied",
+    summary="Account credit left over from a credit note paid part of a later invoice.",
+)
+class CreditNoteApplied(EventData):
+    credit_note_id = Id(required=True)
+    customer_id = Id(required=True)
+    allocations = fields.List(fields.Nested(Allocation), required=True)
+    unapplied_amount = Amount(required=True)  # what is left of the credit note's credit
+    currency = Currency(required=True)
+    date = fields.Date(required=True)
+
+
+@event(
     "billing.payment.unapplied",
     summary="A reversed payment's applications were removed from the invoices they paid.",
 )

@@ -1,0 +1,131 @@
+"""Reports do not depend on the order events arrive in, nor on an event arriving twice (the
+same envelope id): every report built from a shuffled, duplicated delivery of billing's
+events equals the one built from the events in the order they were written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared.clock import today
+from shared.messaging.consumer import Outcome
+from tests.services.test_reporting_support import (
+    Books,
+    fresh_reporting,
+    open_books,
+    report_snapshot,
+)
+
+DATES = [
+    dt.date(2026, 3, 1),
+    dt.date(2026, 3, 15),
+    dt.date(2026, 4, 11),
+    dt.date(2026, 4, 26),
+    dt.date(2026, 5, 31),
+    today(),
+]
+
+
+@pytest.fixture
+def books(service_factory: Any) -> Iterator[Books]:
+    with open_books(service_factory) as opened:
+        yield opened
+
+
+def run_history(books: Books, with_void: bool) -> None:
+    """Two customers: invoices, payments (to one invoice, split, over), credit notes (on an
+    invoice and standalone), a reversal, a refund, credit used by a later invoice, a rename;
+    and, if asked, a voided invoice. Reporting gets every event as soon as it is written."""
+    billing = books.billing
+    first = books.customer("Ordered Ltd")
+    second = books.customer("Second Ltd")
+    one = books.invoice(first, ("WIDGET", "1"), issue_date=dt.date(2026, 3, 2))
+    two = books.invoice(first, ("BOOK", "3"), issue_date=dt.date(2026, 3, 20))
+    three = books.invoice(first, ("FLAT", "1"), issue_date=dt.date(2026, 4, 5))
+    books.invoice(second, ("WIDGET", "2"), issue_date=dt.date(2026, 3, 5))
+    if with_void:
+        books.void(books.invoice(second, ("FLAT", "1"), issue_date=dt.date(2026, 3, 6))["id"])
+    billing.pay(first, "50.00", on=dt.date(2026, 3, 10), invoice_id=one["id"])
+    split = billing.pay(
+        first,
+        "200.00",
+        on=dt.date(2026, 4, 10),
+        allocations=[(two["id"], "30.00"), (three["id"], "50.00")],
+    )
+    books.credit_note(first, "10.00", dt.date(2026, 4, 12), invoice_id=one["id"])
+    books.credit_note(first, "15.00", dt.date(2026, 4, 15), tax_rate="24.00")
+    billing.pay(first, "500.00", on=dt.date(2026, 4, 20))
+    billing.pay(second, "100.00", on=dt.date(2026, 3, 30))
+    billing.reverse(split, first, on=dt.date(2026, 4, 25))
+    billing.refund(first, "20.00", on=dt.date(2026, 4, 28))
+    books.invoice(first, ("WIDGET", "1"), issue_date=dt.date(2026, 5, 2))
+    billing.customer_updated(first, name="Ordered Group")
+    books.sync()
+
+
+def deliver_all(books: Books, order: list[str], label: str) -> tuple[dict[str, Any], list[Any]]:
+    """Reports of a fresh reporting service fed ``order``, and what it did with each."""
+    with fresh_reporting(books.reporting, label) as reporting:
+        outcomes = [reporting.deliver(body) for body in order]
+        # An event that came too early (a void before its invoice) waits as a retry.
+        retried = reporting.retry_now()
+        outcomes += [Outcome.APPLIED] * retried
+        outcomes = [o for o in outcomes if o is not Outcome.RETRY]
+        return report_snapshot(reporting, DATES), outcomes
+
+
+@pytest.mark.parametrize("with_void", [False, True], ids=["no_void", "with_void"])
+def test_events_in_any_order_and_delivered_twice_give_identical_reports(books, with_void):
+    run_history(books, with_void)
+    written = list(books.forwarded)
+    expected = report_snapshot(books.reporting, DATES)
+    assert expected["outstanding"]["items"], "the history leaves something owed"
+
+    rng = random.Random(20260302)
+    orders = {"reversed": list(reversed(written))}
+    for attempt in range(3):
+        copies = written + rng.sample(written, k=len(written) // 3)
+        rng.shuffle(copies)
+        orders[f"shuffled {attempt}"] = copies
+    for label, order in orders.items():
+        snapshot, outcomes = deliver_all(books, order, label.replace(" ", "-"))
+        assert outcomes.count(Outcome.APPLIED) == len(written), label
+        assert outcomes.count(Outcome.DUPLICATE) == len(order) - len(written), label
+        assert snapshot == expected, label
+
+
+def test_an_event_delivered_again_with_the_same_id_is_a_duplicate_and_changes_nothing(books):
+    run_history(books, with_void=True)
+    before = report_snapshot(books.reporting, DATES)
+
+    again = [books.reporting.deliver(body) for body in books.forwarded]
+
+    assert set(again) == {Outcome.DUPLICATE}
+    assert report_snapshot(books.reporting, DATES) == before
+
+
+def test_a_void_delivered_before_its_invoice_still_takes_the_invoice_out_of_the_reports(books):
+    customer = books.customer("Void First Ltd")
+    invoice = books.priced_invoice(customer, "100.00", dt.date(2026, 3, 2))
+    books.void(invoice["id"])
+    bodies = books.pending()
+    types = [json.loads(body)["type"] for body in bodies]
+    voided = bodies[types.index("billing.invoice.voided")]
+    # Too early: reporting has not seen the invoice, so the void waits for it (a retry).
+    assert books.reporting.deliver(voided) is Outcome.RETRY
+    for body in (b for b in bodies if b is not voided):
+        assert books.reporting.deliver(body) is Outcome.APPLIED
+    assert books.reporting.retry_now() == 1
+
+    as_of = today().isoformat()
+    aging = books.reporting.row("aging", customer, as_of=as_of)
+    assert aging is None, aging
+    outstanding = books.reporting.row("outstanding", customer, as_of=as_of)
+    assert outstanding is None, outstanding
+    revenue = books.reporting.report("revenue", **{"from": "2026-01-01", "to": as_of})
+    assert [row for row in revenue["items"] if row["customer_id"] == customer] == []
