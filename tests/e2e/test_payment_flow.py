@@ -165,6 +165,27 @@ def test_99_99_of_100_leaves_the_invoice_partially_paid_with_a_cent_due_on_every
     assert allocations(applied) == [(invoice["id"], "99.99")]
     assert applied["unapplied_amount"] == "0.00"
 
+    # notifier's partial-payment notice (this customer has no email address, so its delivery
+    # fails at once) and customers' communication history, which logs it.
+    def notice() -> dict[str, Any] | None:
+        found = api.get(f"notifier/notifications?customer_id={customer}&kind=partial_payment")[
+            "items"
+        ]
+        return found[0] if found and found[0]["status"] == "failed" else None
+
+    partial = wait_until(notice, timeout=SETTLE, interval=0.2, what="the partial-payment notice")
+    assert "0.01 EUR still due" in partial["body"]
+    assert partial["error"] == "the customer has no email address"
+
+    def logged() -> list[dict[str, Any]]:
+        history = api.get(f"customers/customers/{customer}/interactions")["items"]
+        return [
+            e for e in history if e["source"] == "notifier" and e["subject"] == partial["subject"]
+        ]
+
+    (entry,) = wait_until(logged, timeout=SETTLE, interval=0.2, what="the notice in the history")
+    assert entry["body"].startswith("Delivery failed: the customer has no email address")
+
 
 def test_an_overpayment_becomes_credit_that_the_next_invoice_uses(api):
     customer = api.customer()

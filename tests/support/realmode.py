@@ -114,6 +114,7 @@ def start_real_suite(
         },
     }
     log_path = Path(tempfile.mkdtemp()) / "up.log"
+    env["TAMEIO_DATA_DIR"] = str(log_path.parent)  # .eml files go there, not into ./var
     command = [sys.executable, "-m", "services.cli", "up", "--broker", broker]
     command += ["--database-url", template, "--port", str(ports["gateway"])]
     with log_path.open("w") as log:
