@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, MetaData, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.clock import utcnow
@@ -94,3 +94,45 @@ def customer_replica_handlers(table: Table) -> dict[str, Any]:
         "customers.customer.updated": on_snapshot,
         "customers.customer.archived": on_archived,
     }
+
+
+def invoice_replica_table(metadata: MetaData) -> Table:
+    """The open-invoices replica payments and notifier keep from billing.invoice.* events."""
+    return Table(
+        "invoice_replica",
+        metadata,
+        Column("id", String(64), primary_key=True),
+        Column("customer_id", String(64), nullable=False, index=True),
+        Column("number", String(20), nullable=True),
+        Column("status", String(20), nullable=False),
+        Column("currency", String(3), nullable=False),
+        Column("due_date", Date, nullable=True),
+        Column("amount_due", String(30), nullable=False),  # the wire form, e.g. "40.00"
+        Column("snapshot", JSON, nullable=False),
+        Column("sequence", BigInteger, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+
+
+def invoice_replica_handler(table: Table) -> Any:
+    """A handler keeping ``table`` at each invoice's newest snapshot (issued / updated)."""
+
+    def on_invoice(uow: UnitOfWork, event: Event) -> None:
+        invoice = event.raw_data
+        apply_snapshot(
+            uow,
+            table,
+            invoice["id"],
+            event.sequence,
+            {
+                "customer_id": invoice["customer_id"],
+                "number": invoice.get("number"),
+                "status": invoice["status"],
+                "currency": invoice["currency"],
+                "due_date": event.data.get("due_date"),
+                "amount_due": invoice["amount_due"],
+                "snapshot": invoice,
+            },
+        )
+
+    return on_invoice

@@ -13,27 +13,9 @@ from services.notifier.domain import payment_notice_kind
 from services.notifier.models import customer_replica, invoice_replica
 from shared.db import UnitOfWork
 from shared.messaging import Event, NotYetKnown
-from shared.replicas import apply_snapshot, customer_replica_handlers
+from shared.replicas import customer_replica_handlers, invoice_replica_handler
 
-
-def invoice_changed(uow: UnitOfWork, event: Event) -> None:
-    invoice = event.raw_data
-    apply_snapshot(
-        uow,
-        invoice_replica,
-        invoice["id"],
-        event.sequence,
-        {
-            "customer_id": invoice["customer_id"],
-            "number": invoice.get("number"),
-            "status": invoice["status"],
-            "currency": invoice["currency"],
-            "due_date": event.data.get("due_date"),
-            "amount_due": invoice["amount_due"],
-            "total": invoice["total"],
-            "snapshot": invoice,
-        },
-    )
+invoice_changed = invoice_replica_handler(invoice_replica)
 
 
 def _customer(uow: UnitOfWork, customer_id: str) -> Any:

@@ -7,11 +7,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Date, Integer, String, Table, Text, Uuid
+from sqlalchemy import Integer, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, new_metadata, platform_tables
-from shared.replicas import customer_replica_table
+from shared.replicas import customer_replica_table, invoice_replica_table
 
 
 class Base(DeclarativeBase):
@@ -20,21 +20,7 @@ class Base(DeclarativeBase):
 
 platform = platform_tables(Base.metadata)
 customer_replica = customer_replica_table(Base.metadata)
-invoice_replica = Table(
-    "invoice_replica",
-    Base.metadata,
-    Column("id", String(64), primary_key=True),
-    Column("customer_id", String(64), nullable=False, index=True),
-    Column("number", String(20), nullable=True),
-    Column("status", String(20), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("due_date", Date, nullable=True),
-    Column("amount_due", String(30), nullable=False),
-    Column("total", String(30), nullable=False),
-    Column("snapshot", JSON, nullable=False),
-    Column("sequence", BigInteger, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-)
+invoice_replica = invoice_replica_table(Base.metadata)
 
 
 class PolicyLevel(Base):

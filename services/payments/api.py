@@ -44,6 +44,15 @@ def _minor(value: Any, currency: str, field: str) -> int:
         raise invalid(field, str(exc)) from None
 
 
+def _customer_and_amount(uow: UnitOfWork, body: dict[str, Any]) -> tuple[Any, str, int]:
+    """The customer a payment or refund names, its currency (the customer's) and the amount
+    in minor units; 422 naming the field otherwise."""
+    customer = replica_customer(uow, customer_replica, body["customer_id"])
+    if body["currency"] != customer.currency:
+        raise invalid("currency", f"the customer pays in {customer.currency}")
+    return customer, body["currency"], _minor(body["amount"], body["currency"], "amount")
+
+
 def _open_invoice(uow: UnitOfWork, invoice_id: uuid.UUID, customer_id: str, field: str) -> Any:
     row = uow.session.execute(
         select(invoice_replica).where(invoice_replica.c.id == str(invoice_id))
@@ -75,11 +84,7 @@ def record_payment(body: dict[str, Any]) -> Any:
     with unit_of_work() as uow:
 
         def create() -> tuple[Any, int, dict[str, str]]:
-            customer = replica_customer(uow, customer_replica, body["customer_id"])
-            currency = body["currency"]
-            if currency != customer.currency:
-                raise invalid("currency", f"the customer pays in {customer.currency}")
-            amount = _minor(body["amount"], currency, "amount")
+            customer, currency, amount = _customer_and_amount(uow, body)
             requested: list[tuple[str, int]] = []
             for index, allocation in enumerate(body["allocations"]):
                 _open_invoice(
@@ -215,11 +220,7 @@ def issue_refund(body: dict[str, Any]) -> Any:
     with unit_of_work() as uow:
 
         def create() -> tuple[Any, int, dict[str, str]]:
-            customer = replica_customer(uow, customer_replica, body["customer_id"])
-            currency = body["currency"]
-            if currency != customer.currency:
-                raise invalid("currency", f"the customer pays in {customer.currency}")
-            amount = _minor(body["amount"], currency, "amount")
+            customer, currency, amount = _customer_and_amount(uow, body)
             # Refunds of one customer take turns: lock its credit row (or its replica row).
             uow.session.execute(
                 select(customer_replica.c.id)

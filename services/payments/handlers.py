@@ -18,25 +18,7 @@ from services.payments.models import (
 from shared.db import UnitOfWork
 from shared.messaging import BadEvent, Event
 from shared.money import to_minor
-from shared.replicas import apply_snapshot, customer_replica_handlers
-
-
-def invoice_changed(uow: UnitOfWork, event: Event) -> None:
-    invoice = event.raw_data
-    apply_snapshot(
-        uow,
-        invoice_replica,
-        invoice["id"],
-        event.sequence,
-        {
-            "customer_id": invoice["customer_id"],
-            "number": invoice.get("number"),
-            "status": invoice["status"],
-            "currency": invoice["currency"],
-            "amount_due_minor": to_minor(event.data["amount_due"], invoice["currency"]),
-            "snapshot": invoice,
-        },
-    )
+from shared.replicas import apply_snapshot, customer_replica_handlers, invoice_replica_handler
 
 
 def _payment(uow: UnitOfWork, payment_id: Any) -> Payment:
@@ -98,8 +80,8 @@ def balance_changed(uow: UnitOfWork, event: Event) -> None:
 
 HANDLERS = {
     **customer_replica_handlers(customer_replica),
-    "billing.invoice.issued": invoice_changed,
-    "billing.invoice.updated": invoice_changed,
+    "billing.invoice.issued": invoice_replica_handler(invoice_replica),
+    "billing.invoice.updated": invoice_replica_handler(invoice_replica),
     "billing.payment.applied": payment_applied,
     "billing.payment.unapplied": payment_unapplied,
     "billing.account.balance_changed": balance_changed,

@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, make_url, pool, text
+from sqlalchemy import insert, make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -22,15 +22,11 @@ from shared.clock import utcnow
 from shared.config import load_settings
 from shared.messaging.consumer import EventProcessor, Outcome
 from shared.web.auth import IDENTITY_HEADER, Identity, sign_identity
+from tests.load.common import drop_database, percentile
 from tests.support.events import body_of, customer_data, envelope
 from tests.support.realmode import DATABASE
 
 SECRET = "benchmark-internal-secret-000"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(round(q * (len(ordered) - 1)), len(ordered) - 1)]
 
 
 def invoice_row(customer_id: str, n: int, total: int, issued: dt.date) -> dict[str, object]:
@@ -214,14 +210,7 @@ def main() -> None:
             print(f"  {shown:<60} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
     finally:
         db.dispose()
-        admin = create_engine(
-            make_url(DATABASE).set(database="postgres"),
-            isolation_level="AUTOCOMMIT",
-            poolclass=pool.NullPool,
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(DATABASE, name)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from services.customers.models import Customer
 from shared.clock import utcnow
 from shared.config import load_settings
 from shared.web.auth import IDENTITY_HEADER, Identity, sign_identity
+from tests.load.common import drop_database, percentile
 from tests.support.realmode import DATABASE
 
 SECRET = "benchmark-internal-secret-000"
@@ -60,11 +61,6 @@ def company_name(rng: random.Random) -> str:
         return f"{rng.choice(GREEK)} {rng.choice(SUFFIXES)} {rng.randint(1, 999)}"
     word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))).capitalize()
     return f"{word} {rng.choice(SUFFIXES)}"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(round(q * (len(ordered) - 1)), len(ordered) - 1)]
 
 
 def fill(url: str, count: int, rng: random.Random) -> list[str]:
@@ -202,14 +198,7 @@ def main() -> None:
         )
         app.extensions["tameio"].db.dispose()
     finally:
-        admin = create_engine(
-            make_url(DATABASE).set(database="postgres"),
-            isolation_level="AUTOCOMMIT",
-            poolclass=pool.NullPool,
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(DATABASE, name)
 
 
 if __name__ == "__main__":

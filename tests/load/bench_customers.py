@@ -24,13 +24,9 @@ from sqlalchemy import create_engine, pool, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.load.common import percentile
 from tests.support.realmode import BROKER, TOKEN, start_real_suite
 from tests.support.subscriber import pika_url
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(round(q * (len(ordered) - 1)), len(ordered) - 1)]
 
 
 class Arrivals(threading.Thread):

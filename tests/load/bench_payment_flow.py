@@ -26,17 +26,11 @@ import urllib3
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.load.ceiling import measure_ceiling
+from tests.load.common import percentile
 from tests.support.realmode import BROKER, DATABASE, TOKEN, start_real_suite
 from tests.support.subscriber import pika_url
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return (
-        ordered[min(round(q * (len(ordered) - 1)), len(ordered) - 1)] if ordered else float("nan")
-    )
 
 
 class BalanceUpdates(threading.Thread):

@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: f27e659b187c
+Revision ID: 6b213e6da059
 Revises: 
-Create Date: 2026-11-27 18:03:24.191719
+Create Date: 2026-11-27 18:42:00.829031
 """
 from alembic import op
 import sqlalchemy as sa
 import shared.db
 
 
-revision = 'f27e659b187c'
+revision = '6b213e6da059'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -21,6 +21,15 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('value', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_counters'))
+    )
+    op.create_table('credit_replica',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('unapplied_credit_minor', sa.BigInteger(), nullable=False),
+    sa.Column('snapshot', sa.JSON(), nullable=False),
+    sa.Column('sequence', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_credit_replica'))
     )
     op.create_table('customer_replica',
     sa.Column('id', sa.String(length=64), nullable=False),
@@ -90,7 +99,6 @@ def upgrade() -> None:
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('due_date', sa.Date(), nullable=True),
     sa.Column('amount_due', sa.String(length=30), nullable=False),
-    sa.Column('total', sa.String(length=30), nullable=False),
     sa.Column('snapshot', sa.JSON(), nullable=False),
     sa.Column('sequence', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
@@ -98,36 +106,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('invoice_replica', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invoice_replica_customer_id'), ['customer_id'], unique=False)
-
-    op.create_table('notifications',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('cause', sa.String(length=160), nullable=False),
-    sa.Column('kind', sa.String(length=30), nullable=False),
-    sa.Column('level', sa.Integer(), nullable=True),
-    sa.Column('channel', sa.String(length=10), nullable=False),
-    sa.Column('to', sa.String(length=320), nullable=True),
-    sa.Column('subject', sa.String(length=300), nullable=False),
-    sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('body_html', sa.Text(), nullable=False),
-    sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('invoice_id', sa.String(length=64), nullable=True),
-    sa.Column('customer_id', sa.String(length=64), nullable=False),
-    sa.Column('payment_id', sa.String(length=64), nullable=True),
-    sa.Column('message_id', sa.String(length=200), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
-    sa.UniqueConstraint('cause', name=op.f('uq_notifications_cause'))
-    )
-    with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_notifications_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_notifications_invoice_id'), ['invoice_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_notifications_kind'), ['kind'], unique=False)
-        batch_op.create_index(batch_op.f('ix_notifications_next_attempt_at'), ['next_attempt_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_notifications_status'), ['status'], unique=False)
 
     op.create_table('outbox',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -145,12 +123,51 @@ def upgrade() -> None:
         batch_op.create_index('ix_outbox_published_at', ['published_at'], unique=False)
         batch_op.create_index('ix_outbox_unpublished', ['id'], unique=False, postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
 
-    op.create_table('policy_levels',
-    sa.Column('level', sa.Integer(), nullable=False),
-    sa.Column('days_after_due', sa.Integer(), nullable=False),
-    sa.Column('template', sa.String(length=40), nullable=False),
-    sa.PrimaryKeyConstraint('level', name=op.f('pk_policy_levels'))
+    op.create_table('payments',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=False),
+    sa.Column('customer_id', sa.String(length=64), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('method', sa.String(length=20), nullable=False),
+    sa.Column('reference', sa.String(length=200), nullable=True),
+    sa.Column('received_on', sa.Date(), nullable=False),
+    sa.Column('requested', sa.JSON(), nullable=False),
+    sa.Column('invoice_id', sa.String(length=64), nullable=True),
+    sa.Column('allocations', sa.JSON(), nullable=False),
+    sa.Column('unapplied_minor', sa.BigInteger(), nullable=True),
+    sa.Column('applied_sequence', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('reverse_reason', sa.Text(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reversed_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payments')),
+    sa.UniqueConstraint('number', name=op.f('uq_payments_number'))
     )
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payments_customer_id'), ['customer_id'], unique=False)
+
+    op.create_table('refunds',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=False),
+    sa.Column('customer_id', sa.String(length=64), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('method', sa.String(length=20), nullable=False),
+    sa.Column('reference', sa.String(length=200), nullable=True),
+    sa.Column('date', sa.Date(), nullable=False),
+    sa.Column('event_id', sa.String(length=64), nullable=False),
+    sa.Column('reflected', sa.Boolean(), nullable=False),
+    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_refunds')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_refunds_event_id')),
+    sa.UniqueConstraint('number', name=op.f('uq_refunds_number'))
+    )
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refunds_customer_id'), ['customer_id'], unique=False)
+
     op.create_table('worker_status',
     sa.Column('name', sa.String(length=50), nullable=False),
     sa.Column('broker_connected', sa.Boolean(), nullable=False),
@@ -165,20 +182,19 @@ def upgrade() -> None:
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table('worker_status')
-    op.drop_table('policy_levels')
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_refunds_customer_id'))
+
+    op.drop_table('refunds')
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payments_customer_id'))
+
+    op.drop_table('payments')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_unpublished', postgresql_where=sa.text('published_at IS NULL'), sqlite_where=sa.text('published_at IS NULL'))
         batch_op.drop_index('ix_outbox_published_at')
 
     op.drop_table('outbox')
-    with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_notifications_status'))
-        batch_op.drop_index(batch_op.f('ix_notifications_next_attempt_at'))
-        batch_op.drop_index(batch_op.f('ix_notifications_kind'))
-        batch_op.drop_index(batch_op.f('ix_notifications_invoice_id'))
-        batch_op.drop_index(batch_op.f('ix_notifications_customer_id'))
-
-    op.drop_table('notifications')
     with op.batch_alter_table('invoice_replica', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invoice_replica_customer_id'))
 
@@ -194,5 +210,6 @@ def downgrade() -> None:
     op.drop_table('event_retries')
     op.drop_table('dead_letters')
     op.drop_table('customer_replica')
+    op.drop_table('credit_replica')
     op.drop_table('counters')
     # ### end Alembic commands ###
