@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from services.reporting.models import Movement, ReportCustomer, ReportInvoice
 from shared.db import UnitOfWork
@@ -15,18 +15,6 @@ from shared.money import from_minor
 ACCOUNT_KINDS = ("invoice", "void", "payment", "reversal", "credit_note", "refund")
 INVOICE_KINDS = ("applied", "unapplied")
 BUCKETS = ("current", "d1_30", "d31_60", "d61_90", "d90_plus")
-
-
-def bucket(days_past_due: int) -> str:
-    if days_past_due <= 0:
-        return "current"
-    if days_past_due <= 30:
-        return "d1_30"
-    if days_past_due <= 60:
-        return "d31_60"
-    if days_past_due <= 90:
-        return "d61_90"
-    return "d90_plus"
 
 
 def invoice_dues(
@@ -79,16 +67,60 @@ def _per_currency(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> dict[s
     return totals
 
 
+def aged_dues(
+    uow: UnitOfWork, as_of: dt.date, currency: str | None
+) -> dict[tuple[str, str], dict[str, int]]:
+    """(customer, currency) -> amount due per aging bucket on ``as_of``, summed in SQL.
+
+    Buckets are ranges of due dates (portable date comparisons, no date arithmetic in SQL):
+    current = due on or after ``as_of``, d1_30 = due 1 to 30 days before it, and so on.
+    """
+    settled = (
+        select(Movement.invoice_id, func.sum(Movement.amount_minor).label("change"))
+        .where(Movement.kind.in_(INVOICE_KINDS), Movement.date <= as_of)
+        .group_by(Movement.invoice_id)
+        .subquery()
+    )
+    due = ReportInvoice.total_minor + func.coalesce(settled.c.change, 0)
+    day = dt.timedelta(days=1)
+    ranges = {
+        "current": ReportInvoice.due_date >= as_of,
+        "d1_30": ReportInvoice.due_date.between(as_of - 30 * day, as_of - day),
+        "d31_60": ReportInvoice.due_date.between(as_of - 60 * day, as_of - 31 * day),
+        "d61_90": ReportInvoice.due_date.between(as_of - 90 * day, as_of - 61 * day),
+        "d90_plus": ReportInvoice.due_date < as_of - 90 * day,
+    }
+    stmt = (
+        select(
+            ReportInvoice.customer_id,
+            ReportInvoice.currency,
+            *(
+                func.sum(case((condition, due), else_=0)).label(name)
+                for name, condition in ranges.items()
+            ),
+        )
+        .outerjoin(settled, settled.c.invoice_id == ReportInvoice.id)
+        .where(
+            ReportInvoice.issue_date <= as_of,
+            or_(ReportInvoice.void_on.is_(None), ReportInvoice.void_on > as_of),
+        )
+        .group_by(ReportInvoice.customer_id, ReportInvoice.currency)
+    )
+    if currency:
+        stmt = stmt.where(ReportInvoice.currency == currency)
+    result: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(BUCKETS, 0))
+    for row in uow.session.execute(stmt):
+        sums = {name: int(getattr(row, name) or 0) for name in BUCKETS}
+        if any(sums.values()):
+            result[(row.customer_id, row.currency)] = sums
+    return result
+
+
 def aging(uow: UnitOfWork, as_of: dt.date, currency: str | None) -> dict[str, Any]:
     """Amounts due per customer in buckets of days past due on ``as_of``; ``balance`` is what
     the account said that day (the buckets' total minus unapplied credit)."""
     names = _names(uow)
-    buckets: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(BUCKETS, 0))
-    for invoice, due in invoice_dues(uow, as_of, currency):
-        if due:
-            buckets[(invoice.customer_id, invoice.currency)][
-                bucket((as_of - invoice.due_date).days)
-            ] += due
+    buckets = aged_dues(uow, as_of, currency)
     account = {
         k: v for k, v in balances(uow, as_of).items() if currency is None or k[1] == currency
     }
