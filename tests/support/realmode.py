@@ -20,7 +20,7 @@ import urllib3
 from sqlalchemy import create_engine, make_url, pool, text
 
 from shared.config import SERVICE_PORTS
-from tests.support.harness import clear_policies
+from tests.support.harness import clear_policies, delete_topology
 
 BROKER = os.environ.get("TAMEIO_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 DATABASE = os.environ.get(
@@ -70,6 +70,12 @@ class RealSuite:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
         admin.dispose()
         clear_policies(self.prefix)
+        # The queues `tameio up` declared for every service, and the exchanges.
+        from services.registry import SERVICES
+        from shared.messaging.topology import Topology
+
+        queues = [definition.queue for definition in SERVICES.values()]
+        delete_topology(BROKER, Topology(self.exchange, queues, self.prefix))
 
 
 def _ready(base: str) -> bool:
