@@ -26,10 +26,6 @@ def today(tz: ZoneInfo | None = None) -> dt.date:
     return utcnow().astimezone(tz or business_timezone()).date()
 
 
-def as_of_or_today(as_of: dt.date | None) -> dt.date:
-    return as_of if as_of is not None else today()
-
-
 def isoformat(moment: dt.datetime) -> str:
     """UTC ISO-8601 with a trailing Z, the one timestamp format on the wire."""
     if moment.tzinfo is None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -37,15 +35,6 @@ def current_trace() -> Trace:
         rid = new_id()
         trace = Trace(request_id=rid, correlation_id=rid)
     return trace
-
-
-@contextmanager
-def traced(trace: Trace) -> Iterator[Trace]:
-    token = _current.set(trace)
-    try:
-        yield trace
-    finally:
-        _current.reset(token)
 
 
 def set_trace(trace: Trace) -> contextvars.Token[Trace | None]:

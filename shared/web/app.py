@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from shared.config import Settings
-from shared.context import Trace, reset_trace, set_trace
+from shared.context import Trace, current_trace, reset_trace, set_trace
 from shared.db import Database
 from shared.web.auth import IDENTITY_HEADER, Identity, verify_identity
 from shared.web.context import ServiceContext
@@ -92,8 +92,6 @@ def create_base_app(
     def _request_id(response: Response) -> Response:
         token = g.pop("trace_token", None)
         if token is not None:
-            from shared.context import current_trace
-
             response.headers["X-Request-ID"] = current_trace().request_id
             reset_trace(token)
         return response

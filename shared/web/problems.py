@@ -129,8 +129,6 @@ def from_http_exception(error: HTTPException) -> Response:
     data = getattr(error, "data", None) or {}
     messages = data.get("messages")
     headers = dict(data.get("headers") or {})
-    if error.response is not None and status == 405:
-        headers.setdefault("Allow", error.response.headers.get("Allow", ""))
     if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     if messages is not None:
