@@ -243,7 +243,7 @@ class Database:
         self.engine.dispose()
 
 
-def _insert(session: Session) -> Any:
+def dialect_insert(session: Session) -> Any:
     """The INSERT construct of the session's dialect (both have ON CONFLICT)."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
@@ -254,8 +254,8 @@ def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> 
     On PostgreSQL a concurrent transaction inserting the same key makes this wait for it and
     then report False, so the loser of a race learns it lost without an error.
     """
-    key = [column for column in table.primary_key.columns]
-    stmt = _insert(session)(table).values(**values).on_conflict_do_nothing().returning(key[0])
+    key = next(iter(table.primary_key.columns))
+    stmt = dialect_insert(session)(table).values(**values).on_conflict_do_nothing().returning(key)
     return session.execute(stmt).first() is not None
 
 
@@ -266,7 +266,7 @@ def next_counter(session: Session, counters: Table, name: str) -> int:
     until the transaction ends, which makes numbers gapless and per-subject sequences ordered.
     """
     stmt = (
-        _insert(session)(counters)
+        dialect_insert(session)(counters)
         .values(name=name, value=1)
         .on_conflict_do_update(
             index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
@@ -276,11 +276,15 @@ def next_counter(session: Session, counters: Table, name: str) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
+NOTIFY = text("SELECT pg_notify(:channel, '')")
+
+
 class UnitOfWork:
     """A transaction on the service's database; leaving the block without commit rolls back.
 
-    State changes and the events they cause are written together: :meth:`emit` appends to
-    the outbox in this same transaction, and :meth:`commit` makes both durable at once.
+    State changes and the events they cause are written together: :meth:`emit` collects
+    events, and :meth:`commit` writes them to the outbox in this same transaction and makes
+    both durable at once.
     """
 
     def __init__(self, db: Database) -> None:
@@ -288,6 +292,7 @@ class UnitOfWork:
         self.tables = db.tables
         self.session = Session(db.engine, expire_on_commit=False, autoflush=True)
         self.events: list[dict[str, Any]] = []
+        self._written = 0  # how many of self.events are already in the outbox
         self._committed = False
 
     def __enter__(self) -> Self:
@@ -299,12 +304,13 @@ class UnitOfWork:
         self.session.close()
 
     def emit(self, event_type: str, subject: str, data: Any, *, version: int = 1) -> dict[str, Any]:
-        """Write an event to the outbox in this transaction; returns its envelope."""
-        from shared.messaging.outbox import append_event
+        """Add an event to this transaction; returns its envelope, whose ``sequence`` is
+        set when :meth:`commit` writes it to the outbox with the state change.
 
-        envelope = append_event(
-            self.session,
-            self.tables,
+        Raises InvalidEventData at once if the event's schema rejects ``data``."""
+        from shared.messaging.outbox import new_envelope
+
+        envelope = new_envelope(
             source=self.db.service,
             event_type=event_type,
             subject=subject,
@@ -318,10 +324,17 @@ class UnitOfWork:
         return next_counter(self.session, self.tables.counters, name)
 
     def commit(self) -> None:
-        if self.events and self.db.dialect == "postgresql":
-            # Delivered by PostgreSQL only if and when the transaction commits.
-            self.session.execute(text("SELECT pg_notify(:c, '')"), {"c": self.db.notify_channel})
+        """Write the emitted events to the outbox, then commit them with the state change."""
+        from shared.messaging.outbox import write_outbox
+
+        pending = self.events[self._written :]
+        if pending:
+            write_outbox(self.session, self.tables, pending)
+            self._written = len(self.events)
+            if self.db.dialect == "postgresql":
+                # Wakes the relay; PostgreSQL delivers it only if and when this commits.
+                self.session.execute(NOTIFY, {"channel": self.db.notify_channel})
         self.session.commit()
         self._committed = True
-        if self.events:
+        if pending:
             self.db.outbox_signal.set()

@@ -1,15 +1,25 @@
-"""The transactional outbox writer: events are rows written with the state change."""
+"""The transactional outbox writer: events are rows written with the state change.
+
+An event is built and checked against its catalog schema when the service emits it, and
+written when the unit of work commits: all the events of one transaction take their
+per-subject sequence numbers in one counter statement and become outbox rows in one
+INSERT, whatever their number. Counter rows are locked in name order just before the
+commit, so concurrent writers of the same subjects hold those locks briefly and never in
+opposite orders.
+"""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from shared.clock import isoformat, utcnow
 from shared.context import current_trace, new_id
-from shared.db import PlatformTables, next_counter
+from shared.db import PlatformTables, dialect_insert
 from shared.events import spec_for
 from shared.messaging.envelope import to_json
 
@@ -18,24 +28,15 @@ class InvalidEventData(ValueError):
     """A service tried to publish data its own catalog schema rejects (a bug, not input)."""
 
 
-def append_event(
-    session: Session,
-    tables: PlatformTables,
-    *,
-    source: str,
-    event_type: str,
-    subject: str,
-    data: Any,
-    version: int = 1,
+def new_envelope(
+    *, source: str, event_type: str, subject: str, data: Any, version: int = 1
 ) -> dict[str, Any]:
-    """Serialize ``data`` with the event's catalog schema and add the event to the outbox.
+    """Serialize ``data`` with the event's catalog schema into an envelope whose
+    ``sequence`` is filled in by :func:`write_outbox`.
 
-    ``data`` holds Python values (datetimes, Decimals); the returned envelope holds the wire
-    form, which callers may reuse as an API answer.
-
-    The per-subject ``sequence`` comes from a counter row updated in the same transaction,
-    so events about one subject are numbered and committed in order. Raises
-    InvalidEventData if the data does not match the event's schema.
+    ``data`` holds Python values (datetimes, Decimals); the envelope holds the wire form,
+    which callers may reuse as an API answer. Raises InvalidEventData if the data does not
+    match the event's schema.
     """
     spec = spec_for(event_type, version)
     schema = spec.instance
@@ -43,29 +44,62 @@ def append_event(
     errors = schema.validate(wire_data)
     if errors:
         raise InvalidEventData(f"{event_type} v{version}: {errors}")
-    sequence = next_counter(session, tables.counters, f"seq:{subject}")
     trace = current_trace()
-    now = utcnow()
-    envelope = {
+    return {
         "id": new_id(),
         "type": event_type,
         "version": version,
-        "occurred_at": isoformat(now),
+        "occurred_at": isoformat(utcnow()),
         "source": source,
         "subject": subject,
-        "sequence": sequence,
+        "sequence": None,
         "correlation_id": trace.correlation_id,
         "causation_id": trace.causation_id,
         "data": wire_data,
     }
-    session.execute(
-        tables.outbox.insert().values(
-            event_id=envelope["id"],
-            event_type=event_type,
-            subject=subject,
-            sequence=sequence,
-            payload=to_json(envelope),
-            created_at=now,
+
+
+def _next_sequences(session: Session, tables: PlatformTables, subjects: Sequence[str]) -> list[int]:
+    """One sequence number per entry of ``subjects`` (repeats get consecutive numbers), taken
+    from the per-subject counters in one round trip."""
+    counters = tables.counters
+    wanted = Counter(f"seq:{subject}" for subject in subjects)
+    upsert = dialect_insert(session)(counters)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[counters.c.name], set_={"value": counters.c.value + upsert.excluded.value}
+    ).returning(counters.c.name, counters.c.value)
+    # A list of parameter sets keeps the statement the same whatever the number of subjects,
+    # so SQLAlchemy compiles it once; it still goes to the database as one multi-row INSERT.
+    rows = session.execute(upsert, [{"name": n, "value": wanted[n]} for n in sorted(wanted)])
+    last = {name: int(value) for name, value in rows}
+    given: Counter[str] = Counter()
+    numbers = []
+    for subject in subjects:
+        name = f"seq:{subject}"
+        given[name] += 1
+        numbers.append(last[name] - wanted[name] + given[name])
+    return numbers
+
+
+def write_outbox(
+    session: Session, tables: PlatformTables, envelopes: Sequence[dict[str, Any]]
+) -> None:
+    """Number ``envelopes`` per subject (in the order given) and add them to the outbox."""
+    if not envelopes:
+        return
+    numbers = _next_sequences(session, tables, [envelope["subject"] for envelope in envelopes])
+    now = utcnow()
+    rows = []
+    for envelope, number in zip(envelopes, numbers, strict=True):
+        envelope["sequence"] = number
+        rows.append(
+            {
+                "event_id": envelope["id"],
+                "event_type": envelope["type"],
+                "subject": envelope["subject"],
+                "sequence": number,
+                "payload": to_json(envelope),
+                "created_at": now,
+            }
         )
-    )
-    return envelope
+    session.execute(tables.outbox.insert(), rows)
