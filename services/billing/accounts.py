@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, cast
 
@@ -39,6 +39,10 @@ def money(minor: int, currency: str) -> Decimal:
 def lock_account(uow: UnitOfWork, customer_id: str, currency: str) -> Account:
     """The customer's account row, locked for this transaction (created on first use; the
     first movements of a new customer racing each other all find the row)."""
+    locked = select(Account).where(Account.customer_id == customer_id).with_for_update()
+    account = uow.session.execute(locked).scalar_one_or_none()
+    if account is not None:
+        return account
     insert_if_absent(
         uow.session,
         cast(Table, Account.__table__),
@@ -49,9 +53,7 @@ def lock_account(uow: UnitOfWork, customer_id: str, currency: str) -> Account:
             "updated_at": utcnow(),
         },
     )
-    return uow.session.execute(
-        select(Account).where(Account.customer_id == customer_id).with_for_update()
-    ).scalar_one()
+    return uow.session.execute(locked).scalar_one()
 
 
 def post(
@@ -145,20 +147,29 @@ def invoice_snapshot(
 
 
 def account_summary(
-    uow: UnitOfWork, customer_id: str, currency: str, as_of: dt.date
+    uow: UnitOfWork,
+    customer_id: str,
+    currency: str,
+    as_of: dt.date,
+    candidates: Sequence[Invoice] | None = None,
 ) -> dict[str, Any]:
+    """The account's figures. ``candidates``: every invoice of the customer that can be
+    open, already loaded in this transaction (saves reading them again)."""
     balance = uow.session.execute(
         select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
             LedgerEntry.customer_id == customer_id
         )
     ).scalar_one()
-    open_invoices = list(
-        uow.session.execute(
+    loaded: Iterable[Invoice] = (
+        candidates
+        if candidates is not None
+        else uow.session.execute(
             select(Invoice).where(
                 Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES)
             )
         ).scalars()
     )
+    open_invoices = [i for i in loaded if i.status in OPEN_STATUSES]
     account = uow.session.get(Account, customer_id)
     credit = account.unapplied_credit_minor if account else 0
     overdue = sum(
@@ -215,9 +226,11 @@ def emit_invoice_change(
         )
 
 
-def emit_balance(uow: UnitOfWork, account: Account, day: dt.date) -> None:
+def emit_balance(
+    uow: UnitOfWork, account: Account, day: dt.date, candidates: Sequence[Invoice] | None = None
+) -> None:
     uow.session.flush()
-    summary = account_summary(uow, account.customer_id, account.currency, day)
+    summary = account_summary(uow, account.customer_id, account.currency, day, candidates)
     uow.emit("billing.account.balance_changed", account.customer_id, {**summary, "date": day})
 
 
@@ -420,7 +433,7 @@ def apply_payment(
             "from_credit": False,
         },
     )
-    emit_balance(uow, account, day)
+    emit_balance(uow, account, day, invoices)  # no invoice opened or closed but these
 
 
 def reverse_payment(uow: UnitOfWork, payment_id: str, reason: str | None, day: dt.date) -> bool:
