@@ -4,7 +4,8 @@ announced, every consumer running (payments, reporting and the replicas).
 Prints, in one run on one machine:
 - the ceiling: a minimal pipeline with the same libraries (tests/load/ceiling.py);
 - the sustained rate of payments whose billing.account.balance_changed reached an outside
-  subscriber, under overload, and its ratio to the ceiling;
+  subscriber within the overload window, and its ratio to the ceiling (measured before and
+  after the flow; the higher counts);
 - latency from HTTP 201 to the balance update (p50/p99) at one third of that rate;
 - whether anything was lost, and how long the backlog took to drain after the overload.
 """
@@ -145,8 +146,8 @@ def main() -> None:
     args = parser.parse_args()
 
     print("ceiling (minimal pipeline, same libraries)...", flush=True)
-    ceiling = measure_ceiling(DATABASE, BROKER, args.seconds, args.threads)
-    print(f"  {ceiling:.1f} operations/s end to end")
+    ceilings = [measure_ceiling(DATABASE, BROKER, args.seconds, args.threads)]
+    print(f"  {ceilings[0]:.1f} operations/s end to end")
 
     print("starting the suite in real mode...", flush=True)
     suite = start_real_suite()
@@ -168,9 +169,13 @@ def main() -> None:
         sustained = done_in_window / (stopped - started)
         print(
             f"  accepted {accepted:.1f} payments/s (201s); balance updated within the window "
-            f"{sustained:.1f}/s; ratio to the ceiling {sustained / ceiling:.0%}"
+            f"{sustained:.1f}/s"
         )
-        print(f"  backlog drained {drained:.1f} s after the load stopped; lost: {lost}")
+        print(
+            f"  backlog drained {drained:.1f} s after the load stopped; lost: {lost}; over the "
+            f"whole episode {len(sent) - lost} balances in {stopped - started + drained:.1f} s = "
+            f"{(len(sent) - lost) / (stopped - started + drained):.1f}/s"
+        )
 
         rate = max(sustained / 3, 1.0)
         print(
@@ -191,6 +196,14 @@ def main() -> None:
         updates.stop.set()
     finally:
         suite.stop()
+
+    print("ceiling again (the machine's speed varies between runs; the higher one counts)...")
+    ceilings.append(measure_ceiling(DATABASE, BROKER, args.seconds, args.threads))
+    print(f"  {ceilings[1]:.1f} operations/s end to end")
+    print(
+        f"ratio of the flow's sustained rate ({sustained:.1f}/s) to the ceiling "
+        f"({max(ceilings):.1f}/s): {sustained / max(ceilings):.0%}"
+    )
 
 
 if __name__ == "__main__":
