@@ -208,6 +208,9 @@ def make_engine(url: str, **options: Any) -> Engine:
     options.setdefault("pool_pre_ping", True)
     options.setdefault("pool_size", 5)
     options.setdefault("max_overflow", 10)
+    # No JIT compilation: these are short queries, and where the planner overestimates one
+    # (a per-row lookup it prices as a scan) compiling costs more than running it.
+    options.setdefault("connect_args", {"options": "-c jit=off"})
     return create_engine(url, **options)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import pycountry
@@ -61,9 +62,13 @@ class MoneyError(ValueError):
 
 def is_currency(code: str) -> bool:
     """True when ``code`` is an ISO 4217 currency a customer can be billed in."""
+    return isinstance(code, str) and _is_tender(code)
+
+
+@functools.lru_cache(maxsize=512)  # every amount of every event asks; pycountry is slow
+def _is_tender(code: str) -> bool:
     return (
-        isinstance(code, str)
-        and len(code) == 3
+        len(code) == 3
         and code.isupper()
         and code not in _NOT_TENDER
         and pycountry.currencies.get(alpha_3=code) is not None
