@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import delete, select
 
-from services.reporting.models import LoggedEvent, Movement, ReportCustomer, ReportInvoice
-from services.reporting.projections import project
+from services.reporting.projections import rebuild_read_models
 from services.reporting.reports import aging, outstanding, payment_behavior, revenue
 from shared.clock import today
 from shared.events.fields import Currency
@@ -147,14 +144,6 @@ def payment_behavior_report(args: dict[str, Any]) -> Any:
 def rebuild() -> Any:
     """Throw the read models away and replay the stored event log into them."""
     with unit_of_work() as uow:
-        for model in (Movement, ReportInvoice, ReportCustomer):
-            uow.session.execute(delete(model))
-        count = 0
-        for (envelope,) in uow.session.execute(
-            select(LoggedEvent.envelope).order_by(LoggedEvent.id)
-        ):
-            project(uow, json.loads(envelope))
-            uow.session.flush()
-            count += 1
+        count = rebuild_read_models(uow.session)
         uow.commit()
     return {"events": count}

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import BigId, UTCDateTime, new_metadata, platform_tables
@@ -56,6 +66,33 @@ class ReportInvoice(Base):
     tax_minor: Mapped[int] = mapped_column(BigInteger)
     total_minor: Mapped[int] = mapped_column(BigInteger)
     void_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Kept from the invoice's applied and unapplied movements, whatever order they arrived in
+    # (projections.refresh_invoices): what they settled in all (paid or credited, net of
+    # reversals), the first and last dates among them, and the day it owed nothing for good
+    # (the last of those dates; the issue date for a zero total), null while it owes. So as of
+    # any date the invoice owes its total before ``first_settled_on``, total - settled from
+    # ``last_settled_on`` on, nothing from ``cleared_on`` on; only in between do its
+    # movements need adding up (reports.aged_dues).
+    settled_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    first_settled_on: Mapped[dt.date | None] = mapped_column(Date)
+    last_settled_on: Mapped[dt.date | None] = mapped_column(Date)
+    cleared_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class ReportBalance(Base):
+    """A customer's balance in one currency: the sum of its account movements, all dates,
+    and the last date among them (so as of that date or later the balance is this one)."""
+
+    __tablename__ = "rp_balances"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    balance_minor: Mapped[int] = mapped_column(BigInteger)
+    last_moved_on: Mapped[dt.date] = mapped_column(Date)
+
+
+ACCOUNT_KINDS = ("invoice", "void", "payment", "reversal", "credit_note", "refund")
+INVOICE_KINDS = ("applied", "unapplied")
 
 
 class Movement(Base):
@@ -73,9 +110,29 @@ class Movement(Base):
     date: Mapped[dt.date] = mapped_column(Date)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    # Account kinds only: the customer's balance in this currency at the end of this
+    # movement's date (the sum of its account movements dated that day or earlier), so a
+    # balance as of a past date is one index lookup (reports.balances).
+    day_balance_minor: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         UniqueConstraint("event_id", "invoice_id", "kind", name="uq_rp_movements_event"),
         Index("ix_rp_movements_customer_date", "customer_id", "date"),
         Index("ix_rp_movements_invoice", "invoice_id", "date"),
+        Index(
+            "ix_rp_movements_account_day",
+            "customer_id",
+            "currency",
+            "date",
+            postgresql_include=["day_balance_minor"],
+            postgresql_where=text(f"kind IN {ACCOUNT_KINDS!r}"),
+            sqlite_where=text(f"kind IN {ACCOUNT_KINDS!r}"),
+        ),
     )
+
+
+def kind_in(kinds: tuple[str, ...]) -> ColumnElement[bool]:
+    """``rp_movements.kind IN (...)`` with the kinds written into the SQL rather than bound:
+    a prepared statement's generic plan then still sees that the condition of the partial
+    index ``ix_rp_movements_account_day`` holds."""
+    return Movement.kind.in_(bindparam(None, list(kinds), expanding=True, literal_execute=True))

@@ -1,20 +1,67 @@
-"""Read models from events: one function per event type, also used by the rebuild."""
+"""Read models from events: one function per event type, used alike by the consumer (one
+event at a time, :func:`project`) and by the rebuild (the whole log in one transaction,
+:func:`rebuild_read_models`).
+
+What each event means for the read models is said once, in the projection functions; how it
+is written is the :class:`Projection`'s business. Besides the rows the events give, two kinds
+of figures are kept from the movements so that reports as of a date need not add up every
+movement: per invoice what its applied and unapplied movements settled and their first and
+last dates (``rp_invoices``), and per customer and currency the balance at the end of each day
+that has account movements (``rp_movements.day_balance_minor``) and in all (``rp_balances``).
+Both depend only on the set of movements, never on the order they arrived in.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import json
+import logging
+import time
+import zlib
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, and_, case, delete, func, select, text, update
+from sqlalchemy.orm import Session
 
-from services.reporting.models import Movement, ReportCustomer, ReportInvoice
-from shared.db import UnitOfWork, insert_if_absent
+from services.reporting.models import (
+    ACCOUNT_KINDS,
+    INVOICE_KINDS,
+    LoggedEvent,
+    Movement,
+    ReportBalance,
+    ReportCustomer,
+    ReportInvoice,
+    kind_in,
+)
+from shared.db import UnitOfWork, dialect_insert
 from shared.messaging import NotYetKnown
-from shared.money import to_minor
+from shared.money import MAX_AMOUNT, exponent, to_minor
+
+log = logging.getLogger(__name__)
 
 Envelope = dict[str, Any]
+
+MOVEMENTS = cast(Table, Movement.__table__)
+INVOICES = cast(Table, ReportInvoice.__table__)
+CUSTOMERS = cast(Table, ReportCustomer.__table__)
+BALANCES = cast(Table, ReportBalance.__table__)
+
+# On PostgreSQL one writer of the read models at a time, as on SQLite: the consumer's events
+# and a rebuild take this transaction-scoped advisory lock (in the two-key space, apart from
+# the one-key locks of the relay and migrations) before they write. Figures kept from the
+# movements are read, then written: two transactions writing one customer's movements at once
+# could each miss the other's. (One lock, taken after the inbox rows: no waiting in a cycle.)
+READ_MODELS_LOCK = (zlib.crc32(b"tameio.reporting") & 0x7FFF_0000, 1)
+
+
+def _lock_read_models(session: Session) -> None:
+    if _is_postgresql(session):
+        space, key = READ_MODELS_LOCK
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": space, "key": key}
+        )
 
 
 def _date(value: str) -> dt.date:
@@ -22,23 +69,101 @@ def _date(value: str) -> dt.date:
 
 
 def _minor(amount: str, currency: str) -> int:
-    return to_minor(Decimal(amount), currency)
+    """``to_minor`` without its checks for amounts that plainly pass them (a rebuild converts
+    every amount of the log)."""
+    value = Decimal(amount)
+    places = exponent(currency)
+    if value.is_finite() and abs(value) < MAX_AMOUNT and -int(value.as_tuple().exponent) <= places:
+        return int(value.scaleb(places))
+    return to_minor(value, currency)  # raises the error to_minor raises
 
 
-def _move(
-    uow: UnitOfWork,
-    envelope: Envelope,
-    customer_id: str,
-    kind: str,
-    day: dt.date,
-    amount_minor: int,
-    currency: str,
-    invoice_id: str | None = None,
-) -> None:
-    insert_if_absent(
-        uow.session,
-        cast(Table, Movement.__table__),
-        {
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+class Projection:
+    """Writes what the projection functions derive from events, in one session.
+
+    Live (``batch=False``, the consumer): every row is written at once, and before the event's
+    transaction ends :meth:`finish` brings the kept figures of what it touched up to date.
+    Batch (the rebuild, on emptied read models): invoice and movement rows are buffered and
+    written many at a time by :meth:`flush`, and :meth:`finish` computes every kept figure
+    once from all the movements.
+    """
+
+    def __init__(self, session: Session, batch: bool = False) -> None:
+        self.session = session
+        self.batch = batch
+        self.touched_invoices: set[str] = set()
+        self.pending_invoices: dict[str, dict[str, Any]] = {}
+        self.pending_moves: list[dict[str, Any]] = []
+        if not batch:  # the rebuild took it already
+            _lock_read_models(session)
+
+    # -- what projections call -------------------------------------------------------------
+
+    def customer(self, values: dict[str, Any]) -> None:
+        """Insert the customer, or replace it with a snapshot of a higher sequence."""
+        stmt = dialect_insert(self.session)(CUSTOMERS).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[CUSTOMERS.c.id],
+            set_={name: stmt.excluded[name] for name in ("name", "currency", "sequence")},
+            where=CUSTOMERS.c.sequence < stmt.excluded.sequence,
+        )
+        self.session.execute(stmt)
+
+    def add_invoice(self, values: dict[str, Any]) -> None:
+        """Insert the invoice unless it is already there (a second issued event)."""
+        values = {
+            **values,
+            "settled_minor": 0,
+            "first_settled_on": None,
+            "last_settled_on": None,
+            # Nothing settled yet: only a zero total owes nothing from the start.
+            "cleared_on": values["issue_date"] if values["total_minor"] == 0 else None,
+        }
+        if self.batch:
+            self.pending_invoices.setdefault(values["id"], values)
+            return
+        stmt = dialect_insert(self.session)(INVOICES).values(**values).on_conflict_do_nothing()
+        if self.session.execute(stmt.returning(INVOICES.c.id)).first() is not None:
+            # Payments may have been applied to it before it was seen issued.
+            self.touched_invoices.add(values["id"])
+
+    def invoice(self, invoice_id: str) -> dict[str, Any] | None:
+        """The invoice's customer, currency and total, or None if it was never seen issued."""
+        pending = self.pending_invoices.get(invoice_id)
+        if pending is not None:
+            return pending
+        row = self.session.execute(
+            select(INVOICES.c.customer_id, INVOICES.c.currency, INVOICES.c.total_minor).where(
+                INVOICES.c.id == invoice_id
+            )
+        ).first()
+        return row._asdict() if row is not None else None
+
+    def void_invoice(self, invoice_id: str, day: dt.date) -> None:
+        pending = self.pending_invoices.get(invoice_id)
+        if pending is not None:
+            pending["void_on"] = day
+        else:
+            self.session.execute(
+                update(INVOICES).where(INVOICES.c.id == invoice_id).values(void_on=day)
+            )
+
+    def move(
+        self,
+        envelope: Envelope,
+        customer_id: str,
+        kind: str,
+        day: dt.date,
+        amount_minor: int,
+        currency: str,
+        invoice_id: str | None = None,
+    ) -> None:
+        """A dated money movement, keyed by the event that caused it (once per event)."""
+        values = {
             "event_id": envelope["id"],
             "customer_id": customer_id,
             "invoice_id": invoice_id,
@@ -46,89 +171,233 @@ def _move(
             "date": day,
             "amount_minor": amount_minor,
             "currency": currency,
-        },
+        }
+        if self.batch:
+            self.pending_moves.append({**values, "day_balance_minor": None})
+            return
+        stmt = dialect_insert(self.session)(MOVEMENTS)
+        if kind in ACCOUNT_KINDS:
+            # Its own day's closing balance: the earlier movements' sum up to that day, plus it.
+            day_balance = amount_minor + self._account_total(customer_id, currency, day)
+            stmt = stmt.values(**values, day_balance_minor=day_balance)
+        else:
+            stmt = stmt.values(**values)
+        new_id = self.session.execute(
+            stmt.on_conflict_do_nothing().returning(MOVEMENTS.c.id)
+        ).scalar()
+        if new_id is None:
+            return  # already there: the event was applied before
+        if kind in INVOICE_KINDS:
+            if invoice_id is not None:
+                self.touched_invoices.add(invoice_id)
+            return
+        # Every later day's closing balance (and that day's other movements') now includes it.
+        self.session.execute(
+            update(MOVEMENTS)
+            .where(
+                _account_movements(customer_id, currency),
+                MOVEMENTS.c.date >= day,
+                MOVEMENTS.c.id != new_id,
+            )
+            .values(day_balance_minor=MOVEMENTS.c.day_balance_minor + amount_minor)
+        )
+        upsert = dialect_insert(self.session)(BALANCES).values(
+            customer_id=customer_id,
+            currency=currency,
+            balance_minor=amount_minor,
+            last_moved_on=day,
+        )
+        self.session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[BALANCES.c.customer_id, BALANCES.c.currency],
+                set_={
+                    "balance_minor": BALANCES.c.balance_minor + amount_minor,
+                    "last_moved_on": case(
+                        (BALANCES.c.last_moved_on < day, day), else_=BALANCES.c.last_moved_on
+                    ),
+                },
+            )
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write what is buffered (batch), many rows per statement."""
+        self._insert_many(INVOICES, list(self.pending_invoices.values()))
+        self.pending_invoices.clear()
+        self._insert_many(MOVEMENTS, self.pending_moves)
+        self.pending_moves = []
+
+    def _insert_many(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        if rows:  # an executemany: on PostgreSQL psycopg pipelines the statements
+            self.session.execute(dialect_insert(self.session)(table).on_conflict_do_nothing(), rows)
+
+    def finish(self) -> None:
+        """Bring the kept figures up to date with the movements written."""
+        if self.batch:
+            self.flush()
+            refresh_invoices(self.session)
+            refresh_balances(self.session)
+        elif self.touched_invoices:
+            refresh_invoices(self.session, sorted(self.touched_invoices))
+        self.touched_invoices.clear()
+
+    def _account_total(self, customer_id: str, currency: str, day: dt.date) -> int:
+        total = self.session.execute(
+            select(func.coalesce(func.sum(MOVEMENTS.c.amount_minor), 0)).where(
+                _account_movements(customer_id, currency), MOVEMENTS.c.date <= day
+            )
+        ).scalar_one()
+        return int(total)
+
+
+def _account_movements(customer_id: str, currency: str) -> Any:
+    return and_(
+        MOVEMENTS.c.customer_id == customer_id,
+        MOVEMENTS.c.currency == currency,
+        kind_in(ACCOUNT_KINDS),
     )
 
 
-def customer(uow: UnitOfWork, envelope: Envelope) -> None:
+def refresh_invoices(session: Session, invoice_ids: Iterable[str] | None = None) -> None:
+    """Set the kept settlement figures of the given invoices (all of them if None) from their
+    applied and unapplied movements. An invoice without any keeps what it was created with."""
+    settled = (
+        select(
+            MOVEMENTS.c.invoice_id,
+            (-func.sum(MOVEMENTS.c.amount_minor)).label("settled"),
+            func.min(MOVEMENTS.c.date).label("first"),
+            func.max(MOVEMENTS.c.date).label("last"),
+        )
+        .where(kind_in(INVOICE_KINDS))
+        .group_by(MOVEMENTS.c.invoice_id)
+    )
+    if invoice_ids is not None:
+        settled = settled.where(MOVEMENTS.c.invoice_id.in_(list(invoice_ids)))
+    moves = settled.subquery()
+    session.execute(
+        update(INVOICES)
+        .where(INVOICES.c.id == moves.c.invoice_id)
+        .values(
+            settled_minor=moves.c.settled,
+            first_settled_on=moves.c.first,
+            last_settled_on=moves.c.last,
+            # Owing nothing now means owing nothing since the last movement (any earlier
+            # date with nothing owed was followed by one that changed that).
+            cleared_on=case((INVOICES.c.total_minor == moves.c.settled, moves.c.last)),
+        )
+    )
+
+
+def refresh_balances(session: Session) -> None:
+    """Compute every account movement's day-closing balance and every customer's balance
+    (the rebuild's way; the consumer keeps them movement by movement)."""
+    running = (
+        select(
+            MOVEMENTS.c.id,
+            func.sum(MOVEMENTS.c.amount_minor)
+            .over(
+                partition_by=(MOVEMENTS.c.customer_id, MOVEMENTS.c.currency),
+                # The default frame takes in the rows of the same date: the day's close.
+                order_by=MOVEMENTS.c.date,
+            )
+            .label("balance"),
+        )
+        .where(kind_in(ACCOUNT_KINDS))
+        .subquery()
+    )
+    session.execute(
+        update(MOVEMENTS)
+        .where(MOVEMENTS.c.id == running.c.id)
+        .values(day_balance_minor=running.c.balance)
+    )
+    session.execute(delete(BALANCES))
+    session.execute(
+        BALANCES.insert().from_select(
+            ["customer_id", "currency", "balance_minor", "last_moved_on"],
+            select(
+                MOVEMENTS.c.customer_id,
+                MOVEMENTS.c.currency,
+                func.sum(MOVEMENTS.c.amount_minor),
+                func.max(MOVEMENTS.c.date),
+            )
+            .where(kind_in(ACCOUNT_KINDS))
+            .group_by(MOVEMENTS.c.customer_id, MOVEMENTS.c.currency),
+        )
+    )
+
+
+# -- the projection of each event type ----------------------------------------------------------
+
+
+def customer(target: Projection, envelope: Envelope) -> None:
     data = envelope["data"]
     snapshot = data.get("customer", data)
-    row = uow.session.get(ReportCustomer, snapshot["id"])
-    if row is None:
-        uow.session.add(
-            ReportCustomer(
-                id=snapshot["id"],
-                name=snapshot["name"],
-                currency=snapshot["currency"],
-                sequence=envelope["sequence"],
-            )
-        )
-    elif envelope["sequence"] > row.sequence:
-        row.name, row.currency, row.sequence = (
-            snapshot["name"],
-            snapshot["currency"],
-            envelope["sequence"],
-        )
+    target.customer(
+        {
+            "id": snapshot["id"],
+            "name": snapshot["name"],
+            "currency": snapshot["currency"],
+            "sequence": envelope["sequence"],
+        }
+    )
 
 
-def invoice_issued(uow: UnitOfWork, envelope: Envelope) -> None:
+def invoice_issued(target: Projection, envelope: Envelope) -> None:
     invoice = envelope["data"]
     c = invoice["currency"]
-    if uow.session.get(ReportInvoice, invoice["id"]) is None:
-        uow.session.add(
-            ReportInvoice(
-                id=invoice["id"],
-                customer_id=invoice["customer_id"],
-                number=invoice["number"],
-                currency=c,
-                issue_date=_date(invoice["issue_date"]),
-                due_date=_date(invoice["due_date"]),
-                net_minor=_minor(invoice["subtotal"], c),
-                tax_minor=_minor(invoice["tax_total"], c),
-                total_minor=_minor(invoice["total"], c),
-                void_on=None,
-            )
-        )
-    _move(
-        uow,
+    total = _minor(invoice["total"], c)
+    target.add_invoice(
+        {
+            "id": invoice["id"],
+            "customer_id": invoice["customer_id"],
+            "number": invoice["number"],
+            "currency": c,
+            "issue_date": _date(invoice["issue_date"]),
+            "due_date": _date(invoice["due_date"]),
+            "net_minor": _minor(invoice["subtotal"], c),
+            "tax_minor": _minor(invoice["tax_total"], c),
+            "total_minor": total,
+            "void_on": None,
+        }
+    )
+    target.move(
         envelope,
         invoice["customer_id"],
         "invoice",
         _date(invoice["issue_date"]),
-        _minor(invoice["total"], c),
+        total,
         c,
         invoice["id"],
     )
 
 
-def invoice_voided(uow: UnitOfWork, envelope: Envelope) -> None:
+def invoice_voided(target: Projection, envelope: Envelope) -> None:
     data = envelope["data"]
-    invoice = uow.session.get(ReportInvoice, data["invoice_id"])
+    invoice = target.invoice(data["invoice_id"])
     if invoice is None:
         if data.get("number") is None:
             return  # a draft: it never counted
         raise NotYetKnown(f"invoice {data['number']} voided before it was seen issued")
     day = _date(data["date"])
-    invoice.void_on = day
-    _move(
-        uow,
+    target.void_invoice(data["invoice_id"], day)
+    target.move(
         envelope,
-        invoice.customer_id,
+        invoice["customer_id"],
         "void",
         day,
-        -invoice.total_minor,
-        invoice.currency,
-        invoice.id,
+        -invoice["total_minor"],
+        invoice["currency"],
+        data["invoice_id"],
     )
 
 
 def payment_applied(
-    uow: UnitOfWork, envelope: Envelope, sign: int = -1, kind: str = "applied"
+    target: Projection, envelope: Envelope, sign: int = -1, kind: str = "applied"
 ) -> None:
     data = envelope["data"]
     for allocation in data["allocations"]:
-        _move(
-            uow,
+        target.move(
             envelope,
             data["customer_id"],
             kind,
@@ -139,28 +408,27 @@ def payment_applied(
         )
 
 
-def payment_unapplied(uow: UnitOfWork, envelope: Envelope) -> None:
-    payment_applied(uow, envelope, sign=+1, kind="unapplied")
+def payment_unapplied(target: Projection, envelope: Envelope) -> None:
+    payment_applied(target, envelope, sign=+1, kind="unapplied")
 
 
-def credit_note(uow: UnitOfWork, envelope: Envelope) -> None:
+def credit_note(target: Projection, envelope: Envelope) -> None:
     note = envelope["data"]
     c, day = note["currency"], _date(note["date"])
-    _move(uow, envelope, note["customer_id"], "credit_note", day, -_minor(note["amount"], c), c)
+    target.move(envelope, note["customer_id"], "credit_note", day, -_minor(note["amount"], c), c)
     applied = _minor(note.get("applied_amount") or "0", c)
     if note.get("invoice_id") and applied:
-        _move(uow, envelope, note["customer_id"], "applied", day, -applied, c, note["invoice_id"])
+        target.move(envelope, note["customer_id"], "applied", day, -applied, c, note["invoice_id"])
 
 
-def money(kind: str, sign: int, date_key: str) -> Callable[[UnitOfWork, Envelope], None]:
-    def project(uow: UnitOfWork, envelope: Envelope) -> None:
+def money(kind: str, sign: int, date_key: str) -> Callable[[Projection, Envelope], None]:
+    def project(target: Projection, envelope: Envelope) -> None:
         data = envelope["data"]
         customer_id = data["customer_id"]
         amount = data.get("amount")
         if amount is None:
             return
-        _move(
-            uow,
+        target.move(
             envelope,
             customer_id,
             kind,
@@ -172,7 +440,7 @@ def money(kind: str, sign: int, date_key: str) -> Callable[[UnitOfWork, Envelope
     return project
 
 
-PROJECTIONS: dict[str, Callable[[UnitOfWork, Envelope], None]] = {
+PROJECTIONS: dict[str, Callable[[Projection, Envelope], None]] = {
     "customers.customer.created": customer,
     "customers.customer.updated": customer,
     "customers.customer.archived": customer,
@@ -192,4 +460,65 @@ def project(uow: UnitOfWork, envelope: Envelope) -> None:
     """Apply one event (in its wire form) to the read models; unknown types change nothing."""
     projection = PROJECTIONS.get(envelope["type"])
     if projection is not None:
-        projection(uow, envelope)
+        target = Projection(uow.session)
+        projection(target, envelope)
+        target.finish()
+
+
+# -- the rebuild ---------------------------------------------------------------------------------
+
+REBUILD_PAGE = 5_000  # events read, applied and written at a time
+REBUILD_LOG_SECONDS = 10.0  # at most this long between two progress lines
+
+
+def rebuild_read_models(session: Session) -> int:
+    """Throw the read models away and replay the event log into them, in the caller's
+    transaction; answers how many events the log held when it started.
+
+    Only events of the types a projection reads are read, a page at a time, their rows
+    written in batches; the kept figures are computed once at the end. Progress is logged
+    every ``REBUILD_LOG_SECONDS``. On PostgreSQL the events the consumer applies meanwhile
+    wait for the rebuild to commit (they would otherwise write into read models it replaces).
+    """
+    started = time.monotonic()
+    _lock_read_models(session)
+    for table in (MOVEMENTS, INVOICES, CUSTOMERS, BALANCES):
+        session.execute(delete(table))
+    last_id = session.execute(select(func.max(LoggedEvent.id))).scalar() or 0
+    logged = LoggedEvent.id <= last_id
+    projected = LoggedEvent.event_type.in_(list(PROJECTIONS))
+    total = session.execute(select(func.count()).where(logged)).scalar_one()
+    to_replay = session.execute(select(func.count()).where(logged, projected)).scalar_one()
+    log.info("rebuild: %d events logged, %d of them to replay", total, to_replay)
+    target = Projection(session, batch=True)
+    after, replayed, logged_at = 0, 0, started
+    while True:
+        page = session.execute(
+            select(LoggedEvent.id, LoggedEvent.envelope)
+            .where(LoggedEvent.id > after, logged, projected)
+            .order_by(LoggedEvent.id)
+            .limit(REBUILD_PAGE)
+        ).all()
+        if not page:
+            break
+        for _, body in page:
+            envelope = json.loads(body)
+            PROJECTIONS[envelope["type"]](target, envelope)
+        target.flush()
+        after, replayed = page[-1].id, replayed + len(page)
+        if time.monotonic() - logged_at >= REBUILD_LOG_SECONDS:
+            logged_at = time.monotonic()
+            log.info(
+                "rebuild: %d of %d events replayed in %.0f s",
+                replayed,
+                to_replay,
+                logged_at - started,
+            )
+    log.info(
+        "rebuild: %d events replayed in %.0f s; now the kept figures",
+        replayed,
+        time.monotonic() - started,
+    )
+    target.finish()
+    log.info("rebuild: done in %.1f s", time.monotonic() - started)
+    return int(total)

@@ -15,9 +15,9 @@ from tests.services.test_reporting_support import BUCKETS, Books, money, open_bo
 AS_OF = dt.date(2026, 6, 30)
 
 
-@pytest.fixture
-def books(service_factory: Any) -> Iterator[Books]:
-    with open_books(service_factory) as opened:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def books(service_factory: Any, request: pytest.FixtureRequest) -> Iterator[Books]:
+    with open_books(service_factory, reporting_on=request.param) as opened:
         yield opened
 
 

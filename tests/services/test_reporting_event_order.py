@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -16,7 +18,9 @@ from shared.clock import today
 from shared.messaging.consumer import Outcome
 from tests.services.test_reporting_support import (
     Books,
+    Reporting,
     fresh_reporting,
+    kept_figures,
     open_books,
     report_snapshot,
 )
@@ -31,9 +35,9 @@ DATES = [
 ]
 
 
-@pytest.fixture
-def books(service_factory: Any) -> Iterator[Books]:
-    with open_books(service_factory) as opened:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def books(service_factory: Any, request: pytest.FixtureRequest) -> Iterator[Books]:
+    with open_books(service_factory, reporting_on=request.param) as opened:
         yield opened
 
 
@@ -68,15 +72,21 @@ def run_history(books: Books, with_void: bool) -> None:
     books.sync()
 
 
-def deliver_all(books: Books, order: list[str], label: str) -> tuple[dict[str, Any], list[Any]]:
-    """Reports of a fresh reporting service fed ``order``, and what it did with each."""
+def deliver_all(
+    books: Books, order: list[str], label: str, batch: int = 1
+) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
+    """Reports of a fresh reporting service fed ``order`` (``batch`` messages to a
+    transaction, as a busy consumer takes them), what it did with each, and its read models'
+    rows."""
     with fresh_reporting(books.reporting, label) as reporting:
-        outcomes = [reporting.deliver(body) for body in order]
+        outcomes = []
+        for start in range(0, len(order), batch):
+            outcomes += reporting.processor.process_batch(order[start : start + batch])
         # An event that came too early (a void before its invoice) waits as a retry.
         retried = reporting.retry_now()
         outcomes += [Outcome.APPLIED] * retried
         outcomes = [o for o in outcomes if o is not Outcome.RETRY]
-        return report_snapshot(reporting, DATES), outcomes
+        return report_snapshot(reporting, DATES), outcomes, kept_figures(reporting)
 
 
 @pytest.mark.parametrize("with_void", [False, True], ids=["no_void", "with_void"])
@@ -92,11 +102,30 @@ def test_events_in_any_order_and_delivered_twice_give_identical_reports(books, w
         copies = written + rng.sample(written, k=len(written) // 3)
         rng.shuffle(copies)
         orders[f"shuffled {attempt}"] = copies
+    kept = kept_figures(books.reporting)
     for label, order in orders.items():
-        snapshot, outcomes = deliver_all(books, order, label.replace(" ", "-"))
+        snapshot, outcomes, figures = deliver_all(books, order, label.replace(" ", "-"))
         assert outcomes.count(Outcome.APPLIED) == len(written), label
         assert outcomes.count(Outcome.DUPLICATE) == len(order) - len(written), label
         assert snapshot == expected, label
+        # The figures kept from movements too (settled amounts, day balances), though they
+        # were written in another order.
+        assert figures == kept, label
+
+
+def test_events_applied_in_batches_give_the_same_reports_and_figures(books):
+    run_history(books, with_void=False)
+    written = list(books.forwarded)
+    expected, kept = report_snapshot(books.reporting, DATES), kept_figures(books.reporting)
+
+    rng = random.Random(20260303)
+    copies = written + rng.sample(written, k=len(written) // 3)
+    rng.shuffle(copies)
+    snapshot, outcomes, figures = deliver_all(books, copies, "batches", batch=7)
+
+    assert outcomes.count(Outcome.APPLIED) == len(written)
+    assert snapshot == expected
+    assert figures == kept
 
 
 def test_an_event_delivered_again_with_the_same_id_is_a_duplicate_and_changes_nothing(books):
@@ -129,3 +158,26 @@ def test_a_void_delivered_before_its_invoice_still_takes_the_invoice_out_of_the_
     assert outstanding is None, outstanding
     revenue = books.reporting.report("revenue", **{"from": "2026-01-01", "to": as_of})
     assert [row for row in revenue["items"] if row["customer_id"] == customer] == []
+
+
+def test_events_applied_by_concurrent_transactions_keep_the_same_figures(service_factory):
+    """On PostgreSQL two consumers (or a consumer and the retry runner) may apply events at
+    the same time: the figures kept from movements (read, then written) must come out as when
+    the events come one at a time."""
+    with open_books(service_factory, reporting_on="postgresql") as books:
+        run_history(books, with_void=False)
+        written = list(books.forwarded)
+        kept = kept_figures(books.reporting)
+        other = Reporting(service_factory("reporting"))
+        order = random.Random(7).sample(written, len(written))
+        lanes = [order[lane::4] for lane in range(4)]
+        start = threading.Barrier(len(lanes))
+
+        def deliver(lane: list[str]) -> list[Outcome]:
+            start.wait()
+            return [other.deliver(body) for body in lane]
+
+        with ThreadPoolExecutor(len(lanes)) as pool:
+            outcomes = [outcome for lane in pool.map(deliver, lanes) for outcome in lane]
+        assert set(outcomes) == {Outcome.APPLIED}
+        assert kept_figures(other) == kept

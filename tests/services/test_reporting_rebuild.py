@@ -11,14 +11,19 @@ import pytest
 
 from shared.clock import today
 from shared.messaging.consumer import Outcome
-from tests.services.test_reporting_support import Books, open_books, report_snapshot
+from tests.services.test_reporting_support import (
+    Books,
+    kept_figures,
+    open_books,
+    report_snapshot,
+)
 
 DATES = [dt.date(2026, 3, 1), dt.date(2026, 3, 31), dt.date(2026, 4, 30), today()]
 
 
-@pytest.fixture
-def books(service_factory: Any) -> Iterator[Books]:
-    with open_books(service_factory) as opened:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def books(service_factory: Any, request: pytest.FixtureRequest) -> Iterator[Books]:
+    with open_books(service_factory, reporting_on=request.param) as opened:
         yield opened
 
 
@@ -49,6 +54,17 @@ def test_rebuild_replays_the_log_into_identical_reports(books):
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json() == {"events": len(books.forwarded)}
     assert report_snapshot(books.reporting, DATES) == before
+
+
+def test_rebuild_computes_the_figures_the_consumer_kept_event_by_event(books):
+    run_history(books)
+    kept = kept_figures(books.reporting)
+    assert any(row["day_balance_minor"] for row in kept["rp_movements"])
+    assert any(row["settled_minor"] for row in kept["rp_invoices"])
+
+    assert books.reporting.rebuild().status_code == 200
+
+    assert kept_figures(books.reporting) == kept
 
 
 def test_rebuild_twice_and_after_duplicates_still_gives_identical_reports(books):

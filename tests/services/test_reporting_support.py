@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from services.registry import SERVICES
+from services.reporting.models import Base as ReportingBase
 from shared.clock import utcnow
 from shared.messaging.consumer import EventProcessor, Outcome
 from shared.messaging.topology import Topology
@@ -198,29 +202,50 @@ def report_snapshot(reporting: Reporting, dates: list[dt.date]) -> dict[str, Any
     }
 
 
+def kept_figures(reporting: Reporting) -> dict[str, list[Any]]:
+    """Every read-model row (movements without their ids): what the consumer keeps event by
+    event, in whatever order they came, must be what a rebuild computes from the log."""
+    tables = ReportingBase.metadata.tables
+    figures = {}
+    with reporting.sut.db.engine.connect() as conn:
+        for name in ("rp_customers", "rp_invoices", "rp_balances", "rp_movements"):
+            columns = [
+                c for c in tables[name].columns if not (name == "rp_movements" and c.name == "id")
+            ]
+            rows = [dict(row._mapping) for row in conn.execute(select(*columns))]
+            figures[name] = sorted(rows, key=repr)
+    return figures
+
+
 @contextmanager
 def fresh_reporting(beside: Reporting, label: str) -> Iterator[Reporting]:
-    """Another reporting service, with an empty SQLite database of its own next to the one
-    of ``beside`` and the same exchange and queue names."""
+    """Another reporting service, with an empty SQLite database of its own (next to the one
+    of ``beside`` if that is SQLite, in a directory of its own otherwise) and the same
+    exchange and queue names."""
     definition = SERVICES["reporting"]
-    directory = Path(beside.sut.db.url.removeprefix("sqlite:///")).parent
-    exchange, prefix = beside.sut.settings.exchange, beside.sut.settings.queue_prefix
-    url = f"sqlite:///{directory / f'reporting-{label}.db'}"
-    settings = make_settings("reporting", url, "memory://", exchange, prefix)
-    definition.migrate(settings)
-    topology = Topology(exchange, [definition.queue], prefix)
-    sut = ServiceUnderTest(definition, settings, definition.database(settings), topology)
-    try:
-        yield Reporting(sut)
-    finally:
-        sut.db.dispose()
+    with tempfile.TemporaryDirectory(prefix="tameio-reporting-") as scratch:
+        url = beside.sut.db.url
+        directory = Path(url.removeprefix("sqlite:///")).parent
+        if not url.startswith("sqlite:///"):
+            directory = Path(scratch)
+        exchange, prefix = beside.sut.settings.exchange, beside.sut.settings.queue_prefix
+        url = f"sqlite:///{directory / f'reporting-{label}.db'}"
+        settings = make_settings("reporting", url, "memory://", exchange, prefix)
+        definition.migrate(settings)
+        topology = Topology(exchange, [definition.queue], prefix)
+        sut = ServiceUnderTest(definition, settings, definition.database(settings), topology)
+        try:
+            yield Reporting(sut)
+        finally:
+            sut.db.dispose()
 
 
 @contextmanager
-def open_books(service_factory: Any) -> Iterator[Books]:
-    """Billing (with the standard catalog) and reporting, both on SQLite, side by side."""
+def open_books(service_factory: Any, reporting_on: str = "sqlite") -> Iterator[Books]:
+    """Billing (with the standard catalog) on SQLite and reporting on ``reporting_on``
+    (``sqlite`` or ``postgresql``, whose SQL differs in places), side by side."""
     with owners_know_nothing():
         billing = FedBilling(service_factory("billing", embedded=True))
         standard_catalog(billing)
-        reporting = Reporting(service_factory("reporting", embedded=True))
+        reporting = Reporting(service_factory("reporting", embedded=reporting_on == "sqlite"))
         yield Books(billing, reporting)
