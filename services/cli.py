@@ -73,6 +73,23 @@ def migrate(service: str | None) -> None:
         click.echo(f"{name}: migrated ({settings.database_url.split('@')[-1]})")
 
 
+@main.command("rebuild-reports")
+def rebuild_reports() -> None:
+    """Replay reporting's event log into fresh read models (what POST /admin/rebuild does,
+    without an HTTP request's time limit); progress is logged as it goes."""
+    from services.reporting.projections import rebuild_read_models
+
+    settings = _settings("reporting", require_secret=False)
+    db = SERVICES["reporting"].database(settings)
+    try:
+        with db.unit_of_work() as uow:
+            count = rebuild_read_models(uow.session)
+            uow.commit()
+    finally:
+        db.dispose()
+    click.echo(f"reporting: read models rebuilt from {count} logged events")
+
+
 # -- serve / worker -----------------------------------------------------------------------
 
 

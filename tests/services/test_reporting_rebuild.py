@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from services.cli import main
 from shared.clock import today
 from shared.messaging.consumer import Outcome
 from tests.services.test_reporting_support import (
@@ -107,3 +109,15 @@ def test_rebuild_is_for_admins_only(books, role):
 def test_rebuild_without_a_token_is_401(books):
     answer = books.reporting.sut.app.test_client().post("/admin/rebuild")
     assert answer.status_code == 401
+
+
+def test_the_rebuild_command_gives_identical_reports_without_an_http_time_limit(books, monkeypatch):
+    run_history(books)
+    before = report_snapshot(books.reporting, DATES)
+    monkeypatch.setenv("TAMEIO_REPORTING_DATABASE_URL", books.reporting.sut.settings.database_url)
+
+    result = CliRunner().invoke(main, ["rebuild-reports"])
+
+    assert result.exit_code == 0, result.output
+    assert f"rebuilt from {len(books.forwarded)} logged events" in result.output
+    assert report_snapshot(books.reporting, DATES) == before
