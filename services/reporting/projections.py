@@ -243,12 +243,15 @@ class Projection:
         self.touched_invoices.clear()
 
     def _account_total(self, customer_id: str, currency: str, day: dt.date) -> int:
-        total = self.session.execute(
-            select(func.coalesce(func.sum(MOVEMENTS.c.amount_minor), 0)).where(
-                _account_movements(customer_id, currency), MOVEMENTS.c.date <= day
-            )
-        ).scalar_one()
-        return int(total)
+        """The account's balance at the close of ``day``: the kept closing balance of the last
+        day up to it with a movement (one index look-up, however long the history)."""
+        closing = self.session.execute(
+            select(MOVEMENTS.c.day_balance_minor)
+            .where(_account_movements(customer_id, currency), MOVEMENTS.c.date <= day)
+            .order_by(MOVEMENTS.c.date.desc())
+            .limit(1)
+        ).scalar()
+        return int(closing or 0)
 
 
 def _account_movements(customer_id: str, currency: str) -> Any:
