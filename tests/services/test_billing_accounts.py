@@ -5,25 +5,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
-
-import pytest
 
 from shared.clock import today
 from tests.services.test_billing_support import (
     Billing,
     new_id,
-    owners_know_nothing,
-    standard_catalog,
 )
-
-
-@pytest.fixture
-def billing(service_factory) -> Iterator[Billing]:
-    with owners_know_nothing():
-        billing = Billing(service_factory("billing", broker="memory://"))
-        standard_catalog(billing)
-        yield billing
 
 
 def test_the_account_shows_balance_open_overdue_and_credit(billing):

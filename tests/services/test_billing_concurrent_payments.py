@@ -5,27 +5,13 @@ account still adds up (balance = ledger = open dues - credit)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from decimal import Decimal
-
-import pytest
 
 from shared.messaging.consumer import EventProcessor, Outcome
 from tests.services.test_billing_support import (
-    Billing,
     money,
-    owners_know_nothing,
-    standard_catalog,
 )
 from tests.support.events import body_of, envelope
-
-
-@pytest.fixture
-def billing(service_factory) -> Iterator[Billing]:
-    with owners_know_nothing():
-        billing = Billing(service_factory("billing", broker="memory://"))
-        standard_catalog(billing)
-        yield billing
 
 
 def test_concurrent_workers_never_pay_an_invoice_twice_and_every_account_adds_up(billing):

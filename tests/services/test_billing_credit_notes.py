@@ -3,26 +3,12 @@ the excess as account credit) or standalone (all account credit)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.services.test_billing_support import (
     DAY,
-    Billing,
     new_id,
-    owners_know_nothing,
-    standard_catalog,
 )
-
-
-@pytest.fixture
-def billing(service_factory) -> Iterator[Billing]:
-    with owners_know_nothing():
-        billing = Billing(service_factory("billing", broker="memory://"))
-        standard_catalog(billing)
-        yield billing
 
 
 def created(answer: Any) -> dict[str, Any]:

@@ -5,21 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from shared.clock import today
-from tests.services.test_billing_support import DAY, Billing, owners_know_nothing, standard_catalog
-
-
-@pytest.fixture
-def billing(service_factory) -> Iterator[Billing]:
-    with owners_know_nothing():
-        billing = Billing(service_factory("billing", broker="memory://"))
-        standard_catalog(billing)
-        yield billing
+from tests.services.test_billing_support import DAY, Billing
 
 
 def ledger_sum(billing: Billing, customer: str) -> int:

@@ -4,11 +4,8 @@ the catalog and contract replicas, and validated."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
-import pytest
-
-from tests.services.test_billing_support import DAY, Billing, owners_know_nothing, standard_catalog
+from tests.services.test_billing_support import DAY
 
 ADDRESS = {
     "line1": "1 Harbour Road",
@@ -18,14 +15,6 @@ ADDRESS = {
     "region": None,
     "country": "GR",
 }
-
-
-@pytest.fixture
-def billing(service_factory) -> Iterator[Billing]:
-    with owners_know_nothing():
-        billing = Billing(service_factory("billing", broker="memory://"))
-        standard_catalog(billing)
-        yield billing
 
 
 def test_bill_to_and_currency_come_from_the_customer(billing):

@@ -5,28 +5,15 @@ duplicates and payments that arrive before what they name."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from shared.messaging.consumer import Outcome
 from tests.services.test_billing_support import (
     DAY,
     Billing,
     new_id,
-    owners_know_nothing,
-    standard_catalog,
 )
 from tests.support.events import body_of, envelope
-
-
-@pytest.fixture
-def billing(service_factory) -> Iterator[Billing]:
-    with owners_know_nothing():
-        billing = Billing(service_factory("billing", broker="memory://"))
-        standard_catalog(billing)
-        yield billing
 
 
 def hundreds(billing: Billing, customer: str, *issued_on: dt.date) -> list[dict[str, Any]]:

@@ -4,29 +4,16 @@ draw on account credit, which may go negative."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from shared.messaging.consumer import Outcome
 from tests.services.test_billing_support import (
     DAY,
     Billing,
     new_id,
-    owners_know_nothing,
-    standard_catalog,
 )
 
 LATER = DAY + dt.timedelta(days=10)
-
-
-@pytest.fixture
-def billing(service_factory) -> Iterator[Billing]:
-    with owners_know_nothing():
-        billing = Billing(service_factory("billing", broker="memory://"))
-        standard_catalog(billing)
-        yield billing
 
 
 def hundred(billing: Billing, customer: str, issued_on: dt.date = DAY) -> dict[str, Any]:
