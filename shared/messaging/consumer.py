@@ -463,9 +463,8 @@ class QueueConsumer(BrokerLink):
                 log.info("consumer %s listening on %s", self.service, queue.name)
                 next_lag_check = 0.0
                 while not stop.is_set():
-                    if not self._received:  # (the lag check may have received some)
-                        with suppress(socket.timeout, TimeoutError):
-                            conn.drain_events(timeout=1.0)
+                    with suppress(socket.timeout, TimeoutError):
+                        conn.drain_events(timeout=1.0)
                     self._drain_batch(conn)
                     self._process_received()
                     if not memory:
