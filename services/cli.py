@@ -484,6 +484,10 @@ def run_real(port: int, host: str, broker: str, database_url: str) -> None:
     env["TAMEIO_BROKER_URL"] = broker
     env["TAMEIO_DATABASE_URL"] = database_url
     env.setdefault("TAMEIO_INTERNAL_SECRET", secrets.token_urlsafe(32))
+    # Seven web services and six workers share this machine's cores: one gunicorn process
+    # per service (threads still serve requests concurrently) keeps up with more payments
+    # than two, which only add processes competing for the same cores (decision 33).
+    env.setdefault("TAMEIO_WEB_WORKERS", "1")
     for name in SERVICES:
         settings = _settings(name, env)
         SERVICES[name].migrate(settings)

@@ -31,7 +31,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
@@ -246,9 +246,10 @@ class Database:
         self.engine.dispose()
 
 
-def dialect_insert(session: Session) -> Any:
+def dialect_insert(session: Session | Connection) -> Any:
     """The INSERT construct of the session's dialect (both have ON CONFLICT)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    bind = session.get_bind() if isinstance(session, Session) else session
+    return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
 
 
 def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> bool:
@@ -262,7 +263,7 @@ def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> 
     return session.execute(stmt).first() is not None
 
 
-def next_counter(session: Session, counters: Table, name: str) -> int:
+def next_counter(session: Session | Connection, counters: Table, name: str) -> int:
     """Increment and return a named counter in the caller's transaction.
 
     The row lock this takes on PostgreSQL serializes concurrent writers of the same counter
@@ -280,6 +281,7 @@ def next_counter(session: Session, counters: Table, name: str) -> int:
 
 
 NOTIFY = text("SELECT pg_notify(:channel, '')")
+LOCAL_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
 class UnitOfWork:
@@ -324,7 +326,25 @@ class UnitOfWork:
         return envelope
 
     def next_number(self, name: str) -> int:
+        """The next gapless number of a counter (invoices, credit notes): concurrent writers
+        of the same counter wait for this transaction to end."""
         return next_counter(self.session, self.tables.counters, name)
+
+    def take_number(self, name: str) -> int:
+        """The next number of a counter, taken in a short transaction of its own so that
+        concurrent writers never wait for this one (payments, refunds): unique and
+        increasing, but a request that fails after taking it leaves a gap.
+
+        The counter's commit need not reach the disk by itself (``synchronous_commit``
+        off): this transaction's own commit flushes the log up to and past it, and if this
+        transaction never commits, reusing the number is harmless. On SQLite, where writers
+        are serialized anyway, the number is taken in this transaction.
+        """
+        if self.db.dialect != "postgresql":
+            return self.next_number(name)
+        with self.db.engine.begin() as conn:
+            conn.execute(LOCAL_ASYNC_COMMIT)
+            return next_counter(conn, self.tables.counters, name)
 
     def commit(self) -> None:
         """Write the emitted events to the outbox, then commit them with the state change."""

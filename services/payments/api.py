@@ -100,7 +100,7 @@ def record_payment(body: dict[str, Any]) -> Any:
             now = utcnow()
             payment = Payment(
                 id=uuid.uuid4(),
-                number=f"PAY-{day.year}-{uow.next_number(f'payment:{day.year}'):06d}",
+                number=f"PAY-{day.year}-{uow.take_number(f'payment:{day.year}'):06d}",
                 customer_id=customer.id,
                 amount_minor=amount,
                 currency=currency,
@@ -236,7 +236,7 @@ def issue_refund(body: dict[str, Any]) -> Any:
             day = body["date"] or today()
             refund = Refund(
                 id=uuid.uuid4(),
-                number=f"REF-{day.year}-{uow.next_number(f'refund:{day.year}'):06d}",
+                number=f"REF-{day.year}-{uow.take_number(f'refund:{day.year}'):06d}",
                 customer_id=customer.id,
                 amount_minor=amount,
                 currency=currency,

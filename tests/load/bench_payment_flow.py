@@ -36,6 +36,7 @@ from tests.support.realmode import BROKER, DATABASE, TOKEN, start_real_suite
 from tests.support.subscriber import pika_url
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+RESEND = urllib3.Retry(total=2, connect=2, read=2, status=0, allowed_methods=None, redirect=False)
 
 
 class BalanceUpdates(threading.Thread):
@@ -65,8 +66,14 @@ class BalanceUpdates(threading.Thread):
 def post(
     http: urllib3.PoolManager, url: str, body: dict[str, object], request_id: str | None = None
 ) -> dict:
-    headers = {**AUTH, **({"X-Request-ID": request_id} if request_id else {})}
-    answer = http.request("POST", url, json=body, headers=headers, timeout=30, retries=False)
+    # A kept-alive connection the server has just closed fails the request before it is
+    # read; the Idempotency-Key makes resending it safe whatever happened.
+    headers = {
+        **AUTH,
+        "Idempotency-Key": str(uuid.uuid4()),
+        **({"X-Request-ID": request_id} if request_id else {}),
+    }
+    answer = http.request("POST", url, json=body, headers=headers, timeout=30, retries=RESEND)
     if answer.status != 201:
         raise RuntimeError(f"{url}: {answer.status} {answer.data[:300]!r}")
     return dict(answer.json())

@@ -94,7 +94,7 @@ def start_real_suite(
     broker: str = BROKER,
     exchange: str | None = None,
     prefix: str | None = None,
-    web_workers: int = 2,
+    web_workers: int = 1,
     timeout: float = 120.0,
 ) -> RealSuite:
     """`tameio up` in real mode on fresh databases and free ports; returns once all are ready."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, Table, select
+from sqlalchemy import Column, Integer, Table, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
@@ -102,3 +102,22 @@ def test_a_missing_timestamp_stays_missing(db: Database) -> None:
 def test_a_naive_timestamp_is_refused(db: Database) -> None:
     with pytest.raises(StatementError, match="naive datetime"):
         _store(db, dt.datetime(2024, 3, 1, 10, 0))
+
+
+def test_a_taken_number_never_waits_for_an_open_transaction_and_a_failed_one_leaves_a_gap(
+    service_factory,
+) -> None:
+    payments = service_factory("payments", broker="memory://")
+    with payments.db.unit_of_work() as first:
+        assert first.take_number("payment:2026") == 1
+        with payments.db.unit_of_work() as second:
+            # Fails after 2 s instead of waiting if ``first`` still held the counter's row.
+            second.session.execute(text("SET LOCAL lock_timeout = '2s'"))
+            assert second.next_number("payment:2026") == 2
+            second.commit()
+        # ``first`` ends without commit: its number is not given again.
+
+    with payments.db.unit_of_work() as third:
+        assert third.take_number("payment:2026") == 3
+        assert third.next_number("payment:2026") == 4  # one counter, both ways
+        third.commit()
