@@ -50,6 +50,9 @@ class Settings:
     retry_window_seconds: float = 900.0
     retry_base_delay_seconds: float = 1.0
     relay_poll_seconds: float = 1.0
+    # How long a consumer waits after a message for more to apply in the same transaction;
+    # None: the service's own default (ServiceDefinition.consumer_linger).
+    consumer_linger_seconds: float | None = None
     admin_email: str | None = None
     admin_password: str | None = None
 
@@ -88,6 +91,16 @@ def _check_db_url(name: str, url: str) -> str:
             f"{name}: unsupported database URL scheme {scheme!r} (postgresql or sqlite)"
         )
     return url
+
+
+def _seconds_or_none(env: Mapping[str, str], name: str) -> float | None:
+    """A duration that may be zero; None when not set."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.strip() in ("0", "0.0"):
+        return 0.0
+    return _float(env, name, 0.0)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -177,6 +190,7 @@ def load_settings(
         retry_window_seconds=_float(env, "TAMEIO_RETRY_WINDOW_SECONDS", 900.0),
         retry_base_delay_seconds=_float(env, "TAMEIO_RETRY_BASE_DELAY_SECONDS", 1.0),
         relay_poll_seconds=_float(env, "TAMEIO_RELAY_POLL_SECONDS", 1.0),
+        consumer_linger_seconds=_seconds_or_none(env, "TAMEIO_CONSUMER_LINGER_SECONDS"),
         admin_email=env.get("TAMEIO_ADMIN_EMAIL") or None,
         admin_password=env.get("TAMEIO_ADMIN_PASSWORD") or None,
     )

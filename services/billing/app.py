@@ -16,6 +16,8 @@ SERVICE = ServiceDefinition(
     blueprints=(api.blp,),
     handlers=handlers.HANDLERS,
     jobs=jobs.JOBS,
+    # On the path from a payment to its balance update: batch only briefly.
+    consumer_linger=0.05,
 )
 
 

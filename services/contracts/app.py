@@ -15,6 +15,8 @@ SERVICE = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "migrations",
     blueprints=(api.blp,),
     handlers=handlers.HANDLERS,
+    # Its customer replica is read when a contract is made right after the customer.
+    consumer_linger=0.05,
 )
 
 

@@ -15,6 +15,8 @@ SERVICE = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "migrations",
     blueprints=(api.blp,),
     handlers=handlers.HANDLERS,
+    # Staff wait for a payment to show how billing applied it.
+    consumer_linger=0.1,
 )
 
 

@@ -395,6 +395,7 @@ class QueueConsumer(BrokerLink):
         *,
         prefetch: int = 50,
         batch_size: int = 50,
+        linger: float = 0.0,
     ) -> None:
         super().__init__(broker_url)
         self.label = f"consumer {service}"
@@ -403,6 +404,7 @@ class QueueConsumer(BrokerLink):
         self.service = service
         self.prefetch = prefetch
         self.batch_size = min(batch_size, prefetch)
+        self.linger = linger
         self.lag: int | None = None
         self._received: list[Message] = []
 
@@ -410,12 +412,18 @@ class QueueConsumer(BrokerLink):
         self._received.append(message)
 
     def _drain_batch(self, conn: Any) -> None:
-        """Take what the broker has already sent us (up to ``batch_size``) without waiting."""
+        """Take what the broker has already sent us (up to ``batch_size``), and what it sends
+        within ``linger`` seconds of the first message."""
+        linger = 0.0 if self.uses_memory_transport else self.linger  # one process: no gain
+        deadline = time.monotonic() + linger if self._received else None
         while len(self._received) < self.batch_size:
             before = len(self._received)
+            wait = 0.001 if deadline is None else max(deadline - time.monotonic(), 0.001)
             with suppress(socket.timeout, TimeoutError):
-                conn.drain_events(timeout=0.001)
-            if len(self._received) == before:
+                conn.drain_events(timeout=wait)
+            if deadline is None and self._received:
+                deadline = time.monotonic() + linger
+            if len(self._received) == before and (deadline is None or time.monotonic() >= deadline):
                 return
 
     def _process_received(self) -> None:

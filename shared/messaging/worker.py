@@ -58,6 +58,7 @@ class Worker:
         handlers: Mapping[str, Handler] | None = None,
         jobs: Sequence[Job] = (),
         loops: Sequence[Loop] = (),
+        consumer_linger: float = 0.0,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -78,7 +79,13 @@ class Worker:
                 base_delay=settings.retry_base_delay_seconds,
             )
             self.consumer = QueueConsumer(
-                self.processor, settings.broker_url, topology, settings.service
+                self.processor,
+                settings.broker_url,
+                topology,
+                settings.service,
+                linger=consumer_linger
+                if settings.consumer_linger_seconds is None
+                else settings.consumer_linger_seconds,
             )
         self._threads: list[threading.Thread] = []
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -26,13 +28,14 @@ from pathlib import Path
 
 import pika
 import urllib3
+from sqlalchemy import create_engine, pool, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from shared.config import BUSINESS_SERVICES
 from tests.load.ceiling import measure_ceiling
 from tests.load.common import percentile
-from tests.support.realmode import BROKER, DATABASE, TOKEN, start_real_suite
+from tests.support.realmode import BROKER, DATABASE, TOKEN, RealSuite, start_real_suite
 from tests.support.subscriber import pika_url
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -175,6 +178,73 @@ def backlog(prefix: str) -> int:
         connection.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:  # gone
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _processes(root: int) -> dict[int, str]:
+    """The suite's processes (by role), PostgreSQL's and RabbitMQ's, and this one."""
+    listing = subprocess.run(
+        ["ps", "-e", "-o", "pid=,ppid=,comm=,args="], capture_output=True, text=True, check=True
+    ).stdout
+    children: dict[int, list[tuple[int, str, str]]] = {}
+    found = {os.getpid(): "load generator (this script)"}
+    for line in listing.splitlines():
+        pid, ppid, comm, args = [*line.split(None, 3), ""][:4]
+        children.setdefault(int(ppid), []).append((int(pid), comm, args))
+        if comm == "postgres":
+            found[int(pid)] = "postgresql"
+        elif comm == "beam.smp":
+            found[int(pid)] = "rabbitmq"
+    stack = [root]
+    while stack:
+        for pid, _comm, args in children.get(stack.pop(), []):
+            words = args.split()
+            if "services.cli" in words:
+                at = words.index("services.cli")
+                role, service = words[at + 1], words[at + 2]
+                found[pid] = f"{service} {'web' if role == 'serve' else role}"
+            stack.append(pid)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds each part of the suite used between start() and stop()."""
+
+    def __init__(self, suite_pid: int) -> None:
+        self.suite_pid = suite_pid
+        self.used: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.processes = _processes(self.suite_pid)
+        self.before = {pid: _cpu_seconds(pid) for pid in self.processes}
+
+    def stop(self) -> dict[str, float]:
+        self.used = {}
+        for pid, label in self.processes.items():
+            spent = _cpu_seconds(pid) - self.before[pid]
+            self.used[label] = self.used.get(label, 0.0) + max(spent, 0.0)
+        return self.used
+
+
+def messages_per_payment(suite: RealSuite, payments: int) -> tuple[float, float]:
+    """Events published and deliveries handled per payment, counted in the services'
+    outboxes and inboxes (setup included, so slightly above the flow's own)."""
+    published = delivered = 0
+    for service in BUSINESS_SERVICES:
+        engine = create_engine(suite.database_url(service), poolclass=pool.NullPool)
+        with engine.connect() as conn:
+            published += conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
+            delivered += conn.execute(text("SELECT count(*) FROM inbox")).scalar_one()
+        engine.dispose()
+    return published / payments, delivered / payments
+
+
 def keeps_up(
     base: str,
     prefix: str,
@@ -182,13 +252,18 @@ def keeps_up(
     updates: BalanceUpdates,
     rate: float,
     seconds: float,
+    meter: CpuMeter | None = None,
 ) -> bool:
     """Whether, a second after ``seconds`` at ``rate``, every balance update had arrived and
     no consumer had a backlog: the whole flow kept pace (over 20 s, a rate 5 % above what it
-    can do leaves a second's backlog)."""
+    can do leaves a second's backlog). ``meter`` measures the CPU this took."""
+    if meter:
+        meter.start()
     sent = paced(base, customers, rate, seconds)
     time.sleep(1.0)
     kept = set(sent) <= set(updates.arrived) and backlog(prefix) == 0
+    if meter:
+        meter.stop()
     deadline = time.monotonic() + 180  # let every consumer catch up before the next trial
     while time.monotonic() < deadline and (
         not set(sent) <= set(updates.arrived) or backlog(prefix) > 0
@@ -241,13 +316,26 @@ def main() -> None:
             time.sleep(0.5)
         print("highest paced rate the whole flow keeps up with (no backlog):", flush=True)
         episode = (len(sent) - lost) / (stopped - started + drained)
-        trial, kept_up = max(episode, 1.0), 0.0
+        trial, kept_up, cpu_at_kept = max(episode, 1.0), 0.0, {}
+        meter = CpuMeter(suite.process.pid)
         for _ in range(args.trials):
-            kept = keeps_up(suite.base, suite.prefix, customers, updates, trial, args.seconds)
+            kept = keeps_up(
+                suite.base, suite.prefix, customers, updates, trial, args.seconds, meter
+            )
             print(f"  {trial:.1f} payments/s: {'kept up' if kept else 'fell behind'}", flush=True)
-            if kept:
-                kept_up = max(kept_up, trial)
+            if kept and trial > kept_up:
+                kept_up, cpu_at_kept = trial, dict(meter.used)
             trial *= 1.15 if kept else 0.85
+        if cpu_at_kept:
+            payments = kept_up * args.seconds
+            total = sum(cpu_at_kept.values())
+            print(
+                f"CPU per payment at {kept_up:.1f}/s, by process ({total / (args.seconds + 1):.2f}"
+                f" of {os.cpu_count()} cores busy): {total * 1000 / payments:.1f} ms in all"
+            )
+            for label, spent in sorted(cpu_at_kept.items(), key=lambda kv: -kv[1]):
+                if spent * 1000 / payments >= 0.1:
+                    print(f"  {label:<30} {spent * 1000 / payments:5.1f} ms  {spent / total:4.0%}")
         rate = max(sustained / 3, 1.0)
         print(
             f"paced at a third of the sustained rate: {rate:.1f} payments/s for {args.seconds:g} s",
@@ -265,6 +353,11 @@ def main() -> None:
             f"p99 {percentile(latencies, 0.99):.0f} ms   (n={len(latencies)} of {len(sent)})"
         )
         updates.stop.set()
+        published, delivered = messages_per_payment(suite, len(updates.arrived))
+        print(
+            f"per payment: {published:.1f} events published, {delivered:.1f} deliveries handled "
+            "(the ceiling's operation: 1 and 1)"
+        )
     finally:
         suite.stop()
 
@@ -275,6 +368,11 @@ def main() -> None:
         f"ratio of the flow's sustained rate ({sustained:.1f}/s) to the ceiling "
         f"({max(ceilings):.1f}/s): {sustained / max(ceilings):.0%}; of the highest rate it kept "
         f"up with ({kept_up:.1f}/s): {kept_up / max(ceilings):.0%}"
+    )
+    print(
+        f"messages through the broker per second: the flow at {kept_up:.1f}/s moves "
+        f"{kept_up * (published + delivered):.0f} (published + delivered), the ceiling "
+        f"{2 * max(ceilings):.0f}"
     )
 
 

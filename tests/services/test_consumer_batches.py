@@ -7,12 +7,14 @@ events handlers emit are numbered per subject in order.
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from typing import Any
 
 from shared.db import UnitOfWork
 from shared.messaging import BadEvent, Event, NotYetKnown
-from shared.messaging.consumer import EventProcessor, Outcome
+from shared.messaging.consumer import EventProcessor, Outcome, QueueConsumer
 from tests.support.events import (
     CREATED,
     TRANSPORTS,
@@ -23,9 +25,11 @@ from tests.support.events import (
     customer_data,
     dead_letter_rows,
     envelope,
+    publish_raw,
     replica,
     retry_rows,
 )
+from tests.support.harness import wait_until
 
 
 def created(name: str) -> dict[str, Any]:
@@ -139,3 +143,56 @@ def test_events_emitted_by_a_batch_are_numbered_per_subject_in_order(service_fac
     assert [row.sequence for row in rows] == [1, 2, 3, 4, 5]
     assert [row.subject for row in rows] == [subject] * 5
     assert [json.loads(row.payload)["data"]["name"] for row in rows] == names
+
+
+class _BatchSizes(EventProcessor):
+    """Records how many messages each call was given."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sizes: list[int] = []
+
+    def process_batch(self, bodies):  # type: ignore[no-untyped-def]
+        self.sizes.append(len(bodies))
+        return super().process_batch(bodies)
+
+
+def _consume_three_spread_over(billing, linger: float) -> list[int]:  # type: ignore[no-untyped-def]
+    """Publish three events 150 ms apart to a consumer that lingers ``linger`` seconds; the
+    sizes of the batches it applied them in."""
+    processor = _BatchSizes(billing.db, {CREATED: apply_customer_snapshot})
+    consumer = QueueConsumer(
+        processor, billing.settings.broker_url, billing.topology, "billing", linger=linger
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: consumer.connected, timeout=10)
+        events = [created(f"Customer {n}") for n in range(3)]
+        for event in events:
+            publish_raw(billing, body_of(event), CREATED)
+            time.sleep(0.15)
+        wait_until(lambda: count(billing, billing.db.tables.inbox) == 3, timeout=10)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert all(replica(billing, e["subject"]) is not None for e in events)
+    return processor.sizes
+
+
+def test_a_lingering_consumer_applies_messages_arriving_close_together_in_one_batch(
+    service_factory,
+):
+    billing = service_factory("billing")
+
+    assert _consume_three_spread_over(billing, linger=1.0) == [3]
+
+
+def test_a_consumer_that_does_not_linger_applies_each_message_as_it_comes(service_factory):
+    billing = service_factory("billing")
+
+    sizes = _consume_three_spread_over(billing, linger=0.0)
+
+    assert sizes[0] == 1  # not held back for the messages that came after it
+    assert sum(sizes) == 3

@@ -158,3 +158,17 @@ def test_a_bad_setting_stops_with_one_line_naming_the_variable(
 def test_an_unknown_service_is_refused() -> None:
     with pytest.raises(ConfigError, match="unknown service 'ledger'"):
         load_settings("ledger", env())
+
+
+def test_the_consumer_linger_is_the_services_own_unless_set_and_may_be_zero() -> None:
+    assert load_settings("billing", env()).consumer_linger_seconds is None
+    assert (
+        load_settings("billing", env(TAMEIO_CONSUMER_LINGER_SECONDS="0")).consumer_linger_seconds
+        == 0
+    )
+    assert (
+        load_settings("billing", env(TAMEIO_CONSUMER_LINGER_SECONDS="0.25")).consumer_linger_seconds
+        == 0.25
+    )
+    with pytest.raises(ConfigError, match="^TAMEIO_CONSUMER_LINGER_SECONDS: "):
+        load_settings("billing", env(TAMEIO_CONSUMER_LINGER_SECONDS="-1"))
