@@ -50,6 +50,34 @@ def test_only_one_relay_per_service_is_active_and_a_standby_takes_over(service_f
             thread.join(10)
 
 
+def test_the_relays_own_settings_never_reach_the_connections_the_service_writes_with(
+    service_factory, subscriber
+):
+    customers = service_factory("customers")
+    settings = customers.settings
+    relay = Relay(customers.db, settings.broker_url, settings.exchange, poll_seconds=0.2)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: relay.active, what="the relay to take the lock")
+        customers.client(role="clerk").post("/customers", json={"name": "Durable"})
+        wait_until(lambda: customers.unpublished() == 0, what="the relay to publish")
+        assert subscriber.collect(1)
+    finally:
+        stop.set()
+        thread.join(10)
+
+    # Its marks may skip waiting for the disk; the service's own commits always wait.
+    engine = customers.db.engine
+    held = [engine.connect() for _ in range(engine.pool.size())]  # type: ignore[attr-defined]
+    try:
+        assert {c.exec_driver_sql("SHOW synchronous_commit").scalar() for c in held} == {"on"}
+    finally:
+        for conn in held:
+            conn.close()
+
+
 def test_a_daily_job_runs_once_per_business_date(service_factory):
     customers = service_factory("customers")
     runs: list[dt.date] = []

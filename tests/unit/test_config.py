@@ -170,5 +170,5 @@ def test_the_consumer_linger_is_the_services_own_unless_set_and_may_be_zero() ->
         load_settings("billing", env(TAMEIO_CONSUMER_LINGER_SECONDS="0.25")).consumer_linger_seconds
         == 0.25
     )
-    with pytest.raises(ConfigError, match="^TAMEIO_CONSUMER_LINGER_SECONDS: "):
+    with pytest.raises(ConfigError, match=r"^TAMEIO_CONSUMER_LINGER_SECONDS: "):
         load_settings("billing", env(TAMEIO_CONSUMER_LINGER_SECONDS="-1"))
