@@ -7,7 +7,7 @@ is written is the :class:`Projection`'s business. Besides the rows the events gi
 of figures are kept from the movements so that reports as of a date need not add up every
 movement: per invoice what its applied and unapplied movements settled and their first and
 last dates (``rp_invoices``), and per customer and currency the balance at the end of each day
-that has account movements (``rp_movements.day_balance_minor``) and in all (``rp_balances``).
+that has account movements (``rp_day_balances``) and in all (``rp_balances``).
 Both depend only on the set of movements, never on the order they arrived in.
 """
 
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from services.reporting.models import (
     ACCOUNT_KINDS,
     INVOICE_KINDS,
+    DayBalance,
     LoggedEvent,
     Movement,
     ReportBalance,
@@ -47,6 +48,7 @@ MOVEMENTS = cast(Table, Movement.__table__)
 INVOICES = cast(Table, ReportInvoice.__table__)
 CUSTOMERS = cast(Table, ReportCustomer.__table__)
 BALANCES = cast(Table, ReportBalance.__table__)
+DAY_BALANCES = cast(Table, DayBalance.__table__)
 
 # On PostgreSQL one writer of the read models at a time, as on SQLite: the consumer's events
 # and a rebuild take this transaction-scoped advisory lock (in the two-key space, apart from
@@ -173,17 +175,13 @@ class Projection:
             "currency": currency,
         }
         if self.batch:
-            self.pending_moves.append({**values, "day_balance_minor": None})
+            self.pending_moves.append(values)
             return
-        stmt = dialect_insert(self.session)(MOVEMENTS)
-        if kind in ACCOUNT_KINDS:
-            # Its own day's closing balance: the earlier movements' sum up to that day, plus it.
-            day_balance = amount_minor + self._account_total(customer_id, currency, day)
-            stmt = stmt.values(**values, day_balance_minor=day_balance)
-        else:
-            stmt = stmt.values(**values)
         new_id = self.session.execute(
-            stmt.on_conflict_do_nothing().returning(MOVEMENTS.c.id)
+            dialect_insert(self.session)(MOVEMENTS)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(MOVEMENTS.c.id)
         ).scalar()
         if new_id is None:
             return  # already there: the event was applied before
@@ -191,16 +189,32 @@ class Projection:
             if invoice_id is not None:
                 self.touched_invoices.add(invoice_id)
             return
-        # Every later day's closing balance (and that day's other movements') now includes it.
-        self.session.execute(
-            update(MOVEMENTS)
-            .where(
-                _account_movements(customer_id, currency),
-                MOVEMENTS.c.date >= day,
-                MOVEMENTS.c.id != new_id,
-            )
-            .values(day_balance_minor=MOVEMENTS.c.day_balance_minor + amount_minor)
+        # The close of its day and of every later day with movements now includes it; if
+        # its day had none, that day's close is the one before it plus this movement.
+        account = and_(
+            DAY_BALANCES.c.customer_id == customer_id, DAY_BALANCES.c.currency == currency
         )
+        changed = self.session.execute(
+            update(DAY_BALANCES)
+            .where(account, DAY_BALANCES.c.date >= day)
+            .values(balance_minor=DAY_BALANCES.c.balance_minor + amount_minor)
+            .returning(DAY_BALANCES.c.date)
+        ).scalars()
+        if day not in set(changed):
+            before = self.session.execute(
+                select(DAY_BALANCES.c.balance_minor)
+                .where(account, DAY_BALANCES.c.date < day)
+                .order_by(DAY_BALANCES.c.date.desc())
+                .limit(1)
+            ).scalar()
+            self.session.execute(
+                DAY_BALANCES.insert().values(
+                    customer_id=customer_id,
+                    currency=currency,
+                    date=day,
+                    balance_minor=int(before or 0) + amount_minor,
+                )
+            )
         upsert = dialect_insert(self.session)(BALANCES).values(
             customer_id=customer_id,
             currency=currency,
@@ -242,25 +256,6 @@ class Projection:
             refresh_invoices(self.session, sorted(self.touched_invoices))
         self.touched_invoices.clear()
 
-    def _account_total(self, customer_id: str, currency: str, day: dt.date) -> int:
-        """The account's balance at the close of ``day``: the kept closing balance of the last
-        day up to it with a movement (one index look-up, however long the history)."""
-        closing = self.session.execute(
-            select(MOVEMENTS.c.day_balance_minor)
-            .where(_account_movements(customer_id, currency), MOVEMENTS.c.date <= day)
-            .order_by(MOVEMENTS.c.date.desc())
-            .limit(1)
-        ).scalar()
-        return int(closing or 0)
-
-
-def _account_movements(customer_id: str, currency: str) -> Any:
-    return and_(
-        MOVEMENTS.c.customer_id == customer_id,
-        MOVEMENTS.c.currency == currency,
-        kind_in(ACCOUNT_KINDS),
-    )
-
 
 def refresh_invoices(session: Session, invoice_ids: Iterable[str] | None = None) -> None:
     """Set the kept settlement figures of the given invoices (all of them if None) from their
@@ -293,26 +288,28 @@ def refresh_invoices(session: Session, invoice_ids: Iterable[str] | None = None)
 
 
 def refresh_balances(session: Session) -> None:
-    """Compute every account movement's day-closing balance and every customer's balance
-    (the rebuild's way; the consumer keeps them movement by movement)."""
-    running = (
+    """Compute every day-closing balance and every customer's balance (the rebuild's way;
+    the consumer keeps them movement by movement)."""
+    day = (
         select(
-            MOVEMENTS.c.id,
-            func.sum(MOVEMENTS.c.amount_minor)
-            .over(
-                partition_by=(MOVEMENTS.c.customer_id, MOVEMENTS.c.currency),
-                # The default frame takes in the rows of the same date: the day's close.
-                order_by=MOVEMENTS.c.date,
-            )
-            .label("balance"),
+            MOVEMENTS.c.customer_id,
+            MOVEMENTS.c.currency,
+            MOVEMENTS.c.date,
+            func.sum(MOVEMENTS.c.amount_minor).label("moved"),
         )
         .where(kind_in(ACCOUNT_KINDS))
+        .group_by(MOVEMENTS.c.customer_id, MOVEMENTS.c.currency, MOVEMENTS.c.date)
         .subquery()
     )
+    closing = func.sum(day.c.moved).over(
+        partition_by=(day.c.customer_id, day.c.currency), order_by=day.c.date
+    )
+    session.execute(delete(DAY_BALANCES))
     session.execute(
-        update(MOVEMENTS)
-        .where(MOVEMENTS.c.id == running.c.id)
-        .values(day_balance_minor=running.c.balance)
+        DAY_BALANCES.insert().from_select(
+            ["customer_id", "currency", "date", "balance_minor"],
+            select(day.c.customer_id, day.c.currency, day.c.date, closing),
+        )
     )
     session.execute(delete(BALANCES))
     session.execute(
@@ -485,7 +482,7 @@ def rebuild_read_models(session: Session) -> int:
     """
     started = time.monotonic()
     _lock_read_models(session)
-    for table in (MOVEMENTS, INVOICES, CUSTOMERS, BALANCES):
+    for table in (MOVEMENTS, INVOICES, CUSTOMERS, BALANCES, DAY_BALANCES):
         session.execute(delete(table))
     last_id = session.execute(select(func.max(LoggedEvent.id))).scalar() or 0
     logged = LoggedEvent.id <= last_id

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 
 from services.reporting.models import (
-    ACCOUNT_KINDS,
     INVOICE_KINDS,
+    DayBalance,
     Movement,
     ReportBalance,
     ReportCustomer,
@@ -71,14 +71,13 @@ def balances(uow: UnitOfWork, as_of: dt.date) -> dict[tuple[str, str], int]:
     The kept balance if nothing moved after ``as_of``; otherwise the closing balance of the
     last day up to ``as_of`` with a movement (one index look-up per customer)."""
     closing = (
-        select(Movement.day_balance_minor)
+        select(DayBalance.balance_minor)
         .where(
-            Movement.customer_id == ReportBalance.customer_id,
-            Movement.currency == ReportBalance.currency,
-            kind_in(ACCOUNT_KINDS),
-            Movement.date <= as_of,
+            DayBalance.customer_id == ReportBalance.customer_id,
+            DayBalance.currency == ReportBalance.currency,
+            DayBalance.date <= as_of,
         )
-        .order_by(Movement.date.desc())
+        .order_by(DayBalance.date.desc())
         .limit(1)
         .scalar_subquery()
     )

@@ -61,7 +61,7 @@ def test_rebuild_replays_the_log_into_identical_reports(books):
 def test_rebuild_computes_the_figures_the_consumer_kept_event_by_event(books):
     run_history(books)
     kept = kept_figures(books.reporting)
-    assert any(row["day_balance_minor"] for row in kept["rp_movements"])
+    assert any(row["balance_minor"] for row in kept["rp_day_balances"])
     assert any(row["settled_minor"] for row in kept["rp_invoices"])
 
     assert books.reporting.rebuild().status_code == 200

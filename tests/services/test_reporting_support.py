@@ -208,7 +208,13 @@ def kept_figures(reporting: Reporting) -> dict[str, list[Any]]:
     tables = ReportingBase.metadata.tables
     figures = {}
     with reporting.sut.db.engine.connect() as conn:
-        for name in ("rp_customers", "rp_invoices", "rp_balances", "rp_movements"):
+        for name in (
+            "rp_customers",
+            "rp_invoices",
+            "rp_balances",
+            "rp_day_balances",
+            "rp_movements",
+        ):
             columns = [
                 c for c in tables[name].columns if not (name == "rp_movements" and c.name == "id")
             ]
