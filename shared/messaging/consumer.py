@@ -441,8 +441,11 @@ class QueueConsumer(BrokerLink):
             for message in batch:
                 message.requeue()
             return
-        for message in batch:
-            message.ack()
+        if self.uses_memory_transport:  # its virtual channel acks one tag at a time
+            for message in batch:
+                message.ack()
+        else:  # one frame for the whole batch: every delivery up to the last one's tag
+            batch[-1].ack(multiple=True)
 
     def _on_parked_message(self, message: Message) -> None:
         death = (message.headers or {}).get("x-death") or [{}]

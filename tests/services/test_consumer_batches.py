@@ -12,6 +12,8 @@ import time
 import uuid
 from typing import Any
 
+from kombu import Connection
+
 from shared.db import UnitOfWork
 from shared.messaging import BadEvent, Event, NotYetKnown
 from shared.messaging.consumer import EventProcessor, Outcome, QueueConsumer
@@ -178,6 +180,10 @@ def _consume_three_spread_over(billing, linger: float) -> list[int]:  # type: ig
         stop.set()
         thread.join(10)
     assert all(replica(billing, e["subject"]) is not None for e in events)
+    # Acked, all of them: nothing went back to the queue when the consumer left.
+    with Connection(billing.settings.broker_url) as conn:
+        queue = billing.topology.queue("billing")(conn.default_channel)
+        assert queue.queue_declare(passive=True).message_count == 0
     return processor.sizes
 
 
