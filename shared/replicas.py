@@ -7,6 +7,7 @@ redelivered or out-of-order events never move a replica backwards.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, MetaData, String, Table
@@ -43,15 +44,22 @@ def apply_snapshot(
 
     One statement (INSERT ... ON CONFLICT DO UPDATE ... WHERE newer); True if the row changed.
     """
-    row = {**values, "sequence": sequence, "updated_at": utcnow()}
-    insert = postgresql.insert if uow.db.dialect == "postgresql" else sqlite.insert
-    new = insert(table).values(id=entity_id, **row)
-    upsert = new.on_conflict_do_update(
+    row = {"id": entity_id, **values, "sequence": sequence, "updated_at": utcnow()}
+    upsert = _upsert(table, uow.db.dialect, tuple(row))
+    return uow.session.execute(upsert, row).first() is not None
+
+
+@functools.cache
+def _upsert(table: Table, dialect: str, columns: tuple[str, ...]) -> Any:
+    """The upsert of ``columns`` (``id`` first), built once: replicas apply it for every
+    event, and building the statement anew each time cost more than running it."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new = insert(table)
+    return new.on_conflict_do_update(
         index_elements=[table.c.id],
-        set_={name: new.excluded[name] for name in row},
+        set_={name: new.excluded[name] for name in columns[1:]},
         where=table.c.sequence < new.excluded.sequence,
     ).returning(table.c.id)
-    return uow.session.execute(upsert).first() is not None
 
 
 def customer_values(customer: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import cast
+
+from sqlalchemy import Table
 
 from services.reporting.models import LoggedEvent
 from services.reporting.projections import project
@@ -10,6 +13,8 @@ from shared.clock import utcnow
 from shared.db import UnitOfWork
 from shared.messaging import Event
 from shared.messaging.envelope import to_json
+
+EVENT_LOG = cast(Table, LoggedEvent.__table__)
 
 
 def record_event(uow: UnitOfWork, event: Event) -> None:
@@ -26,19 +31,21 @@ def record_event(uow: UnitOfWork, event: Event) -> None:
         "causation_id": event.causation_id,
         "data": event.raw_data,
     }
-    project(uow, json.loads(to_json(envelope)))
-    uow.session.add(
-        LoggedEvent(
-            event_id=event.id,
-            event_type=event.type,
-            version=event.version,
-            source=event.source,
-            subject=event.subject,
-            sequence=event.sequence,
-            occurred_at=event.occurred_at,
-            received_at=utcnow(),
-            envelope=to_json(envelope),
-        )
+    body = to_json(envelope)
+    project(uow, json.loads(body))
+    uow.session.execute(
+        EVENT_LOG.insert(),
+        {
+            "event_id": event.id,
+            "event_type": event.type,
+            "version": event.version,
+            "source": event.source,
+            "subject": event.subject,
+            "sequence": event.sequence,
+            "occurred_at": event.occurred_at,
+            "received_at": utcnow(),
+            "envelope": body,
+        },
     )
 
 

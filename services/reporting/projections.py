@@ -14,6 +14,7 @@ Both depend only on the set of movements, never on the order they arrived in.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import time
@@ -22,7 +23,9 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, delete, func, select, text, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.reporting.models import (
@@ -59,11 +62,63 @@ READ_MODELS_LOCK = (zlib.crc32(b"tameio.reporting") & 0x7FFF_0000, 1)
 
 
 def _lock_read_models(session: Session) -> None:
-    if _is_postgresql(session):
-        space, key = READ_MODELS_LOCK
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": space, "key": key}
+    """Take the lock unless this transaction holds it already (a batch of events)."""
+    if not _is_postgresql(session):
+        return
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get(READ_MODELS_LOCKED) is transaction:
+        return
+    space, key = READ_MODELS_LOCK
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": space, "key": key}
+    )
+    session.info[READ_MODELS_LOCKED] = session.get_transaction()
+
+
+READ_MODELS_LOCKED = "tameio.reporting.read_models_locked"  # session.info: by which transaction
+
+
+class _Statements:
+    """The consumer's statements for each movement, built once per dialect: building one
+    cost more than running it."""
+
+    def __init__(self, dialect: str) -> None:
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        self.add_movement = insert(MOVEMENTS).on_conflict_do_nothing().returning(MOVEMENTS.c.id)
+        account = and_(
+            DAY_BALANCES.c.customer_id == bindparam("of_customer"),
+            DAY_BALANCES.c.currency == bindparam("in_currency"),
         )
+        self.move_later_days = (
+            update(DAY_BALANCES)
+            .where(account, DAY_BALANCES.c.date >= bindparam("from_day"))
+            .values(balance_minor=DAY_BALANCES.c.balance_minor + bindparam("amount"))
+            .returning(DAY_BALANCES.c.date)
+        )
+        self.close_before = (
+            select(DAY_BALANCES.c.balance_minor)
+            .where(account, DAY_BALANCES.c.date < bindparam("from_day"))
+            .order_by(DAY_BALANCES.c.date.desc())
+            .limit(1)
+        )
+        self.add_day = DAY_BALANCES.insert()  # given every column
+        new = insert(BALANCES)  # given every column
+        moved_on = new.excluded.last_moved_on
+        self.add_to_balance = new.on_conflict_do_update(
+            index_elements=[BALANCES.c.customer_id, BALANCES.c.currency],
+            set_={
+                "balance_minor": BALANCES.c.balance_minor + new.excluded.balance_minor,
+                "last_moved_on": case(
+                    (BALANCES.c.last_moved_on < moved_on, moved_on),
+                    else_=BALANCES.c.last_moved_on,
+                ),
+            },
+        )
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    return _Statements(dialect)
 
 
 def _date(value: str) -> dt.date:
@@ -177,12 +232,8 @@ class Projection:
         if self.batch:
             self.pending_moves.append(values)
             return
-        new_id = self.session.execute(
-            dialect_insert(self.session)(MOVEMENTS)
-            .values(**values)
-            .on_conflict_do_nothing()
-            .returning(MOVEMENTS.c.id)
-        ).scalar()
+        statements = _statements(self.session.get_bind().dialect.name)
+        new_id = self.session.execute(statements.add_movement, values).scalar()
         if new_id is None:
             return  # already there: the event was applied before
         if kind in INVOICE_KINDS:
@@ -191,46 +242,20 @@ class Projection:
             return
         # The close of its day and of every later day with movements now includes it; if
         # its day had none, that day's close is the one before it plus this movement.
-        account = and_(
-            DAY_BALANCES.c.customer_id == customer_id, DAY_BALANCES.c.currency == currency
-        )
+        account = {"of_customer": customer_id, "in_currency": currency, "from_day": day}
         changed = self.session.execute(
-            update(DAY_BALANCES)
-            .where(account, DAY_BALANCES.c.date >= day)
-            .values(balance_minor=DAY_BALANCES.c.balance_minor + amount_minor)
-            .returning(DAY_BALANCES.c.date)
+            statements.move_later_days, {**account, "amount": amount_minor}
         ).scalars()
+        row = {"customer_id": customer_id, "currency": currency}
         if day not in set(changed):
-            before = self.session.execute(
-                select(DAY_BALANCES.c.balance_minor)
-                .where(account, DAY_BALANCES.c.date < day)
-                .order_by(DAY_BALANCES.c.date.desc())
-                .limit(1)
-            ).scalar()
+            before = self.session.execute(statements.close_before, account).scalar()
             self.session.execute(
-                DAY_BALANCES.insert().values(
-                    customer_id=customer_id,
-                    currency=currency,
-                    date=day,
-                    balance_minor=int(before or 0) + amount_minor,
-                )
+                statements.add_day,
+                {**row, "date": day, "balance_minor": int(before or 0) + amount_minor},
             )
-        upsert = dialect_insert(self.session)(BALANCES).values(
-            customer_id=customer_id,
-            currency=currency,
-            balance_minor=amount_minor,
-            last_moved_on=day,
-        )
         self.session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[BALANCES.c.customer_id, BALANCES.c.currency],
-                set_={
-                    "balance_minor": BALANCES.c.balance_minor + amount_minor,
-                    "last_moved_on": case(
-                        (BALANCES.c.last_moved_on < day, day), else_=BALANCES.c.last_moved_on
-                    ),
-                },
-            )
+            statements.add_to_balance,
+            {**row, "balance_minor": amount_minor, "last_moved_on": day},
         )
 
     # -- writing ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import json
 import logging
 import socket
@@ -23,7 +24,7 @@ from typing import Any
 
 from kombu import Consumer, Message
 from marshmallow import ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 
 from shared.clock import utcnow
 from shared.context import Trace, reset_trace, set_trace
@@ -203,11 +204,8 @@ class EventProcessor:
         """Insert inbox rows for ``events`` (distinct ids); returns the ids not seen before."""
         if not events:
             return set()
-        inbox = self.db.tables.inbox
         now = utcnow()
-        stmt = (
-            dialect_insert(uow.session)(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
-        )
+        stmt = _inbox_insert(self.db.tables.inbox, dialect_insert(uow.session))
         rows = [{"event_id": e.id, "event_type": e.type, "received_at": now} for e in events]
         return {str(event_id) for event_id in uow.session.execute(stmt, rows).scalars()}
 
@@ -374,6 +372,12 @@ class EventProcessor:
                 retry_id=row.id,
             )
         return len(rows)
+
+
+@functools.cache
+def _inbox_insert(inbox: Table, insert: Any) -> Any:
+    """Built once per inbox table: every batch runs it."""
+    return insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
 
 
 def _peek(body: str, key: str) -> str | None:

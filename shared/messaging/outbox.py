@@ -10,11 +10,13 @@ opposite orders.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from shared.clock import isoformat, utcnow
@@ -59,15 +61,20 @@ def new_envelope(
     }
 
 
+@functools.cache
+def _sequence_upsert(counters: Table, insert: Any) -> Any:
+    """Built once per counters table: every commit with events runs it."""
+    upsert = insert(counters)
+    return upsert.on_conflict_do_update(
+        index_elements=[counters.c.name], set_={"value": counters.c.value + upsert.excluded.value}
+    ).returning(counters.c.name, counters.c.value)
+
+
 def _next_sequences(session: Session, tables: PlatformTables, subjects: Sequence[str]) -> list[int]:
     """One sequence number per entry of ``subjects`` (repeats get consecutive numbers), taken
     from the per-subject counters in one round trip."""
-    counters = tables.counters
     wanted = Counter(f"seq:{subject}" for subject in subjects)
-    upsert = dialect_insert(session)(counters)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[counters.c.name], set_={"value": counters.c.value + upsert.excluded.value}
-    ).returning(counters.c.name, counters.c.value)
+    upsert = _sequence_upsert(tables.counters, dialect_insert(session))
     # A list of parameter sets keeps the statement the same whatever the number of subjects,
     # so SQLAlchemy compiles it once; it still goes to the database as one multi-row INSERT.
     rows = session.execute(upsert, [{"name": n, "value": wanted[n]} for n in sorted(wanted)])
