@@ -48,6 +48,9 @@ def render(kind: str, context: dict[str, Any]) -> tuple[str, str]:
     )
 
 
+NO_ADDRESS = "the customer has no email address"
+
+
 def queue(
     uow: UnitOfWork,
     *,
@@ -62,7 +65,8 @@ def queue(
     payment_id: str | None = None,
     level: int | None = None,
 ) -> Notification | None:
-    """Record a notification for ``cause`` unless one exists (then None)."""
+    """Record a notification for ``cause`` unless one exists (then None). Without an
+    address it can never be sent: it is recorded failed at once, in this transaction."""
     if uow.session.execute(select(Notification.id).where(Notification.cause == cause)).first():
         return None
     now = utcnow()
@@ -85,8 +89,12 @@ def queue(
         next_attempt_at=now,
         created_at=now,
     )
+    if not to:
+        notification.status, notification.error, notification.attempts = "failed", NO_ADDRESS, 1
     uow.session.add(notification)
     uow.session.flush()
+    if not to:
+        uow.emit("notifier.notification.failed", str(notification.id), notification.snapshot())
     return notification
 
 
@@ -203,7 +211,7 @@ def deliver_due(
     for notification in due:
         error = None
         if not notification.to:
-            error = "the customer has no email address"
+            error = NO_ADDRESS
         else:
             try:
                 mailer.send(compose(notification, invoice_pdf(settings, notification)))
