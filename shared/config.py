@@ -98,9 +98,13 @@ def _seconds_or_none(env: Mapping[str, str], name: str) -> float | None:
     raw = env.get(name)
     if raw is None or raw == "":
         return None
-    if raw.strip() in ("0", "0.0"):
-        return 0.0
-    return _float(env, name, 0.0)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: not a number: {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name}: must be zero or more, got {raw!r}")
+    return value
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

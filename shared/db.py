@@ -246,10 +246,15 @@ class Database:
         self.engine.dispose()
 
 
+def insert_for(dialect: str) -> Any:
+    """The INSERT construct of a dialect by name (both have ON CONFLICT)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def dialect_insert(session: Session | Connection) -> Any:
-    """The INSERT construct of the session's dialect (both have ON CONFLICT)."""
+    """The INSERT construct of the session's dialect."""
     bind = session.get_bind() if isinstance(session, Session) else session
-    return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    return insert_for(bind.dialect.name)
 
 
 def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> bool:

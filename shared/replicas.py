@@ -11,10 +11,9 @@ import functools
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, MetaData, String, Table
-from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.clock import utcnow
-from shared.db import UnitOfWork, UTCDateTime
+from shared.db import UnitOfWork, UTCDateTime, insert_for
 from shared.messaging.envelope import Event
 
 
@@ -53,8 +52,7 @@ def apply_snapshot(
 def _upsert(table: Table, dialect: str, columns: tuple[str, ...]) -> Any:
     """The upsert of ``columns`` (``id`` first), built once: replicas apply it for every
     event, and building the statement anew each time cost more than running it."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    new = insert(table)
+    new = insert_for(dialect)(table)
     return new.on_conflict_do_update(
         index_elements=[table.c.id],
         set_={name: new.excluded[name] for name in columns[1:]},

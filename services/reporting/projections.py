@@ -24,8 +24,6 @@ from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, case, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.reporting.models import (
@@ -39,7 +37,7 @@ from services.reporting.models import (
     ReportInvoice,
     kind_in,
 )
-from shared.db import UnitOfWork, dialect_insert
+from shared.db import UnitOfWork, dialect_insert, insert_for
 from shared.messaging import NotYetKnown
 from shared.money import MAX_AMOUNT, exponent, to_minor
 
@@ -83,7 +81,7 @@ class _Statements:
     cost more than running it."""
 
     def __init__(self, dialect: str) -> None:
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        insert = insert_for(dialect)
         self.add_movement = insert(MOVEMENTS).on_conflict_do_nothing().returning(MOVEMENTS.c.id)
         account = and_(
             DAY_BALANCES.c.customer_id == bindparam("of_customer"),

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.db import Database, next_counter
+from shared.db import Database, insert_for, next_counter
 from shared.messaging.consumer import EventProcessor, Handler, QueueConsumer
 from shared.messaging.relay import Relay
 from shared.messaging.topology import Topology
@@ -162,8 +161,7 @@ class Worker:
             "relay_active": self.relay.active,
             "updated_at": utcnow(),
         }
-        insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        stmt = insert(table).values(**values)
+        stmt = insert_for(self.db.dialect)(table).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.name], set_={k: stmt.excluded[k] for k in values if k != "name"}
         )
