@@ -22,6 +22,7 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -126,7 +127,7 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("id", BigId, primary_key=True, autoincrement=True),
         Column("event_id", String(64), nullable=True),
         Column("event_type", String(120), nullable=True),
-        Column("body", Text, nullable=False),
+        Column("body", LargeBinary, nullable=False),  # the message's bytes, whatever they are
         Column("attempts", Integer, nullable=False),
         Column("first_failed_at", UTCDateTime, nullable=False),
         Column("due_at", UTCDateTime, nullable=False, index=True),
@@ -138,7 +139,7 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("id", BigId, primary_key=True, autoincrement=True),
         Column("event_id", String(64), nullable=True),
         Column("event_type", String(120), nullable=True),
-        Column("body", Text, nullable=False),
+        Column("body", LargeBinary, nullable=False),  # the message's bytes, whatever they are
         Column("error", Text, nullable=False),
         Column("attempts", Integer, nullable=False),
         Column("origin", String(20), nullable=False),
@@ -171,6 +172,9 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("consumer_lag", Integer, nullable=True),
         Column("relay_active", Boolean, nullable=False),
         Column("updated_at", UTCDateTime, nullable=False),
+        Column("consumer_state", String(40), nullable=True),
+        Column("consumer_restarts", Integer, nullable=True),
+        Column("last_error", Text, nullable=True),
     )
     tables = PlatformTables(
         outbox, inbox, retries, dead_letters, counters, idempotency_keys, worker_status

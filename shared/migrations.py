@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from alembic import command, context
+import sqlalchemy as sa
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, make_url, pool, text
 from sqlalchemy.exc import ProgrammingError
@@ -80,3 +81,41 @@ def run_env(metadata: MetaData) -> None:
             conn.execute(text("SELECT pg_advisory_unlock(hashtext('tameio-migrate'))"))
             conn.commit()
     engine.dispose()
+
+
+# -- steps every service's migrations share (the platform tables are in each database) --------
+
+
+def upgrade_platform_message_bytes() -> None:
+    """Retry and dead-letter bodies become bytes (any message can be kept exactly), and the
+    worker reports its consumer's state, restarts and last error."""
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for table in ("dead_letters", "event_retries"):
+        if postgres:
+            op.execute(
+                f"ALTER TABLE {table} ALTER COLUMN body TYPE bytea USING convert_to(body, 'UTF8')"
+            )
+        else:
+            with op.batch_alter_table(table) as batch:
+                batch.alter_column("body", type_=sa.LargeBinary(), existing_nullable=False)
+            op.execute(f"UPDATE {table} SET body = CAST(body AS BLOB)")
+    with op.batch_alter_table("worker_status") as batch:
+        batch.add_column(sa.Column("consumer_state", sa.String(40), nullable=True))
+        batch.add_column(sa.Column("consumer_restarts", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("last_error", sa.Text(), nullable=True))
+
+
+def downgrade_platform_message_bytes() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    with op.batch_alter_table("worker_status") as batch:
+        batch.drop_column("last_error")
+        batch.drop_column("consumer_restarts")
+        batch.drop_column("consumer_state")
+    for table in ("dead_letters", "event_retries"):
+        if postgres:
+            op.execute(
+                f"ALTER TABLE {table} ALTER COLUMN body TYPE text USING convert_from(body, 'UTF8')"
+            )
+        else:
+            with op.batch_alter_table(table) as batch:
+                batch.alter_column("body", type_=sa.Text(), existing_nullable=False)

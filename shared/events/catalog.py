@@ -63,6 +63,11 @@ def spec_for(event_type: str, version: int) -> EventSpec:
         raise UnknownEvent(f"no schema for event {event_type} version {version}") from None
 
 
+def is_known_type(event_type: str) -> bool:
+    """Whether the catalog has the event type in any version."""
+    return any(known == event_type for known, _ in CATALOG)
+
+
 def load_data(event_type: str, version: int, data: Any) -> dict[str, Any]:
     """Validate and deserialize ``data`` of an incoming event (raises ValidationError)."""
     return spec_for(event_type, version).instance.load(data)

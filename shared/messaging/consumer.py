@@ -25,11 +25,12 @@ from typing import Any
 from kombu import Consumer, Message
 from marshmallow import ValidationError
 from sqlalchemy import Table, delete, select, update
+from sqlalchemy.exc import DataError
 
 from shared.clock import utcnow
 from shared.context import Trace, reset_trace, set_trace
 from shared.db import Database, UnitOfWork, dialect_insert, insert_if_absent
-from shared.events.catalog import UnknownEvent, load_data
+from shared.events.catalog import UnknownEvent, is_known_type, load_data
 from shared.messaging.envelope import EnvelopeSchema, Event
 from shared.messaging.errors import BadEvent
 from shared.messaging.link import BrokerLink, broker_connection
@@ -79,10 +80,20 @@ class EventProcessor:
 
     # -- parsing --------------------------------------------------------------------------
 
-    def _parse(self, body: bytes | str) -> Event:
+    def _parse(self, body: bytes) -> Event:
+        """The event in ``body``; raises _Park for anything that is not a readable event of
+        a known shape (parsing is pure, so whatever it raises is about the message)."""
+        try:
+            return self._read(body)
+        except _Park:
+            raise
+        except Exception as exc:  # e.g. RecursionError from JSON nested thousands deep
+            raise _Park(f"unreadable message: {type(exc).__name__}: {exc}") from None
+
+    def _read(self, body: bytes) -> Event:
         try:
             raw = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError too
             raise _Park(f"unparseable message: {exc}") from None
         try:
             envelope = ENVELOPE.load(raw)
@@ -92,9 +103,12 @@ class EventProcessor:
         try:
             data = load_data(event_type, version, envelope["data"])
         except UnknownEvent as exc:
-            if event_type in self.handlers:
-                raise _Park(str(exc)) from None
-            data = dict(envelope["data"])  # a wildcard consumer keeps what it cannot read
+            if WILDCARD in self.handlers and event_type not in self.handlers:
+                data = dict(envelope["data"])  # a wildcard consumer keeps what it cannot read
+            elif event_type in self.handlers or not is_known_type(event_type):
+                raise _Park(str(exc)) from None  # what no catalog describes is not an event
+            else:
+                data = dict(envelope["data"])  # another version of a type it does not handle
         except ValidationError as exc:
             raise _Park(f"invalid data for {event_type} v{version}: {exc.messages}") from None
         return Event(
@@ -125,23 +139,24 @@ class EventProcessor:
         retry_id: int | None = None,
     ) -> Outcome:
         """Handle one message body; returns what happened. Raises only if the database
-        cannot even record a retry (the caller must then not ack)."""
-        text_body = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        cannot even record a retry or a dead letter (the caller must then not ack)."""
+        raw = message_bytes(body)
         event: Event | None = None
         try:
-            event = self._parse(body)
+            event = self._parse(raw)
             outcome = self._apply(event, retry_id)
         except _Park as exc:
-            outcome = self._park(
-                text_body, event, str(exc), attempts + 1, first_failed_at, retry_id
-            )
-        except (BadEvent, ValidationError) as exc:
+            outcome = self._park(raw, event, str(exc), attempts + 1, first_failed_at, retry_id)
+        except (BadEvent, ValidationError, DataError, UnicodeError) as exc:
+            # Bad data: the handler's own checks, or the database refusing a value (a NUL
+            # in a text field, a lone surrogate, a number out of range) fail the same way on
+            # every attempt.
             error = f"{type(exc).__name__}: {exc}"
-            outcome = self._park(text_body, event, error, attempts + 1, first_failed_at, retry_id)
+            outcome = self._park(raw, event, error, attempts + 1, first_failed_at, retry_id)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             outcome = self._retry_or_park(
-                text_body, event, error, attempts + 1, first_failed_at, retry_id
+                raw, event, error, attempts + 1, first_failed_at, retry_id
             )
         self.counts[outcome] += 1
         return outcome
@@ -160,7 +175,7 @@ class EventProcessor:
         events: list[Event | None] = []
         for body in bodies:
             try:
-                events.append(self._parse(body))
+                events.append(self._parse(message_bytes(body)))
             except _Park:
                 events.append(None)  # parked below, on its own
         try:
@@ -268,7 +283,7 @@ class EventProcessor:
 
     def _retry_or_park(
         self,
-        body: str,
+        body: bytes,
         event: Event | None,
         error: str,
         attempts: int,
@@ -292,30 +307,33 @@ class EventProcessor:
             if retry_id is None:
                 uow.session.execute(
                     retries.insert().values(
-                        event_id=event.id if event else None,
+                        event_id=event.id[:64] if event else None,
                         event_type=event.type[:120] if event else None,
                         body=body,
                         attempts=attempts,
                         first_failed_at=first,
                         due_at=due,
-                        last_error=error,
+                        last_error=printable(error, 4000),
                     )
                 )
             else:
                 uow.session.execute(
                     update(retries)
                     .where(retries.c.id == retry_id)
-                    .values(attempts=attempts, due_at=due, last_error=error)
+                    .values(attempts=attempts, due_at=due, last_error=printable(error, 4000))
                 )
             uow.commit()
         log.info(
-            "event %s will be retried (attempt %d): %s", event.id if event else "?", attempts, error
+            "event %s will be retried (attempt %d): %s",
+            event.id if event else "?",
+            attempts,
+            printable(error, 500),
         )
         return Outcome.RETRY
 
     def _park(
         self,
-        body: str,
+        body: bytes,
         event: Event | None,
         error: str,
         attempts: int,
@@ -323,16 +341,19 @@ class EventProcessor:
         retry_id: int | None,
         origin: str = "consumer",
     ) -> Outcome:
+        """Keep the message as a dead letter: its exact bytes, the ids it names (made safe for
+        a text column) and the reason. Never fails because of what the message contains."""
         now = utcnow()
-        event_id = (event.id if event else _peek(body, "id") or "")[:64] or None
-        event_type = (event.type if event else _peek(body, "type") or "")[:120] or None
+        event_id = printable(event.id if event else _peek(body, "id"), 64) or None
+        event_type = printable(event.type if event else _peek(body, "type"), 120) or None
+        error = printable(error, 4000)
         with self.db.unit_of_work() as uow:
             uow.session.execute(
                 self.db.tables.dead_letters.insert().values(
                     event_id=event_id,
                     event_type=event_type,
                     body=body,
-                    error=error[:4000],
+                    error=error,
                     attempts=attempts,
                     origin=origin,
                     first_failed_at=first_failed_at or now,
@@ -341,14 +362,19 @@ class EventProcessor:
             )
             self._drop_retry(uow, retry_id)
             uow.commit()
-        log.warning("parked event %s (%s): %s", event_id, event_type, error)
+        log.warning("parked event %s (%s): %s", event_id, event_type, error[:500])
         return Outcome.PARKED
 
     def park_from_broker(self, body: bytes | str, reason: str) -> Outcome:
         """Record a message the broker dead-lettered (delivery limit reached)."""
-        text_body = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         outcome = self._park(
-            text_body, None, f"dead-lettered by the broker: {reason}", 0, None, None, "broker"
+            message_bytes(body),
+            None,
+            f"dead-lettered by the broker: {reason}",
+            0,
+            None,
+            None,
+            "broker",
         )
         self.counts[outcome] += 1
         return outcome
@@ -380,11 +406,27 @@ def _inbox_insert(inbox: Table, insert: Any) -> Any:
     return insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
 
 
-def _peek(body: str, key: str) -> str | None:
-    with suppress(ValueError, AttributeError, TypeError):
+def _peek(body: bytes, key: str) -> str | None:
+    """A top-level field of a message that failed to parse as an event, if it has one."""
+    try:
         value = json.loads(body).get(key)
-        return str(value)[:120] if value is not None else None
-    return None
+    except Exception:  # not JSON, not an object, nested too deep: it has none
+        return None
+    return str(value)[:200] if value is not None else None
+
+
+def message_bytes(body: bytes | str) -> bytes:
+    """A message body as the bytes it arrived as (a transport may hand over text)."""
+    return body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
+
+
+def printable(text: str | None, limit: int) -> str:
+    """``text`` cut to ``limit`` and safe for any text column: NUL and unpaired surrogates
+    (which PostgreSQL and UTF-8 refuse) are written as backslash escapes."""
+    if not text:
+        return ""
+    safe = text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+    return safe.replace("\x00", "\\x00")[:limit]
 
 
 class QueueConsumer(BrokerLink):
@@ -401,8 +443,7 @@ class QueueConsumer(BrokerLink):
         batch_size: int = 50,
         linger: float = 0.0,
     ) -> None:
-        super().__init__(broker_url)
-        self.label = f"consumer {service}"
+        super().__init__(broker_url, f"consumer {service}")
         self.processor = processor
         self.topology = topology
         self.service = service
@@ -410,10 +451,15 @@ class QueueConsumer(BrokerLink):
         self.batch_size = min(batch_size, prefetch)
         self.linger = linger
         self.lag: int | None = None
+        self.max_wait = 30.0  # the longest pause between attempts while the database is away
         self._received: list[Message] = []
+        self._from_broker: list[Message] = []  # what the broker dead-lettered, to keep
 
     def _on_message(self, message: Message) -> None:
         self._received.append(message)
+
+    def _on_parked_message(self, message: Message) -> None:
+        self._from_broker.append(message)
 
     def _drain_batch(self, conn: Any) -> None:
         """Take what the broker has already sent us (up to ``batch_size``), and what it sends
@@ -430,36 +476,74 @@ class QueueConsumer(BrokerLink):
             if len(self._received) == before and (deadline is None or time.monotonic() >= deadline):
                 return
 
-    def _process_received(self) -> None:
-        """Process the received messages as one batch; ack them once it is recorded."""
+    def _process_received(self, conn: Any, stop: threading.Event) -> None:
+        """Keep what the broker dead-lettered, then process the received messages as one
+        batch; ack each only once its outcome is recorded. Returns early, acking nothing
+        more, only when stopping."""
+        kept, self._from_broker = self._from_broker, []
+        for message in kept:
+            if not self._settle(conn, stop, functools.partial(self._keep_dead_lettered, message)):
+                return
+            message.ack()
         batch, self._received = self._received, []
         if not batch:
             return
-        try:
-            self.processor.process_batch([message.body for message in batch])
-        except Exception as exc:
-            # Could not even record a retry (database down): hand them back to the broker,
-            # whose delivery limit dead-letters a message if this keeps happening.
-            log.error("could not process %d messages, requeueing: %s", len(batch), exc)
-            time.sleep(1.0)
-            for message in batch:
-                message.requeue()
+        bodies = [message.body for message in batch]
+        if not self._settle(conn, stop, functools.partial(self.processor.process_batch, bodies)):
             return
-        if self.uses_memory_transport:  # its virtual channel acks one tag at a time
+        if self.uses_memory_transport or self._from_broker:
+            # The memory transport acks one tag at a time; and one frame for the batch must
+            # not also ack a dead-lettered message received meanwhile and not yet kept.
             for message in batch:
                 message.ack()
         else:  # one frame for the whole batch: every delivery up to the last one's tag
             batch[-1].ack(multiple=True)
 
-    def _on_parked_message(self, message: Message) -> None:
+    def _keep_dead_lettered(self, message: Message) -> None:
         death = (message.headers or {}).get("x-death") or [{}]
-        reason = str(death[0].get("reason", "unknown")) if isinstance(death, list) else "unknown"
+        first = death[0] if isinstance(death, list) and death else {}
+        reason = str(first.get("reason", "unknown")) if isinstance(first, dict) else "unknown"
         self.processor.park_from_broker(message.body, reason)
-        message.ack()
+
+    def _settle(self, conn: Any, stop: threading.Event, work: Callable[[], Any]) -> bool:
+        """Run ``work`` until it succeeds; True once it has, False if stopping first.
+
+        ``work`` fails only when the service's database cannot record an outcome (the
+        message's content never makes it fail). Meanwhile the messages stay unacked and
+        with us: handing them back to the broker would charge each a delivery attempt and
+        turn an outage into a loop. The pauses between attempts grow to ``max_wait``, and
+        the connection is kept alive (heartbeats) while waiting."""
+        pause = 1.0
+        while True:
+            try:
+                work()
+            except Exception as exc:
+                self.state = "waiting for the database"
+                self.failures.failed(exc, f"messages held, trying again in {pause:.0f}s")
+                if not self._idle(conn, pause, stop):
+                    return False
+                pause = min(pause * 2, self.max_wait)
+                continue
+            self.state = "consuming"
+            self.failures.succeeded()
+            return True
+
+    def _idle(self, conn: Any, seconds: float, stop: threading.Event) -> bool:
+        """Wait ``seconds`` while serving the connection; False if stopping meanwhile."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if stop.is_set():
+                return False
+            with suppress(socket.timeout, TimeoutError):
+                conn.drain_events(timeout=min(left, 1.0))
+            if not self.uses_memory_transport:
+                conn.heartbeat_check()
+        return not stop.is_set()
 
     def session(self, stop: threading.Event) -> None:
         memory = self.uses_memory_transport
-        self._received = []  # unacked messages of a lost connection: the broker resends them
+        # Unacked messages of a lost connection: the broker resends them.
+        self._received, self._from_broker = [], []
         with broker_connection(self.broker_url, heartbeat=30) as conn:
             conn.ensure_connection(max_retries=1)
             channel = conn.channel()
@@ -474,14 +558,14 @@ class QueueConsumer(BrokerLink):
                 ),
             ):
                 self.connected = True
-                self.last_error = None
+                self.state = "consuming"
                 log.info("consumer %s listening on %s", self.service, queue.name)
                 next_lag_check = 0.0
                 while not stop.is_set():
                     with suppress(socket.timeout, TimeoutError):
                         conn.drain_events(timeout=1.0)
                     self._drain_batch(conn)
-                    self._process_received()
+                    self._process_received(conn, stop)
                     if not memory:
                         conn.heartbeat_check()
                     if time.monotonic() >= next_lag_check:

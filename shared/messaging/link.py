@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from kombu import Connection
@@ -20,19 +21,56 @@ def broker_connection(url: str, *, heartbeat: float = 0) -> Connection:
     return Connection(url, heartbeat=heartbeat, **options)
 
 
+class FailureLog:
+    """Says that something keeps failing without filling the log: the first failure at
+    once, with its cause, then a summary at most once per ``every`` seconds, and the
+    recovery when it comes (the stack trace only at debug level)."""
+
+    def __init__(self, label: str, every: float = 60.0) -> None:
+        self.label = label
+        self.every = every
+        self.failures = 0  # since the last success
+        self.last_error: str | None = None
+        self._said_at = 0.0
+        self._unsaid = 0
+
+    def failed(self, exc: BaseException, doing: str) -> None:
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        now = time.monotonic()
+        if self.failures == 1 or now - self._said_at >= self.every:
+            again = f" ({self._unsaid + 1} failures since last said)" if self.failures > 1 else ""
+            log.warning("%s: %s%s; %s", self.label, self.last_error, again, doing)
+            log.debug("%s failed", self.label, exc_info=exc)
+            self._said_at, self._unsaid = now, 0
+        else:
+            self._unsaid += 1
+
+    def succeeded(self) -> None:
+        if self.failures:
+            log.warning("%s: working again after %d failures", self.label, self.failures)
+        self.failures, self._unsaid = 0, 0
+
+
 class BrokerLink:
     """Runs :meth:`session` until stopped, starting over with growing back-off after a failure.
 
     Subclasses open their own connection inside ``session`` (connections are never shared
-    between threads) and return when ``stop`` is set.
+    between threads) and return when ``stop`` is set. ``state``, ``restarts`` and
+    ``last_error`` say how it is doing, for the worker's status and ``/metrics``.
     """
 
-    label = "link"
-
-    def __init__(self, broker_url: str) -> None:
+    def __init__(self, broker_url: str, label: str) -> None:
         self.broker_url = broker_url
+        self.label = label
         self.connected = False
-        self.last_error: str | None = None
+        self.state = "starting"
+        self.restarts = 0
+        self.failures = FailureLog(self.label)
+
+    @property
+    def last_error(self) -> str | None:
+        return self.failures.last_error
 
     @property
     def uses_memory_transport(self) -> bool:
@@ -49,8 +87,10 @@ class BrokerLink:
                 backoff = 0.5
             except Exception as exc:  # broker or database trouble: wait, then start over
                 self.connected = False
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("%s: %s; starting over in %.1fs", self.label, self.last_error, backoff)
+                self.restarts += 1
+                self.state = "restarting"
+                self.failures.failed(exc, f"starting over in {backoff:.1f}s")
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
         self.connected = False
+        self.state = "stopped"

@@ -115,8 +115,7 @@ class Relay(BrokerLink):
         poll_seconds: float = 1.0,
         republish_window: dt.timedelta = dt.timedelta(minutes=10),
     ) -> None:
-        super().__init__(broker_url)
-        self.label = f"relay {db.service}"
+        super().__init__(broker_url, f"relay {db.service}")
         self.db = db
         self.exchange = Exchange(exchange, type="topic", durable=True)
         self.batch_size = batch_size
@@ -196,12 +195,13 @@ class Relay(BrokerLink):
             producer = Producer(channel, exchange=self.exchange, auto_declare=False)
             confirms = None if self.uses_memory_transport else _BatchConfirms(channel)
             self.connected = True
-            self.last_error = None
+            self.state = "publishing"
             log.info("relay %s connected to the broker", self.db.service)
             if self.uses_memory_transport:
                 self._republish_recent(producer)
             while not stop.is_set():
                 sent = self.publish_pending(conn, producer, confirms, db_conn)
+                self.failures.succeeded()
                 if sent < self.batch_size:
                     self._wait_for_work(self.poll_seconds)
 

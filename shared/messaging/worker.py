@@ -21,6 +21,7 @@ from shared.clock import utcnow
 from shared.config import Settings
 from shared.db import Database, insert_for, next_counter
 from shared.messaging.consumer import EventProcessor, Handler, QueueConsumer
+from shared.messaging.link import FailureLog
 from shared.messaging.relay import Relay
 from shared.messaging.topology import Topology
 
@@ -127,12 +128,15 @@ class Worker:
 
     def _run_retries(self, stop: threading.Event) -> None:
         assert self.processor is not None
+        failures = FailureLog(f"retry runner {self.settings.service}")
         while not stop.is_set():
             try:
-                if self.processor.run_due_retries() == 0:
+                ran = self.processor.run_due_retries()
+                failures.succeeded()
+                if ran == 0:
                     stop.wait(0.5)
             except Exception as exc:
-                log.warning("retry runner %s: %s", self.settings.service, exc)
+                failures.failed(exc, "trying again in 2s")
                 stop.wait(2.0)
 
     @property
@@ -141,6 +145,7 @@ class Worker:
 
     def _report_status(self, stop: threading.Event) -> None:
         """Write what only the worker knows (broker state, lag) where /metrics can read it."""
+        failures = FailureLog(f"status {self.settings.service}")
         next_prune = 0.0
         while not stop.is_set():
             try:
@@ -148,18 +153,23 @@ class Worker:
                 if self.relay.active and utcnow().timestamp() >= next_prune:
                     self.prune()
                     next_prune = utcnow().timestamp() + 3600
+                failures.succeeded()
             except Exception as exc:
-                log.warning("status %s: %s", self.settings.service, exc)
+                failures.failed(exc, "trying again in 2s")
             stop.wait(2.0)
 
     def write_status(self) -> None:
         table = self.db.tables.worker_status
+        link = self.consumer or self.relay  # the consumer's state where there is one
         values = {
             "name": "worker",
             "broker_connected": self.broker_connected,
             "consumer_lag": self.consumer.lag if self.consumer else None,
             "relay_active": self.relay.active,
             "updated_at": utcnow(),
+            "consumer_state": link.state,
+            "consumer_restarts": link.restarts,
+            "last_error": link.last_error,
         }
         stmt = insert_for(self.db.dialect)(table).values(**values)
         stmt = stmt.on_conflict_do_update(

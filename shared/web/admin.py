@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from shared.clock import utcnow
 from shared.events.fields import Timestamp
@@ -28,7 +29,14 @@ class DeadLetterSchema(Schema):
     first_failed_at = Timestamp(required=True)
     parked_at = Timestamp(required=True)
     replayed_at = Timestamp(allow_none=True)
-    body = fields.String(required=True, metadata={"description": "the message as received"})
+    body_preview = fields.String(
+        required=True,
+        metadata={
+            "description": "the first 4 KiB of the message as received; bytes that are not "
+            "printable UTF-8 are written as backslash escapes (the exact bytes: /body)"
+        },
+    )
+    body_size = fields.Integer(required=True, metadata={"description": "the message's bytes"})
 
 
 class DeadLetterQuery(PageQuery):
@@ -43,14 +51,19 @@ def list_dead_letters(args: dict[str, Any]) -> Any:
     """Parked events with their error and attempts, newest first."""
     with unit_of_work() as uow:
         table = uow.tables.dead_letters
-        stmt = select(table).where(
+        columns = [c for c in table.c if c.name != "body"]
+        stmt = select(
+            *columns,
+            func.substr(table.c.body, 1, PREVIEW_BYTES).label("preview"),
+            func.length(table.c.body).label("body_size"),
+        ).where(
             table.c.replayed_at.is_not(None) if args["replayed"] else table.c.replayed_at.is_(None)
         )
         if args["cursor"]:
             (after,) = decode_cursor(args["cursor"], [table.c.id])
             stmt = stmt.where(table.c.id < after)
         rows = [
-            dict(row._mapping)
+            {**row._mapping, "body_preview": preview(row.preview)}
             for row in uow.session.execute(
                 stmt.order_by(table.c.id.desc()).limit(args["limit"] + 1)
             )
@@ -60,6 +73,23 @@ def list_dead_letters(args: dict[str, Any]) -> Any:
     )
     return list_response(
         rows[: args["limit"]], DeadLetterSchema, next_cursor, filename="dead-letters"
+    )
+
+
+@blp.route("/dead-letters/<int:letter_id>/body")
+@requires("admin")
+@blp.response(200, content_type="application/octet-stream", description="The message's exact bytes")
+def dead_letter_body(letter_id: int) -> Any:
+    """The parked message exactly as it was received, byte for byte."""
+    with unit_of_work() as uow:
+        table = uow.tables.dead_letters
+        body = uow.session.execute(select(table.c.body).where(table.c.id == letter_id)).scalar()
+    if body is None:
+        raise not_found(f"dead letter {letter_id}")
+    return Response(
+        bytes(body),
+        mimetype="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="dead-letter-{letter_id}.bin"'},
     )
 
 
@@ -95,4 +125,23 @@ def replay_dead_letter(letter_id: int) -> Any:
             .values(replayed_at=now)
         )
         uow.commit()
-        return {**row._mapping, "replayed_at": now}
+        body = bytes(row.body)
+        return {
+            **row._mapping,
+            "replayed_at": now,
+            "body_preview": preview(body[:PREVIEW_BYTES]),
+            "body_size": len(body),
+        }
+
+
+PREVIEW_BYTES = 4096
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127] if chr(c) not in "\n\t"}
+
+
+def preview(body: bytes | str | None) -> str:
+    """Bytes shown as text: UTF-8 where they are, backslash escapes for the rest (bytes
+    that are not UTF-8, and control characters such as NUL)."""
+    if body is None:
+        return ""
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)
+    return raw.decode("utf-8", "backslashreplace").translate(_CONTROL)

@@ -84,6 +84,26 @@ class MessagingCollector(Collector):
                 "Age of the worker's last status",
                 value=(utcnow() - status.updated_at).total_seconds(),
             )
+            if status.consumer_state is not None:
+                state = GaugeMetricFamily(
+                    "tameio_consumer_state",
+                    "1 for the state the worker's consumer (or relay) reported last",
+                    labels=["state"],
+                )
+                state.add_metric([status.consumer_state], 1)
+                yield state
+                yield GaugeMetricFamily(
+                    "tameio_consumer_restarts",
+                    "Times the worker's consumer (or relay) started over after a failure",
+                    value=status.consumer_restarts or 0,
+                )
+                error = GaugeMetricFamily(
+                    "tameio_consumer_last_error",
+                    "1, labelled with the last failure the consumer (or relay) reported",
+                    labels=["error"],
+                )
+                error.add_metric([(status.last_error or "")[:200]], 1)
+                yield error
             if status.consumer_lag is not None:
                 yield GaugeMetricFamily(
                     "tameio_consumer_lag",

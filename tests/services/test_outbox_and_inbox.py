@@ -264,14 +264,15 @@ def test_poison_is_parked_with_its_error_and_never_blocks_or_loops(service_facto
         letters = sorted(listed_dead_letters(sut), key=lambda letter: letter["id"])
         assert len(letters) == 2, letters
         unparseable, schema_invalid = letters
-        assert unparseable["body"] == "not json{"
+        assert unparseable["body_preview"] == "not json{"
+        assert unparseable["body_size"] == len("not json{")
         assert "unparseable" in unparseable["error"]
         assert unparseable["event_id"] is None
         assert schema_invalid["event_id"] == invalid["id"]
         assert schema_invalid["event_type"] == CREATED
         assert "invalid data" in schema_invalid["error"]
         assert "name" in schema_invalid["error"]
-        assert json.loads(schema_invalid["body"]) == json.loads(body_of(invalid))
+        assert json.loads(schema_invalid["body_preview"]) == json.loads(body_of(invalid))
         assert all(letter["attempts"] == 1 for letter in letters)
         assert all(letter["replayed_at"] is None for letter in letters)
         inbox = sut.db.tables.inbox

@@ -1,0 +1,20 @@
+"""message bodies kept as bytes; the worker reports its consumer's state
+
+Revision ID: 5c084addba2d
+Revises: 1c374c3d5868
+Create Date: 2026-12-04 09:50:00.000000
+"""
+from shared.migrations import downgrade_platform_message_bytes, upgrade_platform_message_bytes
+
+revision = '5c084addba2d'
+down_revision = '1c374c3d5868'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    upgrade_platform_message_bytes()
+
+
+def downgrade() -> None:
+    downgrade_platform_message_bytes()
