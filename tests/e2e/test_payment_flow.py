@@ -14,76 +14,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import urllib3
 from sqlalchemy import create_engine, pool, select
 from sqlalchemy.engine import Engine
 
 from services.payments.models import Refund, invoice_replica
 from services.registry import SERVICES
 from shared.messaging.topology import Topology
+from tests.support.gateway import FLAT, SETTLE, Gateway, settled
 from tests.support.harness import delete_topology, wait_until
-from tests.support.realmode import TOKEN, RealSuite, start_real_suite
+from tests.support.realmode import RealSuite, start_real_suite
 from tests.support.subscriber import PikaSubscriber, Received
-
-SETTLE = 20.0  # seconds for anything that crosses the broker
-FLAT = "FLAT-100"  # 100.00 EUR, zero-rated: an invoice of one is 100.00 in total
-
-
-class Gateway:
-    """The suite's public API, called as the bootstrap admin."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = urllib3.PoolManager(retries=False, timeout=15.0)
-
-    def call(self, method: str, path: str, body: Any = None) -> urllib3.BaseHTTPResponse:
-        return self.http.request(
-            method,
-            f"{self.base}/api/{path}",
-            json=body,
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        )
-
-    def post(self, path: str, body: Any, expect: int = 201) -> dict[str, Any]:
-        answer = self.call("POST", path, body)
-        assert answer.status == expect, (path, answer.status, answer.data)
-        return dict(answer.json())
-
-    def get(self, path: str) -> dict[str, Any]:
-        answer = self.call("GET", path)
-        assert answer.status == 200, (path, answer.status, answer.data)
-        return dict(answer.json())
-
-    # -- the business, as a clerk would do it --------------------------------------------
-
-    def customer(self) -> str:
-        name = f"Payer {uuid.uuid4().hex[:6]} SA"
-        return str(self.post("customers/customers", {"name": name, "currency": "EUR"})["id"])
-
-    def invoice(self, customer_id: str) -> dict[str, Any]:
-        return self.post(
-            "billing/invoices",
-            {"customer_id": customer_id, "lines": [{"sku": FLAT, "quantity": 1}]},
-        )
-
-    def pay(self, customer_id: str, amount: str, **fields: Any) -> dict[str, Any]:
-        body = {
-            "customer_id": customer_id,
-            "amount": amount,
-            "currency": "EUR",
-            "method": "bank_transfer",
-            **fields,
-        }
-        return self.post("payments/payments", body)
-
-    def invoice_now(self, invoice_id: str) -> dict[str, Any]:
-        return self.get(f"billing/invoices/{invoice_id}")
-
-    def account(self, customer_id: str) -> dict[str, Any]:
-        return self.get(f"billing/accounts/{customer_id}")
-
-    def payment(self, payment_id: str) -> dict[str, Any]:
-        return self.get(f"payments/payments/{payment_id}")
 
 
 @pytest.fixture(scope="module")
@@ -114,18 +54,6 @@ def payments_db(suite: RealSuite) -> Iterator[Engine]:
     engine = create_engine(suite.database_url("payments"), poolclass=pool.NullPool)
     yield engine
     engine.dispose()
-
-
-def settled(read: Callable[[], dict[str, Any]], **expected: Any) -> dict[str, Any]:
-    """``read()`` once it shows every ``expected`` field (within SETTLE seconds)."""
-    last: dict[str, Any] = {}
-
-    def matches() -> dict[str, Any] | None:
-        nonlocal last
-        last = read()
-        return last if all(last.get(k) == v for k, v in expected.items()) else None
-
-    return wait_until(matches, timeout=SETTLE, interval=0.2, what=lambda: f"{expected} in {last}")
 
 
 def payments_knows(payments_db: Engine, *invoice_ids: str) -> None:

@@ -51,6 +51,17 @@ class RealSuite:
     def log_tail(self) -> str:
         return self.log_path.read_text()[-3000:]
 
+    def child_pids(self, pattern: str) -> list[int]:
+        """The processes `tameio up` runs whose command line matches ``pattern`` (a regular
+        expression, as pgrep takes it), e.g. ``"worker billing$"``."""
+        found = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid), "-f", pattern],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return [int(pid) for pid in found.stdout.split()]
+
     def stop(self) -> None:
         """Stop every process, drop the databases, clear the queue policies it set."""
         if self.process.poll() is None:
@@ -96,6 +107,7 @@ def start_real_suite(
     prefix: str | None = None,
     web_workers: int = 1,
     timeout: float = 120.0,
+    env: dict[str, str] | None = None,
 ) -> RealSuite:
     """`tameio up` in real mode on fresh databases and free ports; returns once all are ready."""
     run = uuid.uuid4().hex[:8]
@@ -108,6 +120,7 @@ def start_real_suite(
         .replace("SERVICE", "{service}")
     )
     ports = {name: free_port() for name in SERVICE_PORTS}
+    extra = env or {}
     env = {
         **os.environ,
         "TAMEIO_BOOTSTRAP_TOKEN": TOKEN,
@@ -121,6 +134,7 @@ def start_real_suite(
     }
     log_path = Path(tempfile.mkdtemp()) / "up.log"
     env["TAMEIO_DATA_DIR"] = str(log_path.parent)  # .eml files go there, not into ./var
+    env.update(extra)
     command = [sys.executable, "-m", "services.cli", "up", "--broker", broker]
     command += ["--database-url", template, "--port", str(ports["gateway"])]
     with log_path.open("w") as log:
