@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import smtplib
 import ssl
+import time
 import uuid
 from collections.abc import Sequence
 from email.message import EmailMessage
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from services.notifier.models import Notification
 from shared.clock import utcnow
@@ -217,8 +219,26 @@ def deliver_due(
                 mailer.send(compose(notification, invoice_pdf(settings, notification)))
             except (OSError, smtplib.SMTPException) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-        record_outcome(db, notification.id, error, final=not notification.to)
+        record_outcome_patiently(db, notification.id, error, final=not notification.to)
     return len(due)
+
+
+def record_outcome_patiently(
+    db: Database, notification_id: uuid.UUID, error: str | None, *, final: bool = False
+) -> None:
+    """:func:`record_outcome`, tried again for about half a minute while the database is
+    away (a restart, a failover): a message that went out but is not recorded as sent
+    would go out again when its lease ends, and the rest of the claimed batch would wait
+    for their leases too. Raises the last error if the database stays away."""
+    pauses = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
+    while True:
+        try:
+            record_outcome(db, notification_id, error, final=final)
+            return
+        except OperationalError:
+            if not pauses:
+                raise
+            time.sleep(pauses.pop(0))
 
 
 def record_outcome(

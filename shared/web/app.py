@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Request, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -116,6 +117,13 @@ def create_base_app(
     def _unexpected(error: Exception) -> Response:
         if isinstance(error, HTTPException):
             return from_http_exception(error)
+        if isinstance(error, (OperationalError, InterfaceError)):
+            # The database went away mid-request (a restart, a killed connection): nothing
+            # was committed, and trying again shortly is the right thing for a client.
+            log.warning("database unavailable: %s", error.orig or error)
+            answer = problem_response(503, "The database is unavailable; try again shortly.")
+            answer.headers["Retry-After"] = "2"
+            return answer
         log.exception("unhandled error")
         return problem_response(
             500, "Something went wrong on our side; the request id identifies it."

@@ -30,6 +30,7 @@ from tests.support.faults import (
     Poisoned,
     SmtpCatcher,
     careful_post,
+    gateway_with_items,
     reconcile,
 )
 from tests.support.gateway import FLAT, Gateway
@@ -95,18 +96,7 @@ def suite(amqp_url: str, run_id: str, proxy: TcpProxy, smtp: SmtpCatcher) -> Ite
 
 @pytest.fixture(scope="module")
 def api(suite: RealSuite) -> Gateway:
-    gateway = Gateway(suite.base)
-    gateway.post(
-        "contracts/items",
-        {
-            "sku": FLAT,
-            "name": "Flat fee",
-            "unit_price": "100.00",
-            "currency": "EUR",
-            "tax_code": "zero",
-        },
-    )
-    return gateway
+    return gateway_with_items(suite)
 
 
 def proof(suite: RealSuite, api: Gateway, amqp_url: str, book: Book, smtp: SmtpCatcher) -> None:

@@ -9,12 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import make_url
 
 from services.customers.models import Customer
 from services.customers.schemas import CustomerCreateSchema
 from shared.db import Database
 from shared.web.auth import IDENTITY_HEADER, Identity, sign_identity
 from tests.support.harness import SECRET, ServiceUnderTest, SignedClient
+from tests.support.tcpproxy import TcpProxy
 
 PROBES = ["/healthz", "/readyz", "/metrics", "/openapi.json"]
 SOME_ID = "0b7f3a52-0c9e-4b8e-9d61-3f1a2b4c5d6e"
@@ -247,3 +249,29 @@ def test_an_incoming_request_id_is_echoed(customers, clerk):
     assert probe.headers["X-Request-ID"] == "req-probe-42"
     assert created.headers["X-Request-ID"] == "req-create-43"
     assert refused.headers["X-Request-ID"] == "req-refused-44"
+
+
+def test_a_database_gone_mid_request_is_503_with_retry_after_not_500(service_factory):
+    customers = service_factory("customers")
+    url = make_url(customers.db.url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    settings = customers.settings.with_overrides(
+        database_url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+    )
+    db = customers.definition.database(settings)
+    try:
+        app = customers.definition.create_app(settings, db)
+        client = SignedClient(app, role="clerk")
+        assert client.get("/customers").status_code == 200
+        proxy.cut()
+        answer = client.post("/customers", json={"name": "Lost Ltd"})
+        assert answer.status_code == 503
+        assert answer.mimetype == "application/problem+json"
+        assert answer.headers["Retry-After"] == "2"
+        proxy.restore()
+        assert client.post("/customers", json={"name": "Kept Ltd"}).status_code == 201
+        names = [c["name"] for c in client.get("/customers").get_json()["items"]]
+        assert names == ["Kept Ltd"]
+    finally:
+        db.dispose()
+        proxy.close()

@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, pool, text
 
 from services.registry import SERVICES
-from tests.support.gateway import Gateway
+from tests.support.gateway import FLAT, Gateway
 from tests.support.harness import wait_until
 from tests.support.realmode import RealSuite, free_port
 from tests.support.subscriber import pika_url
@@ -143,6 +143,22 @@ class Book:
         assert not thread.is_alive(), "the payment stream did not finish"
         if failures:
             raise failures[0]
+
+
+def gateway_with_items(suite: RealSuite) -> Gateway:
+    """The suite's API, with the flat-fee item every fault test invoices."""
+    gateway = Gateway(suite.base)
+    gateway.post(
+        "contracts/items",
+        {
+            "sku": FLAT,
+            "name": "Flat fee",
+            "unit_price": "100.00",
+            "currency": "EUR",
+            "tax_code": "zero",
+        },
+    )
+    return gateway
 
 
 def careful_post(api: Gateway, path: str, body: Any, deadline: float) -> dict[str, Any]:

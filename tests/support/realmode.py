@@ -71,7 +71,7 @@ class RealSuite:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
         admin = create_engine(
-            make_url(DATABASE).set(database="postgres"),
+            make_url(self.database_template).set(database="postgres"),
             isolation_level="AUTOCOMMIT",
             poolclass=pool.NullPool,
         )
@@ -108,13 +108,14 @@ def start_real_suite(
     web_workers: int = 1,
     timeout: float = 120.0,
     env: dict[str, str] | None = None,
+    database: str = DATABASE,
 ) -> RealSuite:
     """`tameio up` in real mode on fresh databases and free ports; returns once all are ready."""
     run = uuid.uuid4().hex[:8]
     exchange = exchange or f"tameio.real.{run}"
     prefix = prefix or f"real{run}."
     template = (
-        make_url(DATABASE)
+        make_url(database)
         .set(database=f"tameio_real{run}_SERVICE")
         .render_as_string(hide_password=False)
         .replace("SERVICE", "{service}")
