@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -291,4 +292,20 @@ def test_fifty_parallel_invoices_get_unique_gapless_numbers(suite, api, amqp_url
         issued = list(pool_.map(lambda i: invoice(book.customers[i % 2]), range(50)))
     numbers = sorted(int(invoice["number"].rsplit("-", 1)[1]) for invoice in issued)
     assert numbers == list(range(numbers[0], numbers[0] + 50))
+    proof(suite, api, amqp_url, book, smtp)
+
+
+@pytest.mark.serial
+def test_the_broker_stopped_for_real_in_the_middle_of_the_stream(suite, api, amqp_url, smtp):
+    book = Book.open(api)
+    with book.streaming(12):
+        time.sleep(1.0)
+        subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, timeout=60)
+        try:
+            time.sleep(4.0)
+        finally:
+            subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, timeout=120)
+            subprocess.run(
+                ["rabbitmqctl", "-q", "await_startup", "--timeout", "120"], check=True, timeout=130
+            )
     proof(suite, api, amqp_url, book, smtp)
