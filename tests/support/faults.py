@@ -93,14 +93,20 @@ class Book:
     @classmethod
     def open(cls, api: Gateway, customers: int = 4, invoices: int = 2) -> Book:
         book = cls(api)
+        deadline = time.monotonic() + 60
+        lines = [{"sku": FLAT, "quantity": 1}]
         for _ in range(customers):
             name = f"Fault {uuid.uuid4().hex[:6]} SA"
-            customer = api.post(
-                "customers/customers",
-                {"name": name, "currency": "EUR", "email": f"{uuid.uuid4().hex[:10]}@ex.test"},
-            )["id"]
+            email_address = f"{uuid.uuid4().hex[:10]}@ex.test"
+            body = {"name": name, "currency": "EUR", "email": email_address}
+            customer = careful_post(api, "customers/customers", body, deadline)["id"]
             book.customers.append(customer)
-            book.invoices[customer] = [api.invoice(customer)["id"] for _ in range(invoices)]
+            book.invoices[customer] = [
+                careful_post(
+                    api, "billing/invoices", {"customer_id": customer, "lines": lines}, deadline
+                )["id"]
+                for _ in range(invoices)
+            ]
         return book
 
     def pay(self, customer: str, amount: str, deadline: float) -> dict[str, Any]:
