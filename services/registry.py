@@ -20,4 +20,9 @@ SERVICES: dict[str, ServiceDefinition] = {
 
 def topology(settings: Settings) -> Topology:
     """The whole broker topology: every consuming service's queue and bindings."""
-    return Topology(settings.exchange, [s.queue for s in SERVICES.values()], settings.queue_prefix)
+    return Topology(
+        settings.exchange,
+        [s.queue for s in SERVICES.values()],
+        settings.queue_prefix,
+        passive=not settings.declare_topology,
+    )

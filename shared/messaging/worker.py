@@ -66,7 +66,11 @@ class Worker:
         self.loops = list(loops)
         self.stop_event = threading.Event()
         self.relay = Relay(
-            db, settings.broker_url, settings.exchange, poll_seconds=settings.relay_poll_seconds
+            db,
+            settings.broker_url,
+            settings.exchange,
+            poll_seconds=settings.relay_poll_seconds,
+            declare_exchange=not topology.passive,
         )
         self.processor: EventProcessor | None = None
         self.consumer: QueueConsumer | None = None
