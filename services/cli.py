@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import click
 from kombu import Connection
 
-from services.registry import SERVICES, topology
+from services.registry import SERVICES, definitions, topology
 from shared.config import BUSINESS_SERVICES, SERVICE_PORTS, ConfigError, Settings, load_settings
 from shared.logs import configure_logging
 from shared.probe import heartbeat_path
@@ -307,6 +307,29 @@ def broker_policies(delivery_limit: int, apply_now: bool) -> None:
         if apply_now:
             subprocess.run(command, check=True, capture_output=True, timeout=30)
         click.echo(("applied: " if apply_now else "") + shlex.join(command))
+
+
+@broker.command("definitions")
+@click.option(
+    "--with-passwords",
+    is_flag=True,
+    help="add each user's password hash from TAMEIO_BROKER_PASSWORD_<USER>",
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def broker_definitions(with_passwords: bool, output: Path | None) -> None:
+    """Print (or write) the RabbitMQ definitions: exchange, queues, bindings, policies,
+    users and permissions (deploy/rabbitmq/definitions.json is this without passwords)."""
+    from shared.messaging.definitions import with_passwords as add_passwords
+
+    document = definitions(_settings("gateway", require_secret=False))
+    if with_passwords:
+        document = add_passwords(document, os.environ)
+    text = json.dumps(document, indent=2) + "\n"
+    if output:
+        output.write_text(text)
+        click.echo(f"wrote {output} ({len(document['users'])} users)")
+    else:
+        click.echo(text, nl=False)
 
 
 # -- generated documents ------------------------------------------------------------------
