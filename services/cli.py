@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 import click
 from kombu import Connection
 
-from services.registry import SERVICES, topology
+from services.registry import SERVICES, definitions, topology
 from shared.config import BUSINESS_SERVICES, SERVICE_PORTS, ConfigError, Settings, load_settings
 from shared.logs import configure_logging
+from shared.probe import heartbeat_path
 from shared.web.client import register_local
 
 log = logging.getLogger("tameio")
@@ -93,18 +94,30 @@ def rebuild_reports() -> None:
 # -- serve / worker -----------------------------------------------------------------------
 
 
-def _gunicorn(app_factory: Any, host: str, port: int) -> None:
+GUNICORN_CONFIG = Path(__file__).parent.parent / "shared" / "web" / "gunicorn_conf.py"
+
+
+def gunicorn_settings(config_file: Path) -> dict[str, Any]:
+    """The gunicorn settings a config file sets (its module-level names gunicorn knows)."""
+    import runpy
+
+    from gunicorn.config import Config
+
+    known = Config().settings
+    names = runpy.run_path(str(config_file))
+    return {name: value for name, value in names.items() if name in known}
+
+
+def _gunicorn(app_factory: Any, host: str, port: int, config_file: Path) -> None:
     from gunicorn.app.base import BaseApplication
+
+    settings = gunicorn_settings(config_file)  # a bad TAMEIO_WEB_* stops us here, unforked
 
     class Standalone(BaseApplication):
         def load_config(self) -> None:
+            for name, value in settings.items():
+                self.cfg.set(name, value)
             self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", int(os.environ.get("TAMEIO_WEB_WORKERS", "2")))
-            self.cfg.set("threads", int(os.environ.get("TAMEIO_WEB_THREADS", "4")))
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("timeout", 60)
-            self.cfg.set("graceful_timeout", 20)
-            self.cfg.set("accesslog", None)
 
         def load(self) -> Any:
             # Each worker builds its own app (and engine) after the fork.
@@ -121,7 +134,14 @@ def _gunicorn(app_factory: Any, host: str, port: int) -> None:
     default=lambda: os.environ.get("TAMEIO_BIND_HOST", "127.0.0.1"),
     show_default="127.0.0.1",
 )
-def serve(service: str, port: int | None, host: str) -> None:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=GUNICORN_CONFIG,
+    help="gunicorn config file (default: shared/web/gunicorn_conf.py)",
+)
+def serve(service: str, port: int | None, host: str, config_file: Path) -> None:
     """Serve one service's HTTP API with gunicorn (what its web container runs)."""
     settings = _settings(service)  # fail fast, before forking workers
     definition = SERVICES[service]
@@ -133,7 +153,7 @@ def serve(service: str, port: int | None, host: str) -> None:
     else:
         factory = lambda: definition.create_app(settings)  # noqa: E731
     own_port = urlsplit(settings.service_urls[service]).port  # TAMEIO_<SERVICE>_URL says where
-    _gunicorn(factory, host, port or own_port or SERVICE_PORTS[service])
+    _gunicorn(factory, host, port or own_port or SERVICE_PORTS[service], config_file)
 
 
 @main.command()
@@ -146,9 +166,13 @@ def worker(service: str) -> None:
     definition = SERVICES[service]
     db = definition.database(settings)
     the_worker = definition.worker(settings, db, topology(settings))
+    # SIGTERM (docker stop, Kubernetes) and Ctrl-C: stop taking messages, finish the batch
+    # in hand and ack it, hand back anything unacked by closing the channel, then exit.
     signal.signal(signal.SIGTERM, lambda *_: the_worker.stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: the_worker.stop_event.set())
-    the_worker.run_forever()
+    stopped_in_time = the_worker.run_forever(heartbeat=heartbeat_path(service))
+    db.dispose()
+    sys.exit(0 if stopped_in_time else 1)
 
 
 # -- tokens and users ---------------------------------------------------------------------
@@ -283,6 +307,29 @@ def broker_policies(delivery_limit: int, apply_now: bool) -> None:
         if apply_now:
             subprocess.run(command, check=True, capture_output=True, timeout=30)
         click.echo(("applied: " if apply_now else "") + shlex.join(command))
+
+
+@broker.command("definitions")
+@click.option(
+    "--with-passwords",
+    is_flag=True,
+    help="add each user's password hash from TAMEIO_BROKER_PASSWORD_<USER>",
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def broker_definitions(with_passwords: bool, output: Path | None) -> None:
+    """Print (or write) the RabbitMQ definitions: exchange, queues, bindings, policies,
+    users and permissions (deploy/rabbitmq/definitions.json is this without passwords)."""
+    from shared.messaging.definitions import with_passwords as add_passwords
+
+    document = definitions(_settings("gateway", require_secret=False))
+    if with_passwords:
+        document = add_passwords(document, os.environ)
+    text = json.dumps(document, indent=2) + "\n"
+    if output:
+        output.write_text(text)
+        click.echo(f"wrote {output} ({len(document['users'])} users)")
+    else:
+        click.echo(text, nl=False)
 
 
 # -- generated documents ------------------------------------------------------------------

@@ -55,6 +55,9 @@ class Settings:
     consumer_linger_seconds: float | None = None
     admin_email: str | None = None
     admin_password: str | None = None
+    # False: the broker's definitions are loaded by ops and a service's user may not declare
+    # anything, so workers only check (passively) that the exchange and queues exist.
+    declare_topology: bool = True
 
     @property
     def queue_name(self) -> str:
@@ -118,6 +121,19 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise ConfigError(f"{name}: must be positive, got {raw!r}")
     return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE | _FALSE:
+        return raw in _TRUE
+    raise ConfigError(f"{name}: must be true or false, got {env.get(name)!r}")
 
 
 def load_settings(
@@ -197,4 +213,5 @@ def load_settings(
         consumer_linger_seconds=_seconds_or_none(env, "TAMEIO_CONSUMER_LINGER_SECONDS"),
         admin_email=env.get("TAMEIO_ADMIN_EMAIL") or None,
         admin_password=env.get("TAMEIO_ADMIN_PASSWORD") or None,
+        declare_topology=_bool(env, "TAMEIO_DECLARE_TOPOLOGY", True),
     )

@@ -2,7 +2,8 @@
 
 Each service keeps its revisions in ``services/<name>/migrations``; its ``env.py`` calls
 :func:`run_env` with the service's metadata. On PostgreSQL an advisory lock makes
-concurrent ``tameio migrate`` runs (several replicas starting at once) take turns.
+concurrent ``tameio migrate`` runs (several replicas or Jobs starting at once) take turns:
+each waits for the lock, then finds the work done and does nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, make_url, pool, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ def ensure_database(url: str) -> bool:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         return False
     name = parsed.database
+    if _reachable(url):
+        return False  # also where the user may not connect to "postgres" (managed databases)
     server = create_engine(
         parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=pool.NullPool
     )
@@ -47,6 +50,20 @@ def ensure_database(url: str) -> bool:
             return True
     finally:
         server.dispose()
+
+
+def _reachable(url: str) -> bool:
+    """True if the database exists and takes connections; False if it does not exist."""
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect():
+            return True
+    except OperationalError as exc:
+        if "does not exist" in str(exc):
+            return False
+        raise
+    finally:
+        engine.dispose()
 
 
 def alembic_config(url: str, migrations_dir: Path) -> Config:

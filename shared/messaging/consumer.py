@@ -552,9 +552,21 @@ class QueueConsumer(BrokerLink):
             queue = self.topology.queue(self.service)(channel)
             parked = self.topology.parked_queue(self.service)(channel)
             with (
-                Consumer(channel, queues=[queue], on_message=self._on_message, no_ack=False),
+                # Declared (or checked, when passive) just above: declaring again here would
+                # need permissions a least-privilege user does not have.
                 Consumer(
-                    channel, queues=[parked], on_message=self._on_parked_message, no_ack=False
+                    channel,
+                    queues=[queue],
+                    on_message=self._on_message,
+                    no_ack=False,
+                    auto_declare=False,
+                ),
+                Consumer(
+                    channel,
+                    queues=[parked],
+                    on_message=self._on_parked_message,
+                    no_ack=False,
+                    auto_declare=False,
                 ),
             ):
                 self.connected = True

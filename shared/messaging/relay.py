@@ -114,6 +114,7 @@ class Relay(BrokerLink):
         confirm_timeout: float = 10.0,
         poll_seconds: float = 1.0,
         republish_window: dt.timedelta = dt.timedelta(minutes=10),
+        declare_exchange: bool = True,
     ) -> None:
         super().__init__(broker_url, f"relay {db.service}")
         self.db = db
@@ -122,6 +123,7 @@ class Relay(BrokerLink):
         self.confirm_timeout = confirm_timeout
         self.poll_seconds = poll_seconds
         self.republish_window = republish_window
+        self.declare_exchange = declare_exchange  # False: only check that it exists
         self.active = False
         self.published_total = 0
         self._listener: psycopg.Connection[Any] | None = None
@@ -191,7 +193,7 @@ class Relay(BrokerLink):
         with self._outbox_connection() as db_conn, broker_connection(self.broker_url) as conn:
             conn.ensure_connection(max_retries=1)
             channel = conn.channel()
-            self.exchange(channel).declare()
+            self.exchange(channel).declare(passive=not self.declare_exchange)
             producer = Producer(channel, exchange=self.exchange, auto_declare=False)
             confirms = None if self.uses_memory_transport else _BatchConfirms(channel)
             self.connected = True

@@ -11,8 +11,10 @@ import datetime as dt
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -26,6 +28,10 @@ from shared.messaging.relay import Relay
 from shared.messaging.topology import Topology
 
 log = logging.getLogger(__name__)
+
+# How long a stopping worker waits for its parts in all: below Kubernetes' default grace
+# period of 30 s, so a batch in hand is finished and acked before any SIGKILL.
+STOP_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,11 @@ class Worker:
         self.loops = list(loops)
         self.stop_event = threading.Event()
         self.relay = Relay(
-            db, settings.broker_url, settings.exchange, poll_seconds=settings.relay_poll_seconds
+            db,
+            settings.broker_url,
+            settings.exchange,
+            poll_seconds=settings.relay_poll_seconds,
+            declare_exchange=not topology.passive,
         )
         self.processor: EventProcessor | None = None
         self.consumer: QueueConsumer | None = None
@@ -109,20 +119,42 @@ class Worker:
             self._threads.append(thread)
         log.info("worker %s started: %s", service, ", ".join(name for name, _ in parts))
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> bool:
+        """Stop every part and wait for them, ``timeout`` seconds in all; True if all
+        stopped. A consumer finishes (and acks) the batch in hand first; whatever it had
+        not acked goes back to the queue when its channel closes."""
         self.stop_event.set()
         self.db.outbox_signal.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        late = [thread.name for thread in self._threads if thread.is_alive()]
         self._threads.clear()
+        if late:
+            log.warning(
+                "worker %s: %s still running after %.0fs",
+                self.settings.service,
+                ", ".join(late),
+                timeout,
+            )
+        else:
+            log.info("worker %s stopped", self.settings.service)
+        return not late
 
-    def run_forever(self) -> None:
+    def run_forever(self, heartbeat: Path | None = None) -> bool:
+        """Run until ``stop_event`` is set (a signal handler sets it), then stop; True if
+        every part stopped in time. While every part runs, ``heartbeat`` is touched each
+        second (what the container's liveness probe reads)."""
         self.start()
         try:
             while not self.stop_event.wait(1.0):
-                pass
+                if heartbeat is not None and all(t.is_alive() for t in self._threads):
+                    heartbeat.touch()
         finally:
-            self.stop()
+            if heartbeat is not None:
+                heartbeat.unlink(missing_ok=True)
+        log.info("worker %s stopping", self.settings.service)
+        return self.stop()
 
     # -- parts ----------------------------------------------------------------------------
 

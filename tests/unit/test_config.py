@@ -172,3 +172,17 @@ def test_the_consumer_linger_is_the_services_own_unless_set_and_may_be_zero() ->
     )
     with pytest.raises(ConfigError, match=r"^TAMEIO_CONSUMER_LINGER_SECONDS: "):
         load_settings("billing", env(TAMEIO_CONSUMER_LINGER_SECONDS="-1"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("", True), ("false", False), ("0", False), ("YES", True)]
+)
+def test_declare_topology_is_a_yes_or_no(raw: str, expected: bool) -> None:
+    settings = load_settings("billing", env(TAMEIO_DECLARE_TOPOLOGY=raw))
+
+    assert settings.declare_topology is expected
+
+
+def test_declare_topology_that_is_not_a_yes_or_no_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"^TAMEIO_DECLARE_TOPOLOGY: must be true or false"):
+        load_settings("billing", env(TAMEIO_DECLARE_TOPOLOGY="maybe"))
