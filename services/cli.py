@@ -282,17 +282,30 @@ def policy_commands(settings: Settings, delivery_limit: int = 20) -> list[list[s
 
 
 def apply_policies(settings: Settings) -> bool:
-    """Apply the queue policies with a local rabbitmqctl, if there is one; True if applied."""
+    """Apply the queue policies with a local rabbitmqctl, if there is one; True if applied.
+
+    The commands run side by side: each rabbitmqctl starts a virtual machine of its own,
+    which takes longer than the change it makes."""
     import shutil
 
     if not shutil.which("rabbitmqctl"):
         return False
-    for command in policy_commands(settings):
-        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
-        if result.returncode != 0:
-            log.warning("could not set policy %s: %s", command[7], result.stderr.strip())
-            return False
-    return True
+    commands = policy_commands(settings)
+    running = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    applied = True
+    for command, process in zip(commands, running, strict=True):
+        try:
+            _, errors = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            errors, process.returncode = "timed out", 1
+        if process.returncode != 0:
+            log.warning("could not set policy %s: %s", command[6], errors.strip())
+            applied = False
+    return applied
 
 
 @broker.command("policies")

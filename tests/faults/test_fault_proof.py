@@ -3,7 +3,9 @@ RabbitMQ and PostgreSQL) keeps every cent and every notice while faults happen u
 stream of payments, and each test ends with the full reconciliation.
 
 One suite serves the module. Its broker connections go through a TCP proxy the tests can
-cut, and its emails go to an SMTP server on loopback they can stop.
+cut, its emails go to an SMTP server on loopback they can stop, and its databases live in a
+private PostgreSQL cluster the module starts itself (initdb in a temporary folder), which a
+test restarts: never the machine's shared server.
 """
 
 from __future__ import annotations
@@ -36,9 +38,13 @@ from tests.support.faults import (
 )
 from tests.support.gateway import FLAT, Gateway
 from tests.support.harness import delete_topology, wait_until
+from tests.support.pgcluster import PrivateCluster
 from tests.support.realmode import RealSuite, start_real_suite
 from tests.support.subscriber import PikaSubscriber, pika_url
 from tests.support.tcpproxy import TcpProxy
+
+# The module's suite starts (and stops) with its first (and last) test: minutes, not seconds.
+pytestmark = pytest.mark.timeout(300)
 
 POISONED = Poisoned()  # what the tests of this module sent to be parked
 # Two routing keys reach every consuming service's queue.
@@ -75,7 +81,16 @@ def smtp() -> Iterator[SmtpCatcher]:
 
 
 @pytest.fixture(scope="module")
-def suite(amqp_url: str, run_id: str, proxy: TcpProxy, smtp: SmtpCatcher) -> Iterator[RealSuite]:
+def cluster() -> Iterator[PrivateCluster]:
+    private = PrivateCluster()
+    yield private
+    private.destroy()
+
+
+@pytest.fixture(scope="module")
+def suite(
+    amqp_url: str, run_id: str, proxy: TcpProxy, smtp: SmtpCatcher, cluster: PrivateCluster
+) -> Iterator[RealSuite]:
     parts = urlsplit(amqp_url)
     via_proxy = amqp_url.replace(
         f"{parts.hostname}:{parts.port or 5672}", f"127.0.0.1:{proxy.port}", 1
@@ -89,6 +104,7 @@ def suite(amqp_url: str, run_id: str, proxy: TcpProxy, smtp: SmtpCatcher) -> Ite
             "TAMEIO_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
             "TAMEIO_RETRY_BASE_DELAY_SECONDS": "0.2",
         },
+        database=cluster.url,
     )
     yield real
     real.stop()
@@ -189,6 +205,14 @@ def test_the_billing_database_connections_killed_under_load(suite, api, amqp_url
                     conn.commit()
     finally:
         admin.dispose()
+    proof(suite, api, amqp_url, book, smtp)
+
+
+def test_a_restart_of_the_database_server_under_load(suite, api, amqp_url, smtp, cluster):
+    book = Book.open(api)
+    with book.streaming(16):
+        time.sleep(1.0)
+        cluster.restart()
     proof(suite, api, amqp_url, book, smtp)
 
 
