@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from services.contracts.commands import terminate
@@ -43,6 +42,7 @@ from shared.money import display_price, from_fixed, to_fixed
 from shared.pricing import DEFAULT_TAX_RATES, CatalogItem, LineRequest, PricingError, price_lines
 from shared.pricing import Contract as PricingContract
 from shared.web.auth import requires
+from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.lists import PageQuery, keyset_page, list_response, page_of
 from shared.web.problems import Problem, conflict, invalid, not_found

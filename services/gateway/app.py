@@ -59,6 +59,9 @@ def create_app(
         blueprints=[ui.blp],
         authenticate=request_identity,
         extra_public_paths=["/"],
+        # Its own routes are HTML pages (forms, their own query strings); /api/ is checked
+        # by the service it reaches.
+        strict_inputs=False,
     )
     if backends is None:
         backends = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from services.payments.models import (
@@ -27,6 +26,7 @@ from shared.clock import today, utcnow
 from shared.db import UnitOfWork
 from shared.money import MoneyError, from_minor, to_minor
 from shared.web.auth import requires
+from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.lists import keyset_page, list_response, page_of
 from shared.web.lookups import replica_customer

@@ -18,6 +18,12 @@ from shared.context import Trace, current_trace, reset_trace, set_trace
 from shared.db import Database
 from shared.web.auth import IDENTITY_HEADER, Identity, verify_identity
 from shared.web.context import ServiceContext
+from shared.web.inputs import (
+    MAX_BODY_BYTES,
+    check_body_size,
+    check_query_parameters,
+    read_json_body,
+)
 from shared.web.metrics import install_metrics
 from shared.web.problems import Problem, from_http_exception, problem_response
 
@@ -53,8 +59,12 @@ def create_base_app(
     blueprints: Iterable[Blueprint],
     authenticate: Authenticate | None = None,
     extra_public_paths: Iterable[str] = (),
+    strict_inputs: bool = True,
 ) -> Flask:
-    """A Flask app with problem errors, auth, tracing, probes, metrics and OpenAPI."""
+    """A Flask app with problem errors, auth, tracing, probes, metrics and OpenAPI.
+
+    With ``strict_inputs`` (every API; not the gateway's HTML pages) a body must be JSON
+    (415), is parsed safely once (400/422) and an undeclared query parameter is 422."""
     service = settings.service
     app = Flask(f"tameio.{service}")
     app.config.update(
@@ -63,7 +73,7 @@ def create_base_app(
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         API_SPEC_OPTIONS={
             "info": {"description": description},
             "servers": [{"url": f"/api/{service}"}] if service != "gateway" else [{"url": "/"}],
@@ -84,9 +94,13 @@ def create_base_app(
         g.trace_token = set_trace(
             Trace(request_id=request_id[:100], correlation_id=correlation[:100])
         )
+        check_body_size()  # before authentication: an anonymous client cannot make us read
         g.identity = None if request.path in public else authenticate(request)
         if g.identity is None and request.path not in public and request.endpoint is not None:
             raise Problem(401, "A valid token is required.", headers={"WWW-Authenticate": "Bearer"})
+        if strict_inputs:
+            check_query_parameters()
+            read_json_body()
 
     @app.after_request
     def _request_id(response: Response) -> Response:

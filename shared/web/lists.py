@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from shared.messaging.envelope import json_default
+from shared.web.inputs import loads as safe_loads
 from shared.web.problems import invalid
 from shared.web.schemas import RequestSchema
 
 MAX_LIMIT = 500
+MAX_CURSOR_CHARS = 1000
 CSV_LIMIT = 100_000
 
 
@@ -66,12 +68,14 @@ def encode_cursor(values: Sequence[Any]) -> str:
 def decode_cursor(cursor: str, columns: Sequence[Any]) -> list[Any]:
     """Values of the sort columns from a cursor; a 422 naming ``cursor`` if it is not ours."""
     try:
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        values = safe_loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError("wrong length")
         return [_typed(value, column) for value, column in zip(values, columns, strict=True)]
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ArithmeticError) as exc:
         raise invalid("cursor", "Not a cursor from this list.") from exc
 
 
@@ -89,6 +93,10 @@ def _typed(value: Any, column: ColumnElement[Any]) -> Any:
         return dt.date.fromisoformat(str(value))
     if python_type is uuid.UUID:
         return uuid.UUID(str(value))
+    if python_type is str:
+        if not isinstance(value, str) or "\x00" in value:
+            raise TypeError("not a storable string")
+        value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError
     if python_type is int:
         if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63:
             raise TypeError("not a 64-bit integer")

@@ -364,7 +364,7 @@ def test_an_amount_given_as_a_json_number_is_answered_as_a_string_at_the_currenc
         ("EUR", "0.00"),
         ("EUR", "-5.00"),
         ("EUR", "10.001"),
-        ("EUR", "1000000000000.00"),
+        ("EUR", "10000000000000.00"),
         ("JPY", "1000.5"),
         ("JPY", "1000.0"),
         ("JPY", "-1000"),
