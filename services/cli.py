@@ -23,6 +23,7 @@ from services.registry import SERVICES, topology
 from shared.config import BUSINESS_SERVICES, SERVICE_PORTS, ConfigError, Settings, load_settings
 from shared.logs import configure_logging
 from shared.web.client import register_local
+from shared.web.inputs import MAX_BODY_BYTES
 
 log = logging.getLogger("tameio")
 
@@ -418,7 +419,14 @@ def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
     if first_token:
         click.echo(f"First start: an admin API token was made for you (shown once): {first_token}")
     try:
-        waitress.serve(gateway, host=host, port=port, threads=16, ident="tameio")
+        waitress.serve(
+            gateway,
+            host=host,
+            port=port,
+            threads=16,
+            ident="tameio",
+            max_request_body_size=MAX_BODY_BYTES,
+        )
     finally:
         for each in workers:
             each.stop()

@@ -55,6 +55,14 @@ class Settings:
     consumer_linger_seconds: float | None = None
     admin_email: str | None = None
     admin_password: str | None = None
+    # Where clients reach the suite; https turns on HSTS and Secure cookies.
+    public_url: str | None = None
+    # How many reverse proxies in front of the gateway append to X-Forwarded-For.
+    trusted_proxies: int = 0
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.public_url and self.public_url.startswith("https://"))
 
     @property
     def queue_name(self) -> str:
@@ -179,6 +187,13 @@ def load_settings(
             raise ConfigError(f"TAMEIO_{name.upper()}_URL: must be an http(s) URL, got {url!r}")
         urls[name] = url.rstrip("/")
 
+    public_url = env.get("TAMEIO_PUBLIC_URL") or None
+    if public_url and urlsplit(public_url).scheme not in {"http", "https"}:
+        raise ConfigError(f"TAMEIO_PUBLIC_URL: must be an http(s) URL, got {public_url!r}")
+    proxies = env.get("TAMEIO_TRUSTED_PROXIES") or "0"
+    if not proxies.isdigit() or int(proxies) > 10:
+        raise ConfigError(f"TAMEIO_TRUSTED_PROXIES: a whole number from 0 to 10, got {proxies!r}")
+
     return Settings(
         service=service,
         database_url=database_url_for(service, env, data_dir),
@@ -197,4 +212,6 @@ def load_settings(
         consumer_linger_seconds=_seconds_or_none(env, "TAMEIO_CONSUMER_LINGER_SECONDS"),
         admin_email=env.get("TAMEIO_ADMIN_EMAIL") or None,
         admin_password=env.get("TAMEIO_ADMIN_PASSWORD") or None,
+        public_url=public_url.rstrip("/") if public_url else None,
+        trusted_proxies=int(proxies),
     )

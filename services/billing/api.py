@@ -66,7 +66,7 @@ from shared.web.lists import (
 from shared.web.lookups import fetch_owned, replica_customer
 from shared.web.problems import Problem, conflict, invalid, not_found
 from shared.web.schemas import LAST_DAY
-from shared.web.writes import idempotent_create, json_response, with_etag
+from shared.web.writes import check_if_match, idempotent_create, json_response, with_etag
 
 blp = Blueprint(
     "billing",
@@ -270,9 +270,11 @@ def create_invoice(body: dict[str, Any]) -> Any:
 @requires("clerk")
 @blp.response(200, InvoiceSchema)
 def issue_draft(invoice_id: uuid.UUID) -> Any:
-    """A draft is re-priced, dated (today unless it has an issue_date), numbered and posted."""
+    """A draft is re-priced, dated (today unless it has an issue_date), numbered and posted;
+    a stale ``If-Match`` is 409."""
     with unit_of_work() as uow:
         invoice = _invoice(uow, invoice_id, for_update=True)
+        check_if_match(invoice.version)
         if invoice.status != "draft":
             raise conflict(
                 f"invoice {invoice.number or invoice.id} is {invoice.status}, not a draft"
@@ -295,9 +297,11 @@ def issue_draft(invoice_id: uuid.UUID) -> Any:
 @blp.arguments(VoidSchema)
 @blp.response(200, InvoiceSchema)
 def void(body: dict[str, Any], invoice_id: uuid.UUID) -> Any:
-    """Only an invoice with nothing paid or credited can be voided."""
+    """Only an invoice with nothing paid or credited can be voided; a stale ``If-Match`` is
+    409."""
     with unit_of_work() as uow:
         invoice = _invoice(uow, invoice_id, for_update=True)
+        check_if_match(invoice.version)
         if invoice.status == "void":
             raise conflict("the invoice is already void")
         if invoice.paid_minor or invoice.credited_minor:

@@ -31,7 +31,7 @@ from shared.web.context import unit_of_work
 from shared.web.lists import keyset_page, list_response, page_of
 from shared.web.lookups import replica_customer
 from shared.web.problems import conflict, invalid, not_found
-from shared.web.writes import idempotent_create, json_response, with_etag
+from shared.web.writes import check_if_match, idempotent_create, json_response, with_etag
 
 blp = Blueprint("payments", __name__, description="Payments received, reversals and refunds")
 OPEN = ("open", "partially_paid")
@@ -169,9 +169,11 @@ def get_payment(payment_id: uuid.UUID) -> Any:
 @blp.arguments(ReverseSchema)
 @blp.response(200, PaymentSchema)
 def reverse_payment(body: dict[str, Any], payment_id: uuid.UUID) -> Any:
-    """A bounced cheque or a chargeback: billing removes everything this payment paid."""
+    """A bounced cheque or a chargeback: billing removes everything this payment paid. A
+    stale ``If-Match`` is 409."""
     with unit_of_work() as uow:
         payment = _payment(uow, payment_id, for_update=True)
+        check_if_match(payment.version)
         if payment.status == "reversed":
             raise conflict(f"payment {payment.number} is already reversed")
         day = body["date"] or today()

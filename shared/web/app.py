@@ -18,6 +18,7 @@ from shared.context import Trace, current_trace, reset_trace, set_trace
 from shared.db import Database
 from shared.web.auth import IDENTITY_HEADER, Identity, verify_identity
 from shared.web.context import ServiceContext
+from shared.web.edge import Edge
 from shared.web.inputs import (
     MAX_BODY_BYTES,
     check_body_size,
@@ -74,6 +75,7 @@ def create_base_app(
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_SECURE=settings.tls,
         API_SPEC_OPTIONS={
             "info": {"description": description},
             "servers": [{"url": f"/api/{service}"}] if service != "gateway" else [{"url": "/"}],
@@ -160,6 +162,7 @@ def create_base_app(
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     app.extensions["tameio_api"] = api
+    app.wsgi_app = Edge(app.wsgi_app, tls=settings.tls)  # type: ignore[method-assign]
     return app
 
 

@@ -128,7 +128,10 @@ def read_json_body() -> None:
             "Send the body as application/json (or a */*+json type).",
             headers={"Accept-Post": "application/json"},
         )
-    raw = request.get_data(cache=True)  # werkzeug cuts a chunked body at MAX_CONTENT_LENGTH
+    raw = request.get_data(cache=True)
+    if request.content_length is None and len(raw) >= MAX_BODY_BYTES:
+        # werkzeug stops reading a chunked body at MAX_CONTENT_LENGTH: what came is cut off
+        raise Problem(413, f"The request body reaches {MAX_BODY_BYTES:,} bytes.")
     if not raw:
         return
     try:

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -20,9 +21,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from shared.messaging.envelope import json_default
 from shared.web.inputs import loads as safe_loads
 from shared.web.problems import invalid
-from shared.web.schemas import RequestSchema
+from shared.web.schemas import DECIMAL_PATTERN, RequestSchema
 
 MAX_LIMIT = 500
+_NUMBER = re.compile(DECIMAL_PATTERN, re.ASCII)
 MAX_CURSOR_CHARS = 1000
 CSV_LIMIT = 100_000
 
@@ -162,6 +164,17 @@ def schema_columns(schema: Schema, prefix: str = "") -> list[str]:
     return columns
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell safe to open in a spreadsheet: text that a spreadsheet would run as a formula
+    gets a leading ``'``; numbers the service wrote (``-12.50``) stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
 def csv_response(
     rows: Sequence[Mapping[str, Any]], filename: str, columns: Sequence[str]
 ) -> Response:
@@ -171,7 +184,7 @@ def csv_response(
         buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\r\n"
     )
     writer.writeheader()
-    writer.writerows(_flatten(row) for row in rows)
+    writer.writerows({key: csv_cell(value) for key, value in _flatten(row).items()} for row in rows)
     response = Response(buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     return response
