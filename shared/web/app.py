@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 from flask import Flask, Request, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -32,6 +35,38 @@ log = logging.getLogger(__name__)
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 Authenticate = Callable[[Request], Identity | None]
+
+
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})  # deadlock, serialization, lock
+ATTEMPTS = 3
+
+
+def is_transient(error: BaseException) -> bool:
+    """A database conflict that a second try of the same transaction can get past."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+
+
+class TameioFlask(Flask):
+    """Flask that runs a view again when the database reports a transient conflict.
+
+    Every view does its writes in units of work that roll back on the way out, so running
+    it again is the same request on a fresh transaction (Idempotency-Key checks included);
+    after ATTEMPTS the error reaches the 503 handler."""
+
+    def dispatch_request(self) -> Any:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return super().dispatch_request()
+            except DBAPIError as error:
+                if attempt == ATTEMPTS or not is_transient(error):
+                    raise
+                log.info("transient database conflict, try %d: %s", attempt, error.orig)
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")
 
 
 class ProblemApi(Api):
@@ -67,7 +102,7 @@ def create_base_app(
     With ``strict_inputs`` (every API; not the gateway's HTML pages) a body must be JSON
     (415), is parsed safely once (400/422) and an undeclared query parameter is 422."""
     service = settings.service
-    app = Flask(f"tameio.{service}")
+    app = TameioFlask(f"tameio.{service}")
     app.config.update(
         API_TITLE=title,
         API_VERSION="1",
@@ -132,6 +167,13 @@ def create_base_app(
     def _unexpected(error: Exception) -> Response:
         if isinstance(error, HTTPException):
             return from_http_exception(error)
+        if is_transient(error):
+            log.warning("transient database conflict after %d tries: %s", ATTEMPTS, error)
+            return problem_response(
+                503,
+                "The database was busy with a conflicting change; try again.",
+                headers={"Retry-After": "1"},
+            )
         log.exception("unhandled error")
         return problem_response(
             500, "Something went wrong on our side; the request id identifies it."
