@@ -29,7 +29,7 @@ from shared.web.auth import requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.lists import keyset_page, list_response, page_of
-from shared.web.lookups import replica_customer
+from shared.web.lookups import replica_customer, replica_invoice
 from shared.web.problems import conflict, invalid, not_found
 from shared.web.writes import check_if_match, idempotent_create, json_response, with_etag
 
@@ -54,9 +54,7 @@ def _customer_and_amount(uow: UnitOfWork, body: dict[str, Any]) -> tuple[Any, st
 
 
 def _open_invoice(uow: UnitOfWork, invoice_id: uuid.UUID, customer_id: str, field: str) -> Any:
-    row = uow.session.execute(
-        select(invoice_replica).where(invoice_replica.c.id == str(invoice_id))
-    ).first()
+    row = replica_invoice(uow, invoice_replica, invoice_id)
     if row is None or row.customer_id != customer_id:
         raise invalid(field, f"no invoice {invoice_id} of this customer")
     if row.status not in OPEN:
