@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
+from marshmallow import fields
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -29,6 +31,7 @@ from shared.web.inputs import (
     read_json_body,
 )
 from shared.web.metrics import install_metrics
+from shared.web.openapi import finish
 from shared.web.problems import Problem, from_http_exception, problem_response
 
 log = logging.getLogger(__name__)
@@ -70,10 +73,21 @@ class TameioFlask(Flask):
 
 
 class ProblemApi(Api):
-    """flask-smorest's Api answering every HTTP error as problem+json."""
+    """flask-smorest's Api answering every HTTP error as problem+json, with decimals
+    documented as the strings they are and the finished document served."""
+
+    def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
+        super().init_app(app, *args, **kwargs)
+        self.register_field(fields.Decimal, "string", "decimal")
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return from_http_exception(error)
+
+    def _openapi_json(self) -> Response:
+        return Response(
+            json.dumps(finish(self.spec.to_dict()), indent=2, ensure_ascii=False),
+            mimetype="application/json",
+        )
 
 
 def signed_identity(secret: str) -> Authenticate:
@@ -209,5 +223,6 @@ def create_base_app(
 
 
 def openapi_document(app: Flask) -> dict[str, Any]:
+    """The app's OpenAPI document exactly as ``/openapi.json`` serves it."""
     api: Api = app.extensions["tameio_api"]
-    return dict(api.spec.to_dict())
+    return finish(api.spec.to_dict())
