@@ -24,6 +24,7 @@ from shared.config import BUSINESS_SERVICES, SERVICE_PORTS, ConfigError, Setting
 from shared.logs import configure_logging
 from shared.probe import heartbeat_path
 from shared.web.client import register_local
+from shared.web.inputs import MAX_BODY_BYTES
 
 log = logging.getLogger("tameio")
 
@@ -366,15 +367,6 @@ def events_asyncapi(output: Path | None) -> None:
         click.echo(text, nl=False)
 
 
-def _number(value: object) -> object:
-    """Decimals in generated schemas (e.g. a minimum) are JSON numbers."""
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def render_docs() -> dict[Path, str]:
     """Every generated document (OpenAPI per service, AsyncAPI) by path under docs/."""
     import tempfile
@@ -400,8 +392,7 @@ def render_docs() -> dict[Path, str]:
             else:
                 app = definition.create_app(settings, db)
             docs[Path(f"docs/api/{name}.openapi.json")] = (
-                json.dumps(openapi_document(app), indent=2, ensure_ascii=False, default=_number)
-                + "\n"
+                json.dumps(openapi_document(app), indent=2, ensure_ascii=False) + "\n"
             )
             db.dispose()
     return docs
@@ -442,46 +433,70 @@ def up(
         run_embedded(port, host, data_dir)
 
 
+class EmbeddedSuite:
+    """The whole suite in this process: every service's app mounted behind the gateway, and
+    their workers (consumers, relays, jobs) on the memory:// broker."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        from services.gateway.app import create_app as create_gateway
+
+        env = dict(env)
+        env["TAMEIO_BROKER_URL"] = "memory://"
+        env["TAMEIO_DATA_DIR"] = str(Path(env.get("TAMEIO_DATA_DIR") or "var"))
+        env.pop("TAMEIO_DATABASE_URL", None)
+        env.setdefault("TAMEIO_INTERNAL_SECRET", secrets.token_urlsafe(32))
+        env.setdefault("TAMEIO_RELAY_POLL_SECONDS", "0.2")
+        self.data_dir = Path(env["TAMEIO_DATA_DIR"])
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        apps: dict[str, Any] = {}
+        self.workers = []
+        gateway_settings = _settings("gateway", env)
+        self.first_token = bootstrap_gateway(gateway_settings)
+        declare_topology(gateway_settings)
+        for name in BUSINESS_SERVICES:
+            settings = _settings(name, env)
+            definition = SERVICES[name]
+            definition.migrate(settings)
+            db = definition.database(settings)
+            apps[name] = definition.create_app(settings, db).wsgi_app
+            register_local(name, apps[name])
+            self.workers.append(definition.worker(settings, db, topology(settings)))
+        self.gateway = create_gateway(gateway_settings, backends=apps)
+
+    def start(self) -> None:
+        for each in self.workers:
+            each.start()
+
+    def stop(self) -> None:
+        for each in self.workers:
+            each.stop()
+
+
 def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
     """One process: memory:// broker, one SQLite file per service, waitress on ``port``."""
     import waitress
 
-    from services.gateway.app import create_app as create_gateway
-
     env = dict(os.environ)
-    env["TAMEIO_BROKER_URL"] = "memory://"
-    env["TAMEIO_DATA_DIR"] = str(data_dir or Path(env.get("TAMEIO_DATA_DIR") or "var"))
-    env.pop("TAMEIO_DATABASE_URL", None)
-    env.setdefault("TAMEIO_INTERNAL_SECRET", secrets.token_urlsafe(32))
-    env.setdefault("TAMEIO_RELAY_POLL_SECONDS", "0.2")
-    Path(env["TAMEIO_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-
-    apps: dict[str, Any] = {}
-    workers = []
-    gateway_settings = _settings("gateway", env)
-    first_token = bootstrap_gateway(gateway_settings)
-    declare_topology(gateway_settings)
-    for name in BUSINESS_SERVICES:
-        settings = _settings(name, env)
-        definition = SERVICES[name]
-        definition.migrate(settings)
-        db = definition.database(settings)
-        apps[name] = definition.create_app(settings, db).wsgi_app
-        register_local(name, apps[name])
-        workers.append(definition.worker(settings, db, topology(settings)))
-    for each in workers:
-        each.start()
-    gateway = create_gateway(gateway_settings, backends=apps)
-    click.echo(
-        f"Tameio (embedded) on http://{host}:{port}  data: {Path(env['TAMEIO_DATA_DIR']).resolve()}"
-    )
+    if data_dir is not None:
+        env["TAMEIO_DATA_DIR"] = str(data_dir)
+    suite = EmbeddedSuite(env)
+    suite.start()
+    gateway = suite.gateway
+    first_token = suite.first_token
+    click.echo(f"Tameio (embedded) on http://{host}:{port}  data: {suite.data_dir.resolve()}")
     if first_token:
         click.echo(f"First start: an admin API token was made for you (shown once): {first_token}")
     try:
-        waitress.serve(gateway, host=host, port=port, threads=16, ident="tameio")
+        waitress.serve(
+            gateway,
+            host=host,
+            port=port,
+            threads=16,
+            ident="tameio",
+            max_request_body_size=MAX_BODY_BYTES,
+        )
     finally:
-        for each in workers:
-            each.stop()
+        suite.stop()
 
 
 class Supervisor:

@@ -58,6 +58,14 @@ class Settings:
     # False: the broker's definitions are loaded by ops and a service's user may not declare
     # anything, so workers only check (passively) that the exchange and queues exist.
     declare_topology: bool = True
+    # Where clients reach the suite; https turns on HSTS and Secure cookies.
+    public_url: str | None = None
+    # How many reverse proxies in front of the gateway append to X-Forwarded-For.
+    trusted_proxies: int = 0
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.public_url and self.public_url.startswith("https://"))
 
     @property
     def queue_name(self) -> str:
@@ -195,6 +203,13 @@ def load_settings(
             raise ConfigError(f"TAMEIO_{name.upper()}_URL: must be an http(s) URL, got {url!r}")
         urls[name] = url.rstrip("/")
 
+    public_url = env.get("TAMEIO_PUBLIC_URL") or None
+    if public_url and urlsplit(public_url).scheme not in {"http", "https"}:
+        raise ConfigError(f"TAMEIO_PUBLIC_URL: must be an http(s) URL, got {public_url!r}")
+    proxies = env.get("TAMEIO_TRUSTED_PROXIES") or "0"
+    if not proxies.isdigit() or int(proxies) > 10:
+        raise ConfigError(f"TAMEIO_TRUSTED_PROXIES: a whole number from 0 to 10, got {proxies!r}")
+
     return Settings(
         service=service,
         database_url=database_url_for(service, env, data_dir),
@@ -214,4 +229,6 @@ def load_settings(
         admin_email=env.get("TAMEIO_ADMIN_EMAIL") or None,
         admin_password=env.get("TAMEIO_ADMIN_PASSWORD") or None,
         declare_topology=_bool(env, "TAMEIO_DECLARE_TOPOLOGY", True),
+        public_url=public_url.rstrip("/") if public_url else None,
+        trusted_proxies=int(proxies),
     )

@@ -54,6 +54,9 @@ _NOT_TENDER = {
 
 # Larger than any receivable, small enough for 64-bit minor units in every currency.
 MAX_AMOUNT = Decimal(10) ** 12
+# An amount of this many minor units or more is refused (CONTRACT round 2): sums of many
+# such amounts still fit the 64-bit integers they are stored in.
+MAX_MINOR_UNITS = 10**15
 
 
 class MoneyError(ValueError):
@@ -95,12 +98,19 @@ def check_places(amount: Decimal, currency: str) -> Decimal:
     """Return ``amount`` at the currency's exponent; raise if it has more places."""
     if not amount.is_finite():
         raise MoneyError("amount must be a finite number")
-    if abs(amount) >= MAX_AMOUNT:
-        raise MoneyError(f"amount must be below {MAX_AMOUNT:,}")
     places = -amount.as_tuple().exponent  # type: ignore[operator]
     if places > exponent(currency):
         raise MoneyError(f"{currency} amounts have at most {exponent(currency)} decimal places")
+    limit = from_minor(MAX_MINOR_UNITS, currency)
+    # adjusted() first: comparing a number like 1E+999999999 overflows the decimal context.
+    if amount.adjusted() >= 20 or abs(amount) >= limit:
+        raise MoneyError(f"{currency} amounts must be below {limit:,}")
     return amount.quantize(quantum(currency))
+
+
+def storable(amount: Decimal, currency: str) -> bool:
+    """True when ``amount`` lies below MAX_MINOR_UNITS minor units of ``currency``."""
+    return amount.is_finite() and abs(amount) < from_minor(MAX_MINOR_UNITS, currency)
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
@@ -130,7 +140,7 @@ def parse_amount(value: object, currency: str) -> Decimal:
 def to_fixed(value: Decimal, places: int) -> int:
     """A Decimal with at most ``places`` decimals as an integer of 10^-places units
     (unit prices with 4 places, percentages with 2); raises MoneyError otherwise."""
-    if not value.is_finite() or abs(value) >= MAX_AMOUNT:
+    if not value.is_finite() or value.adjusted() >= 20 or abs(value) >= MAX_AMOUNT:
         raise MoneyError("not a storable number")
     if -value.as_tuple().exponent > places:  # type: ignore[operator]
         raise MoneyError(f"at most {places} decimal places")

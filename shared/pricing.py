@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from shared.money import round_money
+from shared.money import round_money, storable
 
 HUNDRED = Decimal(100)
 TAX_CODES = ("standard", "reduced", "super_reduced", "zero")
@@ -23,6 +23,9 @@ DEFAULT_TAX_RATES: Mapping[str, Decimal] = {
     "zero": Decimal("0.00"),
 }
 TREATMENTS = ("standard", "exempt", "reverse_charge", "custom_rate")
+
+
+_TOO_LARGE = "amounts to more than a document can hold (10^15 minor units of {currency})"
 
 
 class PricingError(ValueError):
@@ -204,6 +207,8 @@ def price_lines(
             raise PricingError(f"lines.{index}.unit_price", "must not be negative")
         net = round_money(line.quantity * unit_price * (1 - discount / HUNDRED), currency)
         rate, note = tax_for(item, treatment, tax_rates)
+        if not storable(net * (1 + rate / HUNDRED), currency):
+            raise PricingError(f"lines.{index}.quantity", _TOO_LARGE.format(currency=currency))
         priced.append(
             PricedLine(
                 sku=line.sku,
@@ -219,6 +224,8 @@ def price_lines(
         )
     subtotal = sum((line.net_amount for line in priced), Decimal(0))
     tax_total = sum((line.tax_amount for line in priced), Decimal(0))
+    if not storable(subtotal + tax_total, currency):
+        raise PricingError("lines", _TOO_LARGE.format(currency=currency))
     return PricedDocument(
         currency=currency,
         contract_id=contract.id if contract else None,

@@ -7,6 +7,7 @@ redelivered or out-of-order events never move a replica backwards.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from typing import Any
 
@@ -120,25 +121,26 @@ def invoice_replica_table(metadata: MetaData) -> Table:
     )
 
 
+def invoice_values(invoice: dict[str, Any]) -> dict[str, Any]:
+    """The invoice replica's columns from an invoice on the wire (an event's data or
+    billing's ``GET /invoices/{id}``)."""
+    due = invoice.get("due_date")
+    return {
+        "customer_id": invoice["customer_id"],
+        "number": invoice.get("number"),
+        "status": invoice["status"],
+        "currency": invoice["currency"],
+        "due_date": dt.date.fromisoformat(due) if isinstance(due, str) else due,
+        "amount_due": invoice["amount_due"],
+        "snapshot": invoice,
+    }
+
+
 def invoice_replica_handler(table: Table) -> Any:
     """A handler keeping ``table`` at each invoice's newest snapshot (issued / updated)."""
 
     def on_invoice(uow: UnitOfWork, event: Event) -> None:
         invoice = event.raw_data
-        apply_snapshot(
-            uow,
-            table,
-            invoice["id"],
-            event.sequence,
-            {
-                "customer_id": invoice["customer_id"],
-                "number": invoice.get("number"),
-                "status": invoice["status"],
-                "currency": invoice["currency"],
-                "due_date": event.data.get("due_date"),
-                "amount_due": invoice["amount_due"],
-                "snapshot": invoice,
-            },
-        )
+        apply_snapshot(uow, table, invoice["id"], event.sequence, invoice_values(invoice))
 
     return on_invoice

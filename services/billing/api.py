@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response
-from flask_smorest import Blueprint
 from sqlalchemy import func, select, true, tuple_
 
 from services.billing import accounts
@@ -28,6 +27,7 @@ from services.billing.schemas import (
     AccountSchema,
     CreditNoteCreateSchema,
     CreditNoteSchema,
+    DryRunQuery,
     InvoiceCreateSchema,
     InvoiceQuery,
     InvoiceSchema,
@@ -52,7 +52,9 @@ from shared.pricing import (
 from shared.replicas import apply_snapshot
 from shared.terms import due_date_for
 from shared.web.auth import requires
+from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
+from shared.web.inputs import job_day
 from shared.web.lists import (
     csv_response,
     keyset_page,
@@ -63,7 +65,8 @@ from shared.web.lists import (
 )
 from shared.web.lookups import fetch_owned, replica_customer
 from shared.web.problems import Problem, conflict, invalid, not_found
-from shared.web.writes import idempotent_create, json_response, with_etag
+from shared.web.schemas import LAST_DAY
+from shared.web.writes import check_if_match, idempotent_create, json_response, with_etag
 
 blp = Blueprint(
     "billing",
@@ -182,7 +185,17 @@ def _invoice(uow: UnitOfWork, invoice_id: uuid.UUID, *, for_update: bool = False
 
 def _dates(customer: Any, issue: dt.date | None, due: dt.date | None) -> tuple[dt.date, dt.date]:
     issue = issue or today()
-    due = due or due_date_for(customer.payment_terms, issue)
+    if due is None:
+        try:
+            due = due_date_for(customer.payment_terms, issue)
+        except OverflowError:
+            due = dt.date.max
+        if due > LAST_DAY:
+            raise invalid(
+                "issue_date",
+                f"under payment terms {customer.payment_terms} the due date would fall after "
+                f"{LAST_DAY}",
+            )
     if due < issue:
         raise invalid("due_date", f"{due} is before the issue date {issue}")
     return issue, due
@@ -257,9 +270,11 @@ def create_invoice(body: dict[str, Any]) -> Any:
 @requires("clerk")
 @blp.response(200, InvoiceSchema)
 def issue_draft(invoice_id: uuid.UUID) -> Any:
-    """A draft is re-priced, dated (today unless it has an issue_date), numbered and posted."""
+    """A draft is re-priced, dated (today unless it has an issue_date), numbered and posted;
+    a stale ``If-Match`` is 409."""
     with unit_of_work() as uow:
         invoice = _invoice(uow, invoice_id, for_update=True)
+        check_if_match(invoice.version)
         if invoice.status != "draft":
             raise conflict(
                 f"invoice {invoice.number or invoice.id} is {invoice.status}, not a draft"
@@ -282,9 +297,11 @@ def issue_draft(invoice_id: uuid.UUID) -> Any:
 @blp.arguments(VoidSchema)
 @blp.response(200, InvoiceSchema)
 def void(body: dict[str, Any], invoice_id: uuid.UUID) -> Any:
-    """Only an invoice with nothing paid or credited can be voided."""
+    """Only an invoice with nothing paid or credited can be voided; a stale ``If-Match`` is
+    409."""
     with unit_of_work() as uow:
         invoice = _invoice(uow, invoice_id, for_update=True)
+        check_if_match(invoice.version)
         if invoice.status == "void":
             raise conflict("the invoice is already void")
         if invoice.paid_minor or invoice.credited_minor:
@@ -504,14 +521,19 @@ def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
 
 @blp.route("/jobs/overdue", methods=["POST"])
 @requires("admin")
-@blp.arguments(OverdueJobSchema)
+@blp.arguments(DryRunQuery, location="query")
+@blp.arguments(OverdueJobSchema, required=False)
 @blp.response(200, OverdueJobResult)
-def overdue_job(body: dict[str, Any]) -> Any:
-    """Emit billing.invoice.overdue once per invoice past due as of ``as_of``; idempotent."""
+def overdue_job(query: dict[str, Any], body: dict[str, Any]) -> Any:
+    """Emit billing.invoice.overdue once per invoice past due as of ``as_of`` (today or
+    earlier); idempotent. ``dry_run`` (body or query) answers what would be flagged and
+    changes nothing, and may look ahead."""
     from services.billing.jobs import report_overdue
 
-    as_of = body["as_of"] or today()
+    dry_run = bool(query["dry_run"] or body.get("dry_run"))
+    as_of = job_day(body.get("as_of"), dry_run)
     with unit_of_work() as uow:
         reported = report_overdue(uow, as_of)
-        uow.commit()
-    return {"as_of": as_of, "reported": reported}
+        if not dry_run:  # a dry run leaves the block without commit: all rolled back
+            uow.commit()
+    return {"as_of": as_of, "dry_run": dry_run, "reported": reported}

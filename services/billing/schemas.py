@@ -9,7 +9,14 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from shared.events.billing import CreditNoteIssued, InvoiceSnapshot
 from shared.events.fields import Amount, Currency
 from shared.web.lists import PageQuery
-from shared.web.schemas import Percent, Quantity, RequestSchema, UnitPrice
+from shared.web.schemas import (
+    AmountInput,
+    BusinessDate,
+    Percent,
+    Quantity,
+    RequestSchema,
+    UnitPrice,
+)
 
 
 class InvoiceLineInput(RequestSchema):
@@ -26,8 +33,8 @@ class InvoiceCreateSchema(RequestSchema):
     lines = fields.List(
         fields.Nested(InvoiceLineInput), required=True, validate=validate.Length(min=1, max=500)
     )
-    issue_date = fields.Date(load_default=None, allow_none=True)
-    due_date = fields.Date(load_default=None, allow_none=True)
+    issue_date = BusinessDate(load_default=None, allow_none=True)
+    due_date = BusinessDate(load_default=None, allow_none=True)
     notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
     draft = fields.Boolean(load_default=False)
 
@@ -53,11 +60,9 @@ class InvoiceQuery(PageQuery):
 class CreditNoteCreateSchema(RequestSchema):
     customer_id = fields.UUID(required=True)
     invoice_id = fields.UUID(load_default=None, allow_none=True)
-    amount = fields.Decimal(
-        required=True, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False)
-    )
+    amount = AmountInput(positive=True, required=True)
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
-    date = fields.Date(load_default=None, allow_none=True)
+    date = BusinessDate(load_default=None, allow_none=True)
     tax_rate = Percent(load_default=None, allow_none=True)
 
     @validates_schema
@@ -88,8 +93,8 @@ class TransactionSchema(Schema):
 
 
 class TransactionsQuery(PageQuery):
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
+    from_ = BusinessDate(data_key="from", load_default=None)
+    to = BusinessDate(load_default=None)
 
 
 class TransactionsSchema(Schema):
@@ -103,12 +108,22 @@ class TransactionsSchema(Schema):
 
 
 class OverdueJobSchema(RequestSchema):
-    as_of = fields.Date(load_default=None)
+    as_of = BusinessDate(load_default=None, metadata={"description": "today or earlier"})
+    dry_run = fields.Boolean(
+        load_default=False, metadata={"description": "answer what would be flagged, change nothing"}
+    )
+
+
+class DryRunQuery(RequestSchema):
+    dry_run = fields.Boolean(load_default=False)
 
 
 class OverdueJobResult(Schema):
     as_of = fields.Date(required=True)
-    reported = fields.List(fields.String(), required=True)
+    dry_run = fields.Boolean(required=True)
+    reported = fields.List(
+        fields.String(), required=True, metadata={"description": "flagged (or, dry, would be)"}
+    )
 
 
 InvoiceSchema = InvoiceSnapshot

@@ -12,7 +12,7 @@ from shared.events.contracts import ContractSnapshot, ItemSnapshot
 from shared.events.fields import Currency
 from shared.pricing import TAX_CODES, TREATMENTS
 from shared.web.lists import PageQuery
-from shared.web.schemas import Name, Percent, Quantity, RequestSchema, UnitPrice
+from shared.web.schemas import BusinessDate, Name, Percent, Quantity, RequestSchema, UnitPrice
 
 SKU = validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", error="1-64 letters, digits, '.', '_', '-'."
@@ -64,8 +64,8 @@ class ContractPriceInput(RequestSchema):
 class ContractCreateSchema(RequestSchema):
     customer_id = fields.UUID(required=True)
     name = Name(required=True)
-    valid_from = fields.Date(required=True)
-    valid_to = fields.Date(allow_none=True, load_default=None)
+    valid_from = BusinessDate(required=True)
+    valid_to = BusinessDate(allow_none=True, load_default=None)
     discount_percent = Percent(load_default=Decimal(0))
     tax_treatment = fields.Nested(TaxTreatmentInput, load_default=lambda: {"type": "standard"})
     prices = fields.List(fields.Nested(ContractPriceInput), load_default=list)
@@ -80,7 +80,7 @@ class ContractCreateSchema(RequestSchema):
 
 
 class TerminateSchema(RequestSchema):
-    effective = fields.Date(required=True)
+    effective = BusinessDate(required=True)
 
 
 class ContractQuery(PageQuery):
@@ -99,7 +99,7 @@ class QuoteLineInput(RequestSchema):
 
 class QuoteRequestSchema(RequestSchema):
     customer_id = fields.UUID(required=True)
-    date = fields.Date(load_default=None)
+    date = BusinessDate(load_default=None)
     lines = fields.List(
         fields.Nested(QuoteLineInput), required=True, validate=validate.Length(min=1, max=500)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from services.customers.domain import customer_number, search_key, search_text
@@ -22,6 +21,7 @@ from shared.clock import utcnow
 from shared.db import UnitOfWork
 from shared.money import from_minor, to_minor
 from shared.web.auth import current_identity, requires
+from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.lists import keyset_page, list_response, page_of
 from shared.web.problems import conflict, invalid, not_found

@@ -14,7 +14,7 @@ from shared.events.fields import Currency, Timestamp
 from shared.money import MoneyError, check_places
 from shared.terms import parse_terms
 from shared.web.lists import PageQuery
-from shared.web.schemas import Name, RequestSchema
+from shared.web.schemas import AmountInput, Name, RequestSchema
 
 EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 CHANNELS = ("email", "phone", "meeting", "letter", "sms", "note")
@@ -52,7 +52,7 @@ class CustomerFields(RequestSchema):
     payment_terms = fields.String(metadata={"description": "net_N or eom_N"})
     currency = Currency()
     tax_id = _optional_text(50)
-    credit_limit = fields.Decimal(allow_none=True, allow_nan=False, validate=validate.Range(min=0))
+    credit_limit = AmountInput(allow_none=True)
     reminders_enabled = fields.Boolean()
     notes = _optional_text(5000)
 

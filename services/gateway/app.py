@@ -10,11 +10,13 @@ from flask import Flask, Request
 from services.gateway import models, ui
 from services.gateway.domain import TokenCache, identify_token
 from services.gateway.routing import ApiRouter, HttpBackend, WSGIApp
+from services.gateway.throttle import LoginThrottle
 from shared.config import BUSINESS_SERVICES, Settings
 from shared.db import Database
 from shared.service import ServiceDefinition
 from shared.web.app import create_base_app
 from shared.web.auth import Identity
+from shared.web.edge import Edge
 
 SERVICE = ServiceDefinition(
     name="gateway",
@@ -59,12 +61,21 @@ def create_app(
         blueprints=[ui.blp],
         authenticate=request_identity,
         extra_public_paths=["/"],
+        # Its own routes are HTML pages (forms, their own query strings); /api/ is checked
+        # by the service it reaches.
+        strict_inputs=False,
     )
     if backends is None:
         backends = {
             name: HttpBackend(name, settings.service_urls[name]) for name in BUSINESS_SERVICES
         }
-    app.wsgi_app = ApiRouter(  # type: ignore[method-assign]
-        app.wsgi_app, backends, token_identity, settings.internal_secret
+    router = ApiRouter(
+        app.wsgi_app,
+        backends,
+        token_identity,
+        settings.internal_secret,
+        throttle=LoginThrottle(db),
+        trusted_proxies=settings.trusted_proxies,
     )
+    app.wsgi_app = Edge(router, tls=settings.tls)  # type: ignore[method-assign]
     return app

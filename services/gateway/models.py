@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import String, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UTCDateTime, new_metadata, platform_tables
+from shared.db import BigId, UTCDateTime, new_metadata, platform_tables
 
 
 class Base(DeclarativeBase):
@@ -41,3 +41,13 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """One invalid credential presented by a client; kept a minute, for login throttling."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(100), index=True)
+    failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -15,8 +15,11 @@ from urllib.parse import quote
 import urllib3
 from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
 
+from services.gateway.throttle import LoginThrottle, client_address
 from shared.web.app import PUBLIC_PATHS
 from shared.web.auth import Identity, sign_identity
+from shared.web.edge import declared_length
+from shared.web.inputs import MAX_BODY_BYTES
 from shared.web.problems import problem_response
 
 log = logging.getLogger(__name__)
@@ -65,8 +68,11 @@ class HttpBackend:
         }
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else None
+        body = read_body(environ)
+        if body is TOO_LARGE:
+            return problem_response(413, f"The request body is over {MAX_BODY_BYTES:,} bytes.")(
+                environ, start_response
+            )
         try:
             response = self.pool.request(
                 environ["REQUEST_METHOD"],
@@ -95,6 +101,28 @@ class HttpBackend:
         return _stream(response)
 
 
+TOO_LARGE = b"<too large>"
+
+
+def read_body(environ: dict[str, Any]) -> bytes | None:
+    """The request body to forward: what Content-Length declares (the Edge refused more), or
+    a chunked body read up to MAX_BODY_BYTES; TOO_LARGE when a chunked body goes past that."""
+    stream = environ["wsgi.input"]
+    length = declared_length(environ)
+    if length is not None:
+        return stream.read(length) if length else None
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
+        return None
+    parts, size = [], 0
+    while size <= MAX_BODY_BYTES:
+        part = stream.read(min(64 * 1024, MAX_BODY_BYTES + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return TOO_LARGE if size > MAX_BODY_BYTES else b"".join(parts) or None
+
+
 def _stream(response: Any) -> Iterable[bytes]:
     try:
         yield from response.stream(64 * 1024, decode_content=False)
@@ -111,11 +139,15 @@ class ApiRouter:
         backends: Mapping[str, WSGIApp],
         authenticate: Callable[[str], Identity | None],
         secret: str,
+        throttle: LoginThrottle | None = None,
+        trusted_proxies: int = 0,
     ) -> None:
         self.gateway_app = gateway_app
         self.backends = dict(backends)
         self.authenticate = authenticate
         self.secret = secret
+        self.throttle = throttle
+        self.trusted_proxies = trusted_proxies
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -132,15 +164,35 @@ class ApiRouter:
         environ.setdefault("HTTP_X_REQUEST_ID", str(uuid.uuid4()))
         tail = "/" + rest
         if tail not in PUBLIC_PATHS:
-            identity = self._identify(environ.get("HTTP_AUTHORIZATION", ""))
-            if identity is None:
-                return problem_response(
-                    401, "A valid bearer token is required.", headers={"WWW-Authenticate": "Bearer"}
-                )(environ, start_response)
+            identity, refusal = self._check_credentials(environ)
+            if refusal is not None:
+                return refusal(environ, start_response)
             environ["HTTP_X_TAMEIO_IDENTITY"] = sign_identity(self.secret, identity)
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/api/{service}"
         environ["PATH_INFO"] = tail
         return backend(environ, start_response)
+
+    def _check_credentials(self, environ: dict[str, Any]) -> tuple[Any, Any]:
+        """(identity, None) for a valid token; (None, problem response) otherwise: 429 while
+        the client is throttled (credentials unchecked), else 401 (counted if presented)."""
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        client = client_address(environ, self.trusted_proxies)
+        if header and self.throttle is not None:
+            wait = self.throttle.wait_seconds(client)
+            if wait is not None:
+                return None, problem_response(
+                    429,
+                    f"Too many invalid credentials from this client; try again in {wait} s.",
+                    headers={"Retry-After": str(wait)},
+                )
+        identity = self._identify(header)
+        if identity is not None:
+            return identity, None
+        if header and self.throttle is not None:
+            self.throttle.failed(client)
+        return None, problem_response(
+            401, "A valid bearer token is required.", headers={"WWW-Authenticate": "Bearer"}
+        )
 
     def _identify(self, header: str) -> Identity | None:
         scheme, _, token = header.partition(" ")

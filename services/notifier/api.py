@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import delete, select
 
 from services.notifier.delivery import deliver_due
@@ -12,15 +11,17 @@ from services.notifier.domain import Level, check_policy
 from services.notifier.models import Notification, PolicyLevel
 from services.notifier.reminders import current_policy, run_reminders
 from services.notifier.schemas import (
+    DryRunQuery,
     NotificationQuery,
     NotificationSchema,
     PolicySchema,
     RunResultSchema,
     RunSchema,
 )
-from shared.clock import today
 from shared.web.auth import requires
+from shared.web.blueprint import Blueprint
 from shared.web.context import service_context, unit_of_work
+from shared.web.inputs import job_day
 from shared.web.lists import keyset_page, list_response, page_of
 from shared.web.problems import invalid
 
@@ -95,18 +96,27 @@ def put_policy(body: dict[str, Any]) -> Any:
 
 @blp.route("/reminders/run", methods=["POST"])
 @requires("admin")
-@blp.arguments(RunSchema)
+@blp.arguments(DryRunQuery, location="query")
+@blp.arguments(RunSchema, required=False)
 @blp.response(200, RunResultSchema)
-def run(body: dict[str, Any]) -> Any:
-    """Send the reminders due as of ``as_of`` (each level at most once per invoice); the
-    answer lists them with their delivery status."""
-    as_of = body["as_of"] or today()
+def run(query: dict[str, Any], body: dict[str, Any]) -> Any:
+    """Send the reminders due as of ``as_of`` (today or earlier; each level at most once per
+    invoice); the answer lists them with their delivery status. ``dry_run`` (body or query)
+    answers what would be sent and changes nothing, and may look ahead."""
+    dry_run = bool(query["dry_run"] or body.get("dry_run"))
+    as_of = job_day(body.get("as_of"), dry_run)
     with unit_of_work() as uow:
         queued = run_reminders(uow, as_of)
+        if dry_run:  # leaving the block without commit rolls every queued notice back
+            return {
+                "as_of": as_of,
+                "dry_run": True,
+                "sent": [notification.snapshot() for notification in queued],
+            }
         ids = [n.id for n in queued]
         uow.commit()
     context = service_context()
     deliver_due(context.db, context.settings, limit=max(len(ids), 1), only=ids)
     with unit_of_work() as uow:
         rows = uow.session.execute(select(Notification).where(Notification.id.in_(ids))).scalars()
-        return {"as_of": as_of, "sent": [row.snapshot() for row in rows]}
+        return {"as_of": as_of, "dry_run": False, "sent": [row.snapshot() for row in rows]}

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from services.notifier.domain import TEMPLATES
 from shared.events.notifier import NotificationSnapshot
 from shared.web.lists import PageQuery
-from shared.web.schemas import RequestSchema
+from shared.web.schemas import BusinessDate, RequestSchema
 
 
 class LevelSchema(RequestSchema):
@@ -34,12 +34,24 @@ class NotificationQuery(PageQuery):
 
 
 class RunSchema(RequestSchema):
-    as_of = fields.Date(load_default=None)
+    as_of = BusinessDate(load_default=None, metadata={"description": "today or earlier"})
+    dry_run = fields.Boolean(
+        load_default=False, metadata={"description": "answer what would be sent, change nothing"}
+    )
+
+
+class DryRunQuery(RequestSchema):
+    dry_run = fields.Boolean(load_default=False)
 
 
 class RunResultSchema(Schema):
     as_of = fields.Date(required=True)
-    sent = fields.List(fields.Nested(NotificationSnapshot), required=True)
+    dry_run = fields.Boolean(required=True)
+    sent = fields.List(
+        fields.Nested(NotificationSnapshot),
+        required=True,
+        metadata={"description": "the reminders sent (or, dry, that would be)"},
+    )
 
 
 NotificationSchema = NotificationSnapshot

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from services.payments.models import (
@@ -27,11 +26,12 @@ from shared.clock import today, utcnow
 from shared.db import UnitOfWork
 from shared.money import MoneyError, from_minor, to_minor
 from shared.web.auth import requires
+from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.lists import keyset_page, list_response, page_of
-from shared.web.lookups import replica_customer
+from shared.web.lookups import replica_customer, replica_invoice
 from shared.web.problems import conflict, invalid, not_found
-from shared.web.writes import idempotent_create, json_response, with_etag
+from shared.web.writes import check_if_match, idempotent_create, json_response, with_etag
 
 blp = Blueprint("payments", __name__, description="Payments received, reversals and refunds")
 OPEN = ("open", "partially_paid")
@@ -54,9 +54,7 @@ def _customer_and_amount(uow: UnitOfWork, body: dict[str, Any]) -> tuple[Any, st
 
 
 def _open_invoice(uow: UnitOfWork, invoice_id: uuid.UUID, customer_id: str, field: str) -> Any:
-    row = uow.session.execute(
-        select(invoice_replica).where(invoice_replica.c.id == str(invoice_id))
-    ).first()
+    row = replica_invoice(uow, invoice_replica, invoice_id)
     if row is None or row.customer_id != customer_id:
         raise invalid(field, f"no invoice {invoice_id} of this customer")
     if row.status not in OPEN:
@@ -169,9 +167,11 @@ def get_payment(payment_id: uuid.UUID) -> Any:
 @blp.arguments(ReverseSchema)
 @blp.response(200, PaymentSchema)
 def reverse_payment(body: dict[str, Any], payment_id: uuid.UUID) -> Any:
-    """A bounced cheque or a chargeback: billing removes everything this payment paid."""
+    """A bounced cheque or a chargeback: billing removes everything this payment paid. A
+    stale ``If-Match`` is 409."""
     with unit_of_work() as uow:
         payment = _payment(uow, payment_id, for_update=True)
+        check_if_match(payment.version)
         if payment.status == "reversed":
             raise conflict(f"payment {payment.number} is already reversed")
         day = body["date"] or today()

@@ -9,24 +9,23 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from shared.events.fields import Amount, Currency, Timestamp
 from shared.events.payments import RefundIssued
 from shared.web.lists import PageQuery
-from shared.web.schemas import RequestSchema
+from shared.web.schemas import AmountInput, BusinessDate, RequestSchema
 
 METHODS = ("bank_transfer", "card", "cash", "check", "other")
-POSITIVE = validate.Range(min=0, min_inclusive=False)
 
 
 class AllocationInput(RequestSchema):
     invoice_id = fields.UUID(required=True)
-    amount = fields.Decimal(required=True, allow_nan=False, validate=POSITIVE)
+    amount = AmountInput(positive=True, required=True)
 
 
 class PaymentCreateSchema(RequestSchema):
     customer_id = fields.UUID(required=True)
-    amount = fields.Decimal(required=True, allow_nan=False, validate=POSITIVE)
+    amount = AmountInput(positive=True, required=True)
     currency = Currency(required=True)
     method = fields.String(required=True, validate=validate.OneOf(METHODS))
     reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    received_on = fields.Date(load_default=None, allow_none=True)
+    received_on = BusinessDate(load_default=None, allow_none=True)
     invoice_id = fields.UUID(load_default=None, allow_none=True)
     allocations = fields.List(
         fields.Nested(AllocationInput), load_default=list, validate=validate.Length(max=500)
@@ -43,16 +42,16 @@ class PaymentCreateSchema(RequestSchema):
 
 class ReverseSchema(RequestSchema):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
-    date = fields.Date(load_default=None, allow_none=True)
+    date = BusinessDate(load_default=None, allow_none=True)
 
 
 class RefundCreateSchema(RequestSchema):
     customer_id = fields.UUID(required=True)
-    amount = fields.Decimal(required=True, allow_nan=False, validate=POSITIVE)
+    amount = AmountInput(positive=True, required=True)
     currency = Currency(required=True)
     method = fields.String(required=True, validate=validate.OneOf(METHODS))
     reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    date = fields.Date(load_default=None, allow_none=True)
+    date = BusinessDate(load_default=None, allow_none=True)
 
 
 class PaymentQuery(PageQuery):
@@ -73,7 +72,7 @@ class PaymentSchema(Schema):
     currency = Currency(required=True)
     method = fields.String(required=True)
     reference = fields.String(allow_none=True)
-    received_on = fields.Date(required=True)
+    received_on = BusinessDate(required=True)
     status = fields.String(required=True, metadata={"description": "received, applied or reversed"})
     invoice_id = fields.String(allow_none=True)
     requested_allocations = fields.List(fields.Nested(AllocationSchema), required=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services.reporting.projections import rebuild_read_models
@@ -12,23 +11,24 @@ from services.reporting.reports import aging, outstanding, payment_behavior, rev
 from shared.clock import today
 from shared.events.fields import Currency
 from shared.web.auth import requires
+from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.lists import csv_response, wants_csv
 from shared.web.problems import invalid
-from shared.web.schemas import RequestSchema
+from shared.web.schemas import BusinessDate, RequestSchema
 
 blp = Blueprint("reporting", __name__, description="Aging, outstanding balances, revenue")
 
 
 class AsOfQuery(RequestSchema):
-    as_of = fields.Date(load_default=None)
+    as_of = BusinessDate(load_default=None)
     currency = Currency(load_default=None)
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
 
 
 class PeriodQuery(RequestSchema):
-    from_ = fields.Date(data_key="from", required=True)
-    to = fields.Date(required=True)
+    from_ = BusinessDate(data_key="from", required=True)
+    to = BusinessDate(required=True)
     group_by = fields.String(
         load_default="customer", validate=validate.OneOf(["customer", "month"])
     )
@@ -118,8 +118,8 @@ def revenue_report(args: dict[str, Any]) -> Any:
 
 
 class BehaviorQuery(RequestSchema):
-    from_ = fields.Date(data_key="from", required=True)
-    to = fields.Date(required=True)
+    from_ = BusinessDate(data_key="from", required=True)
+    to = BusinessDate(required=True)
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
 
 

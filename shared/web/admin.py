@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import func, select, update
 
 from shared.clock import utcnow
 from shared.events.fields import Timestamp
 from shared.web.auth import requires
+from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.lists import PageQuery, decode_cursor, encode_cursor, list_response, page_of
 from shared.web.problems import conflict, not_found
@@ -100,6 +100,8 @@ def replay_dead_letter(letter_id: int) -> Any:
     """Hand a parked event back to the worker, which processes it again at once."""
     with unit_of_work() as uow:
         tables = uow.tables
+        if letter_id >= 2**63:  # beyond the 64-bit key: no such row, and the query would fail
+            raise not_found(f"dead letter {letter_id}")
         row = uow.session.execute(
             select(tables.dead_letters).where(tables.dead_letters.c.id == letter_id)
         ).first()

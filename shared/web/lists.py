@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -18,10 +19,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from shared.messaging.envelope import json_default
+from shared.web.inputs import loads as safe_loads
 from shared.web.problems import invalid
-from shared.web.schemas import RequestSchema
+from shared.web.schemas import DECIMAL_PATTERN, RequestSchema
 
 MAX_LIMIT = 500
+_NUMBER = re.compile(DECIMAL_PATTERN, re.ASCII)
+MAX_CURSOR_CHARS = 1000
 CSV_LIMIT = 100_000
 
 
@@ -66,12 +70,14 @@ def encode_cursor(values: Sequence[Any]) -> str:
 def decode_cursor(cursor: str, columns: Sequence[Any]) -> list[Any]:
     """Values of the sort columns from a cursor; a 422 naming ``cursor`` if it is not ours."""
     try:
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        values = safe_loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError("wrong length")
         return [_typed(value, column) for value, column in zip(values, columns, strict=True)]
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ArithmeticError) as exc:
         raise invalid("cursor", "Not a cursor from this list.") from exc
 
 
@@ -89,6 +95,10 @@ def _typed(value: Any, column: ColumnElement[Any]) -> Any:
         return dt.date.fromisoformat(str(value))
     if python_type is uuid.UUID:
         return uuid.UUID(str(value))
+    if python_type is str:
+        if not isinstance(value, str) or "\x00" in value:
+            raise TypeError("not a storable string")
+        value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError
     if python_type is int:
         if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63:
             raise TypeError("not a 64-bit integer")
@@ -154,6 +164,17 @@ def schema_columns(schema: Schema, prefix: str = "") -> list[str]:
     return columns
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell safe to open in a spreadsheet: text that a spreadsheet would run as a formula
+    gets a leading ``'``; numbers the service wrote (``-12.50``) stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
 def csv_response(
     rows: Sequence[Mapping[str, Any]], filename: str, columns: Sequence[str]
 ) -> Response:
@@ -163,7 +184,7 @@ def csv_response(
         buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\r\n"
     )
     writer.writeheader()
-    writer.writerows(_flatten(row) for row in rows)
+    writer.writerows({key: csv_cell(value) for key, value in _flatten(row).items()} for row in rows)
     response = Response(buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     return response

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Table, select
 
 from shared.db import UnitOfWork
-from shared.replicas import apply_snapshot, customer_values
+from shared.replicas import apply_snapshot, customer_values, invoice_values
 from shared.web.client import ServiceClient, ServiceUnavailable
 from shared.web.context import service_context
 from shared.web.problems import Problem, invalid, not_found
@@ -47,4 +47,18 @@ def replica_customer(
         if in_path:
             raise not_found(f"customer {customer_id}")
         raise invalid("customer_id", f"no customer {customer_id}")
+    return row
+
+
+def replica_invoice(uow: UnitOfWork, table: Table, invoice_id: uuid.UUID) -> Any:
+    """The invoice from the service's replica; on a miss, asked once from billing and kept
+    (None if billing has no such invoice; 503 naming billing if it is down)."""
+    query = select(table).where(table.c.id == str(invoice_id))
+    row = uow.session.execute(query).first()
+    if row is None:
+        fetched = fetch_owned("billing", f"/invoices/{invoice_id}")
+        if fetched is not None and fetched.get("status") != "draft":
+            # Sequence 0: the invoice's own events (1, 2, ...) always win over this copy.
+            apply_snapshot(uow, table, str(invoice_id), 0, invoice_values(fetched))
+            row = uow.session.execute(query).first()
     return row

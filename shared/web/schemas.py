@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
+from shared.money import MAX_MINOR_UNITS
+
 NUL_MESSAGE = "Must not contain NUL characters."
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+_DECIMAL = re.compile(DECIMAL_PATTERN, re.ASCII)
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2999, 12, 31)
 
 
 def _nul_errors(value: Any) -> Any:
@@ -45,6 +53,51 @@ def Name(**kwargs: Any) -> fields.String:
     return fields.String(validate=[validate.Length(min=1, max=200), not_blank], **kwargs)
 
 
+class StrictDecimal(fields.Decimal):
+    """A decimal given as a string or JSON number of plain digits (``-12.50``): no exponent,
+    no ``_``, no other scripts' digits, no spaces (CONTRACT round 2, "Numbers")."""
+
+    default_error_messages = {
+        "invalid": "Not a decimal: use digits with an optional '-' and '.' (e.g. \"120.50\").",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("as_string", True)
+        kwargs.setdefault("allow_nan", False)
+        metadata = {"pattern": DECIMAL_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _validated(self, value: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise self.make_error("invalid")
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > 40 or not _DECIMAL.match(text):
+            raise self.make_error("invalid")
+        return super()._validated(text)
+
+
+def AmountInput(*, positive: bool = False, **kwargs: Any) -> StrictDecimal:
+    """A money amount in a request: 0 (or, if ``positive``, more) up to 10^15 minor units.
+    The bound here is loose (the currency is not known yet); ``shared.money.to_minor``
+    checks places and the exact bound in the currency of the document."""
+    return StrictDecimal(
+        validate=validate.Range(
+            min=0, min_inclusive=not positive, max=MAX_MINOR_UNITS, max_inclusive=False
+        ),
+        **kwargs,
+    )
+
+
+def _in_business_range(value: dt.date) -> None:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValidationError(f"Must be from {FIRST_DAY} to {LAST_DAY}.")
+
+
+def BusinessDate(**kwargs: Any) -> fields.Date:
+    """A business date: 1900-01-01 to 2999-12-31, so date arithmetic never overflows."""
+    return fields.Date(validate=_in_business_range, **kwargs)
+
+
 def max_places(places: int) -> Callable[[Decimal], None]:
     """Validator: a decimal with at most ``places`` decimal places (CONTRACT "Numbers")."""
 
@@ -55,31 +108,25 @@ def max_places(places: int) -> Callable[[Decimal], None]:
     return check
 
 
-def Percent(**kwargs: Any) -> fields.Decimal:
+def Percent(**kwargs: Any) -> StrictDecimal:
     """A percentage 0..100 with at most 2 decimals."""
-    return fields.Decimal(
-        allow_nan=False,
-        as_string=True,
+    return StrictDecimal(
         validate=[validate.Range(min=0, max=100), max_places(2)],
         **kwargs,
     )
 
 
-def UnitPrice(**kwargs: Any) -> fields.Decimal:
+def UnitPrice(**kwargs: Any) -> StrictDecimal:
     """A unit price: 0 or more, at most 4 decimals."""
-    return fields.Decimal(
-        allow_nan=False,
-        as_string=True,
+    return StrictDecimal(
         validate=[validate.Range(min=0, max=10**12, max_inclusive=False), max_places(4)],
         **kwargs,
     )
 
 
-def Quantity(**kwargs: Any) -> fields.Decimal:
+def Quantity(**kwargs: Any) -> StrictDecimal:
     """A quantity: more than 0, at most 4 decimals."""
-    return fields.Decimal(
-        allow_nan=False,
-        as_string=True,
+    return StrictDecimal(
         validate=[validate.Range(min=0, min_inclusive=False, max=10**9), max_places(4)],
         **kwargs,
     )

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from shared.clock import utcnow
 from shared.db import UnitOfWork
 from shared.web.auth import current_identity
+from shared.web.inputs import json_body
 from shared.web.problems import Problem, invalid
 
 
@@ -47,7 +48,7 @@ def json_response(body: Any, status: int, headers: dict[str, str] | None = None)
 
 
 def _request_fingerprint() -> str:
-    body = request.get_json(silent=True)
+    body = json_body()
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -140,7 +140,7 @@ def test_a_run_for_an_impossible_date_is_422(notifier):
 def test_nothing_is_sent_four_days_before_the_due_date(notifier, invoice, smtp):
     answer = notifier.run(day(2, 25))
 
-    assert answer == {"as_of": "2026-02-25", "sent": []}
+    assert answer == {"as_of": "2026-02-25", "dry_run": False, "sent": []}
     assert smtp.received == []
 
 

@@ -22,6 +22,7 @@ from services.payments.models import Payment, Refund
 from shared.clock import today
 from shared.messaging.consumer import EventProcessor, Outcome
 from shared.web.client import forget_local, register_local
+from tests.services.test_billing_support import _answers_404
 from tests.support.events import body_of, customer_data, envelope
 from tests.support.events import invoice_data as shared_invoice_data
 from tests.support.harness import ServiceUnderTest
@@ -243,12 +244,13 @@ def assert_invalid(answer: Any, field: str) -> dict[str, Any]:
 
 @pytest.fixture
 def payments(service_factory) -> Payments:
-    # Nothing listens at the customers URL: a replica miss finds the customers service down.
+    # Nothing listens at the customers and billing URLs: a replica miss finds them down.
     return Payments(
         service_factory(
             "payments",
             broker="memory://",
             TAMEIO_CUSTOMERS_URL=f"http://127.0.0.1:{free_port()}",
+            TAMEIO_BILLING_URL=f"http://127.0.0.1:{free_port()}",
         )
     )
 
@@ -364,7 +366,7 @@ def test_an_amount_given_as_a_json_number_is_answered_as_a_string_at_the_currenc
         ("EUR", "0.00"),
         ("EUR", "-5.00"),
         ("EUR", "10.001"),
-        ("EUR", "1000000000000.00"),
+        ("EUR", "10000000000000.00"),
         ("JPY", "1000.5"),
         ("JPY", "1000.0"),
         ("JPY", "-1000"),
@@ -473,14 +475,17 @@ def test_an_allocation_to_another_customers_invoice_is_422_naming_its_index(paym
 def test_an_invoice_billing_never_announced_is_422(payments):
     customer = payments.customer()
     unknown = new_id()
-
-    assert_invalid(
-        payments.post_payment(
-            customer, "10.00", allocations=[{"invoice_id": unknown, "amount": "10.00"}]
-        ),
-        "allocations.0.invoice_id",
-    )
-    assert_invalid(payments.post_payment(customer, "10.00", invoice_id=unknown), "invoice_id")
+    register_local("billing", _answers_404)  # asked on the replica miss, billing knows none
+    try:
+        assert_invalid(
+            payments.post_payment(
+                customer, "10.00", allocations=[{"invoice_id": unknown, "amount": "10.00"}]
+            ),
+            "allocations.0.invoice_id",
+        )
+        assert_invalid(payments.post_payment(customer, "10.00", invoice_id=unknown), "invoice_id")
+    finally:
+        forget_local("billing")
 
 
 @pytest.mark.parametrize("status", ["paid", "void"])

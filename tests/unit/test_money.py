@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from shared.money import (
     MAX_AMOUNT,
+    MAX_MINOR_UNITS,
     MoneyError,
     check_places,
     exponent,
@@ -121,7 +122,7 @@ def test_to_minor_counts_minor_units(amount: str, currency: str, minor: int) -> 
 def test_minor_units_survive_a_round_trip_through_decimal(
     data: st.DataObject, currency: str
 ) -> None:
-    bound = int(MAX_AMOUNT.scaleb(exponent(currency))) - 1
+    bound = MAX_MINOR_UNITS - 1
     minor = data.draw(st.integers(min_value=-bound, max_value=bound))
     amount = from_minor(minor, currency)
     assert -amount.as_tuple().exponent == exponent(currency)  # type: ignore[operator]
@@ -137,10 +138,23 @@ def test_eur_amounts_survive_a_round_trip_through_minor_units(amount: Decimal) -
     assert from_minor(to_minor(amount, "EUR"), "EUR") == amount
 
 
-@pytest.mark.parametrize("amount", ["1000000000000", "-1000000000000.00", "1e30"])
-def test_amounts_from_a_trillion_up_are_refused(amount: str) -> None:
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [
+        ("10000000000000", "EUR"),
+        ("-10000000000000.00", "EUR"),
+        ("1000000000000000", "JPY"),
+        ("1e30", "EUR"),
+        ("1E+999999999", "EUR"),
+    ],
+)
+def test_amounts_from_10_to_the_15_minor_units_up_are_refused(amount: str, currency: str) -> None:
     with pytest.raises(MoneyError):
-        check_places(Decimal(amount), "EUR")
+        check_places(Decimal(amount), currency)
+
+
+def test_amounts_just_below_10_to_the_15_minor_units_are_kept() -> None:
+    assert to_minor(Decimal("9999999999999.99"), "EUR") == 10**15 - 1
 
 
 @pytest.mark.parametrize(
