@@ -16,6 +16,8 @@ from shared.web.context import unit_of_work
 from shared.web.lists import PageQuery, decode_cursor, encode_cursor, list_response, page_of
 from shared.web.problems import conflict, not_found
 
+MAX_ID = 2**63  # dead letters have 64-bit keys
+
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Parked events (dead letters)")
 
 
@@ -81,6 +83,8 @@ def list_dead_letters(args: dict[str, Any]) -> Any:
 @blp.response(200, content_type="application/octet-stream", description="The message's exact bytes")
 def dead_letter_body(letter_id: int) -> Any:
     """The parked message exactly as it was received, byte for byte."""
+    if letter_id >= MAX_ID:  # beyond the 64-bit key: no such row, and the query would fail
+        raise not_found(f"dead letter {letter_id}")
     with unit_of_work() as uow:
         table = uow.tables.dead_letters
         body = uow.session.execute(select(table.c.body).where(table.c.id == letter_id)).scalar()
@@ -100,7 +104,7 @@ def replay_dead_letter(letter_id: int) -> Any:
     """Hand a parked event back to the worker, which processes it again at once."""
     with unit_of_work() as uow:
         tables = uow.tables
-        if letter_id >= 2**63:  # beyond the 64-bit key: no such row, and the query would fail
+        if letter_id >= MAX_ID:  # beyond the 64-bit key: no such row, and the query would fail
             raise not_found(f"dead letter {letter_id}")
         row = uow.session.execute(
             select(tables.dead_letters).where(tables.dead_letters.c.id == letter_id)

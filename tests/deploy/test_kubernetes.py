@@ -128,7 +128,7 @@ def test_rabbitmq_runs_three_nodes_and_loads_the_definitions(overlay: str) -> No
 
 def http_calls_in_the_code() -> dict[str, set[str]]:
     """Which service calls which over HTTP: the gateway routes to all; the others through
-    shared/web (fetch_owned, replica_customer) or a ServiceClient."""
+    shared/web (fetch_owned, replica_customer, replica_invoice) or a ServiceClient."""
     names = "|".join(SERVICE_PORTS)
     call = re.compile(rf"(?:fetch_owned|get_bytes|\.get)\(\s*\"({names})\"")
     calls: dict[str, set[str]] = {"gateway": set(SERVICE_PORTS) - {"gateway"}}
@@ -141,6 +141,8 @@ def http_calls_in_the_code() -> dict[str, set[str]]:
             found |= set(call.findall(text))
             if "replica_customer(" in text:
                 found.add("customers")
+            if "replica_invoice(" in text:
+                found.add("billing")
         if found - {service}:
             calls[service] = found - {service}
     return calls
