@@ -5,6 +5,7 @@ Used by the real-mode end-to-end test and by the benchmarks in tests/load/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -63,13 +64,18 @@ class RealSuite:
         return [int(pid) for pid in found.stdout.split()]
 
     def stop(self) -> None:
-        """Stop every process, drop the databases, clear the queue policies it set."""
+        """Stop every process, drop the databases, clear the queue policies it set.
+
+        A graceful stop is asked for, but not waited for long: the suite's data is dropped
+        next, and gunicorn's graceful shutdown alone takes seconds per process (the
+        graceful shutdown itself is tested in tests/services/test_worker_shutdown.py)."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(3)
+        with contextlib.suppress(ProcessLookupError):  # every process of the suite's group
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
         admin = create_engine(
             make_url(self.database_template).set(database="postgres"),
             isolation_level="AUTOCOMMIT",
