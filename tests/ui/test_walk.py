@@ -1,0 +1,160 @@
+"""The walk a support person does all day, in English and in Greek: sign in, create a
+customer, find them, invoice them, record a partial payment, see the balance and history
+change, log a call, credit, read a report and download its CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.ui.conftest import ADMIN, CLERK, shot, sign_in
+
+WALKS = {
+    "en": {
+        "locale": "en-GB",
+        "customer": "Northwind Traders",
+        "tax_id": "GB123456789",
+        "credit_limit": "1,500.00",
+        "due": "€2,480.00",
+        "prefilled": "2,480.00",
+        "pay": "1,000.00",
+        "left": "€1,480.00",
+        "after_credit": "€1,380.00",
+        "credit": "100.00",
+        "nav": "Customers",
+    },
+    "el": {
+        "locale": "el-GR",
+        "customer": "Ακρόπολις Εμπορική Α.Ε.",
+        "tax_id": "EL094014201",
+        "credit_limit": "1.500,00",
+        "due": "2.480,00\xa0€",
+        "prefilled": "2.480,00",
+        "pay": "1.000,00",
+        "left": "1.480,00\xa0€",
+        "after_credit": "1.380,00\xa0€",
+        "credit": "100,00",
+        "nav": "Πελάτες",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["en", "el"])
+def test_the_whole_walk(new_page, suite, language):
+    walk = WALKS[language]
+    page = new_page(locale=walk["locale"])
+    sign_in(page, CLERK)
+    expect(page.locator("nav").get_by_role("link", name=walk["nav"])).to_be_visible()
+    shot(page, f"{language}-01-dashboard")
+
+    # A new customer, with the credit limit typed the way the language writes amounts.
+    page.locator("nav").get_by_role("link", name=walk["nav"]).click()
+    page.locator(".page-head .actions a.button").click()
+    page.locator("#f-name").fill(walk["customer"])
+    page.locator("#f-email").fill(f"ap+{language}@customer.test")
+    page.locator("#f-tax_id").fill(walk["tax_id"])
+    page.locator("#f-address_line1").fill("Ερμού 10" if language == "el" else "1 High Street")
+    page.locator("#f-address_postal_code").fill("10563")
+    page.locator("#f-address_city").fill("Αθήνα" if language == "el" else "London")
+    page.locator("#f-address_country").fill("GR" if language == "el" else "GB")
+    page.locator("#f-credit_limit").fill(walk["credit_limit"])
+    shot(page, f"{language}-02-new-customer")
+    page.locator("form.card button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text(walk["customer"])
+    number = re.search(r"C-\d{6}", page.locator(".page-head .sub").inner_text()).group(0)
+
+    # Search everywhere: the number and the tax id each lead straight to the customer.
+    for query in (number, walk["tax_id"].lower()):
+        page.locator("#global-search").fill(query)
+        page.locator("#global-search").press("Enter")
+        expect(page.locator("h1")).to_have_text(walk["customer"])
+
+    # An invoice from the customer page: bill-to filled in, prices quoted before issuing.
+    page.locator(".page-head .actions a.button").first.click()
+    expect(page.locator("dl.facts")).to_contain_text(walk["tax_id"])
+    page.locator("#sku_0").select_option("CONSULT-H")
+    page.locator("#quantity_0").fill("10")
+    page.locator("#sku_1").select_option("LIC-Y")
+    page.locator("button[value=preview]").click()
+    expect(page.locator("#quote-total")).to_have_text(walk["due"])
+    shot(page, f"{language}-03-new-invoice-quote")
+    page.locator("button[value=issue]").click()
+    expect(page.locator("h1")).to_contain_text("INV-")
+    expect(page.locator("#amount-due")).to_have_text(walk["due"])
+    invoice_number = re.search(r"INV-\d{4}-\d{6}", page.locator("h1").inner_text()).group(0)
+    shot(page, f"{language}-04-invoice")
+
+    # A partial payment: the amount due is filled in; staff type what arrived.
+    amount = page.locator("#record-payment #f-amount")
+    expect(amount).to_have_value(walk["prefilled"])
+    amount.fill(walk["pay"])
+    page.locator("#record-payment #f-reference").fill(f"SEPA-{language.upper()}-4711")
+    page.locator("#record-payment button[type=submit]").click()
+    expect(page.locator("#amount-due")).to_have_text(walk["left"], timeout=15_000)
+    expect(page.locator("h1 .badge").first).to_have_class(re.compile("partially_paid"))
+    shot(page, f"{language}-05-invoice-partly-paid")
+
+    # The payment is found by its bank reference.
+    page.locator("#global-search").fill(f"sepa-{language}-4711")
+    page.locator("#global-search").press("Enter")
+    expect(page.locator("h1")).to_contain_text("PAY-")
+    shot(page, f"{language}-06-payment")
+
+    # A credit note on the invoice lowers what is due.
+    page.locator("#global-search").fill(invoice_number)
+    page.locator("#global-search").press("Enter")
+    page.locator("#f-credit-amount").fill(walk["credit"])
+    page.locator("#f-credit-reason").fill("Goodwill")
+    page.locator("#credit-note button[type=submit]").click()
+    expect(page.locator("#amount-due")).to_have_text(walk["after_credit"], timeout=15_000)
+
+    # The customer page: balance, history with a running balance, a call logged.
+    page.locator(".page-head .sub a").click()
+    expect(page.locator("#balance")).to_have_text(walk["after_credit"], timeout=15_000)
+    history = page.locator("#transactions tbody tr")
+    expect(history).to_have_count(3, timeout=15_000)
+    expect(history.first).to_contain_text(walk["after_credit"])
+    page.locator("#f-channel").select_option("phone")
+    page.locator("#f-subject").fill("Asked about the rest")
+    page.locator("#f-body").fill("Promised the balance by Friday.")
+    page.locator("#communication button[type=submit]").click()
+    expect(page.locator("#communication ol.timeline")).to_contain_text(
+        "Promised the balance by Friday."
+    )
+    shot(page, f"{language}-07-customer")
+
+    # Reports: aging with its chart, and the CSV.
+    page.goto("/reports/aging")
+    expect(page.locator("svg.chart").first).to_be_visible()
+    expect(page.locator("table")).to_contain_text(walk["customer"])
+    shot(page, f"{language}-08-aging")
+    with page.expect_download() as download:
+        page.locator(".page-head .actions a").click()
+    text = download.value.path().read_text(encoding="utf-8-sig")
+    names = [row.get("customer_name") for row in csv.DictReader(io.StringIO(text))]
+    assert walk["customer"] in names
+    assert page.console_errors == []
+
+
+def test_an_admin_makes_an_api_token_that_is_shown_once_and_works(new_page, suite):
+    page = new_page()
+    sign_in(page, ADMIN)
+    page.goto("/admin/tokens")
+    page.locator("#f-name").fill("accounting export")
+    page.locator("#f-role").select_option("viewer")
+    page.locator("form.stack button[type=submit]").click()
+    token = page.locator("#new-token").inner_text().strip()
+    shot(page, "en-09-admin-token")
+    assert token.startswith("tmo_")
+    import urllib3
+
+    answer = urllib3.request(
+        "GET", f"{suite.base}/api/customers/customers", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status == 200
+    page.reload()
+    expect(page.locator("#new-token")).to_have_count(0)
