@@ -11,7 +11,11 @@ from babel.messages.mofile import read_mo
 from services.gateway.ui.translations.el import EL
 
 UI = Path(__file__).resolve().parents[2] / "services" / "gateway" / "ui"
-METHODS = [("**/translations/**", "ignore"), ("**.py", "python"), ("**/templates/**.html", "jinja2")]
+METHODS = [
+    ("**/translations/**", "ignore"),
+    ("**.py", "python"),
+    ("**/templates/**.html", "jinja2"),
+]
 KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
 
 
