@@ -418,7 +418,15 @@ def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
     if first_token:
         click.echo(f"First start: an admin API token was made for you (shown once): {first_token}")
     try:
-        waitress.serve(gateway, host=host, port=port, threads=16, ident="tameio")
+        # X-Forwarded-For reaches the app, which trusts it only per TAMEIO_TRUSTED_PROXIES.
+        waitress.serve(
+            gateway,
+            host=host,
+            port=port,
+            threads=16,
+            ident="tameio",
+            clear_untrusted_proxy_headers=False,
+        )
     finally:
         for each in workers:
             each.stop()

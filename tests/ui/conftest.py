@@ -65,6 +65,19 @@ def _tameio(data_dir: Path, *args: str) -> None:
     )
 
 
+def add_user(data_dir: Path, email: str, password: str, role: str) -> None:
+    """A staff user written straight to the gateway database (faster than the command)."""
+    from services.gateway.domain import create_user
+    from services.gateway.models import Base
+    from shared.db import Database
+
+    db = Database("gateway", f"sqlite:///{data_dir / 'gateway.db'}", Base.metadata)
+    with db.unit_of_work() as uow:
+        create_user(uow.session, email, role, password)
+        uow.commit()
+    db.dispose()
+
+
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     """An embedded Tameio with an admin (from the environment), a clerk and a viewer (made
@@ -80,6 +93,8 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         "TAMEIO_BOOTSTRAP_TOKEN": TOKEN,
         "TAMEIO_ADMIN_EMAIL": ADMIN[0],
         "TAMEIO_ADMIN_PASSWORD": ADMIN[1],
+        # Tests name their client in X-Forwarded-For, so throttling one spares the others.
+        "TAMEIO_TRUSTED_PROXIES": "1",
     }
     process = subprocess.Popen(
         [
@@ -111,17 +126,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
             "--password",
             CLERK[1],
         )
-        _tameio(
-            data_dir,
-            "user",
-            "create",
-            "--email",
-            VIEWER[0],
-            "--role",
-            "viewer",
-            "--password",
-            VIEWER[1],
-        )
+        add_user(data_dir, *VIEWER, "viewer")
         running = Suite(base, data_dir)
         for sku, name, price, code in (
             ("CONSULT-H", "Consulting hour", "80.00", "standard"),
@@ -163,12 +168,17 @@ def new_page(browser: Any, suite: Suite) -> Iterator[Any]:
     """``new_page(locale="el", width=1366)``: a fresh browser context (no cookies)."""
     contexts: list[Any] = []
 
-    def make(locale: str = "en-GB", width: int = 1366, height: int = 900) -> Any:
+    def make(
+        locale: str = "en-GB", width: int = 1366, height: int = 900, client: str | None = None
+    ) -> Any:
+        headers = {"Accept-Language": locale}
+        if client:
+            headers["X-Forwarded-For"] = client
         context = browser.new_context(
             base_url=suite.base,
             locale=locale,
             viewport={"width": width, "height": height},
-            extra_http_headers={"Accept-Language": locale},
+            extra_http_headers=headers,
         )
         context.set_default_timeout(10_000)
         contexts.append(context)

@@ -158,3 +158,33 @@ def test_an_admin_makes_an_api_token_that_is_shown_once_and_works(new_page, suit
     assert answer.status == 200
     page.reload()
     expect(page.locator("#new-token")).to_have_count(0)
+
+
+def test_signing_in_and_searching_work_by_keyboard_alone(new_page, suite):
+    page = new_page()
+    page.goto("/login")
+    page.keyboard.type(CLERK[0])  # the email field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type(CLERK[1])
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/$"))
+    page.keyboard.press("Tab")  # the skip link comes first
+    expect(page.locator("a.skip")).to_be_focused()
+    page.locator("#global-search").focus()
+    page.keyboard.type("C-000001")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).not_to_have_text("Search")
+
+
+def test_pages_read_at_tablet_width_without_sideways_scrolling(new_page, suite):
+    page = new_page(width=768, height=1024)
+    sign_in(page, CLERK)
+    first = suite.api("GET", "/customers/customers?limit=1")["items"]
+    paths = ["/", "/customers/", "/invoices/", "/reports/aging"]
+    if first:
+        paths.append(f"/customers/{first[0]['id']}")
+    for n, path in enumerate(paths):
+        page.goto(path)
+        fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        assert fits, path
+        shot(page, f"tablet-{n}-{path.strip('/').replace('/', '-') or 'dashboard'}")

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +59,10 @@ def create_ui(settings: Settings, db: Database, routes_for: Callable[[Identity],
         MAX_CONTENT_LENGTH=1024 * 1024,
         BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
         SEND_FILE_MAX_AGE_DEFAULT=3600,
+        # Flask's own cookie carries only one-page messages (flash).
+        SESSION_COOKIE_NAME="tameio_flash",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("TAMEIO_PUBLIC_URL", "").startswith("https://"),
     )
     app.extensions["tameio_ui"] = {"db": db, "settings": settings, "routes_for": routes_for}
     Babel(app, locale_selector=select_locale)
@@ -153,8 +158,6 @@ def ui_db() -> Database:
 def client_address() -> str:
     """The browser's address, for throttling: the Nth X-Forwarded-For hop from the right
     when TAMEIO_TRUSTED_PROXIES=N says a proxy in front is trusted, else the peer."""
-    import os
-
     trusted = os.environ.get("TAMEIO_TRUSTED_PROXIES", "")
     hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
     if trusted.isdigit() and int(trusted) > 0 and len(hops) >= int(trusted):

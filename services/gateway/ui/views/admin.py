@@ -97,17 +97,20 @@ def change_user(user_id: uuid.UUID) -> ResponseReturnValue:
 @bp.route("/tokens", methods=["GET", "POST"])
 @requires_role("admin")
 def tokens() -> ResponseReturnValue:
-    created = None
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
             with ui_db().unit_of_work() as uow:
-                created = domain.create_token(
+                made = domain.create_token(
                     uow.session, request.form.get("name", ""), request.form.get("role", "")
                 )
                 uow.commit()
         except ValueError as exc:
             errors["_"] = [str(exc)]
+        else:
+            # Shown on the next page only (reloading it makes no second token).
+            flash(made, "token")
+            return redirect(url_for("admin.tokens"))
     with ui_db().unit_of_work() as uow:
         rows = [
             {
@@ -119,7 +122,7 @@ def tokens() -> ResponseReturnValue:
             }
             for t in commands.list_tokens(uow.session)
         ]
-    page = render("admin/tokens.html", tokens=rows, roles=ROLES, created=created, errors=errors)
+    page = render("admin/tokens.html", tokens=rows, roles=ROLES, errors=errors)
     if errors:
         page.status_code = 422
     return page
