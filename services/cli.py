@@ -226,6 +226,45 @@ def user_create(email: str, role: str, password: str) -> None:
     click.echo(f"user {created.email} ({role}) created")
 
 
+@main.command()
+@click.option(
+    "--url",
+    default=lambda: os.environ.get("TAMEIO_PUBLIC_URL", "http://127.0.0.1:8000"),
+    show_default="http://127.0.0.1:8000",
+    help="the gateway of the running suite",
+)
+@click.option(
+    "--token",
+    default=lambda: os.environ.get("TAMEIO_TOKEN") or os.environ.get("TAMEIO_BOOTSTRAP_TOKEN"),
+    help="an admin API token (default: TAMEIO_TOKEN or TAMEIO_BOOTSTRAP_TOKEN)",
+)
+@click.option("--customers", type=click.IntRange(1, 30), default=30, show_default=True)
+def demo(url: str, token: str | None, customers: int) -> None:
+    """Fill a running suite with a year of realistic demo data, through the public API."""
+    import datetime as dt
+
+    from services import demo as demo_data
+
+    if not token:
+        raise click.ClickException("give an admin API token: --token or TAMEIO_TOKEN")
+    api = demo_data.PublicApi(url.rstrip("/"), token)
+
+    def progress(steps: Any) -> Any:
+        with click.progressbar(
+            steps, length=demo_data.estimated_steps(customers), label="Demo data"
+        ) as bar:
+            yield from bar
+
+    try:
+        filled = demo_data.run(api, dt.date.today(), customers, progress)
+    except demo_data.DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    if filled:
+        click.echo(f"Demo data is in: open {url} and sign in.")
+    else:
+        click.echo("The demo data is already there; nothing added.")
+
+
 @main.group()
 def broker() -> None:
     """RabbitMQ topology and policies."""
