@@ -188,3 +188,31 @@ def test_pages_read_at_tablet_width_without_sideways_scrolling(new_page, suite):
         fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         assert fits, path
         shot(page, f"tablet-{n}-{path.strip('/').replace('/', '-') or 'dashboard'}")
+
+
+def test_service_errors_sit_next_to_their_field_and_a_version_conflict_is_explained(
+    new_page, suite
+):
+    customer = suite.api("POST", "/customers/customers", {"name": "Conflict Check Ltd"})
+    page = new_page()
+    sign_in(page, CLERK)
+
+    page.goto("/customers/new")
+    page.locator("#f-name").fill("Bad Country Ltd")
+    page.locator("#f-address_country").fill("XX")
+    page.locator("form.card button[type=submit]").click()
+    expect(page.locator("#address_country-error")).to_contain_text("XX")
+    expect(page.locator("#f-address_country")).to_have_attribute("aria-invalid", "true")
+
+    page.goto(f"/customers/{customer['id']}/edit")
+    page.locator("#f-phone").fill("+30 210 1234567")
+    suite.api("PATCH", f"/customers/customers/{customer['id']}", {"notes": "Changed meanwhile"})
+    page.locator("form.card button[type=submit]").click()
+    banner = page.locator(".banner.error")
+    expect(banner).to_contain_text("Someone else changed this customer")
+    expect(banner.locator("tbody")).to_contain_text("Changed meanwhile")
+    shot(page, "en-14-edit-conflict")
+    page.locator("form.card button[type=submit]").click()  # keep my version
+    expect(page.locator("h1")).to_have_text("Conflict Check Ltd")
+    saved = suite.api("GET", f"/customers/customers/{customer['id']}")
+    assert saved["phone"] == "+30 210 1234567"

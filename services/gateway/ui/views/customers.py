@@ -61,7 +61,9 @@ def _flat_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
     """billing_address.country from the API is the form's address_country."""
     out: dict[str, list[str]] = {}
     for key, messages in errors.items():
-        if key == "billing_address":
+        if key.startswith("billing_address."):
+            out.setdefault("address_" + key.partition(".")[2], []).extend(messages)
+        elif key == "billing_address":
             for message in messages:
                 field, _sep, text = message.partition(": ")
                 out.setdefault(f"address_{field}", []).append(text or message)

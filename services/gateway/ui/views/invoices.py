@@ -77,6 +77,13 @@ def _lines_from(form: Any) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
 def _line_errors(error: ApiError, lines: list[dict[str, Any]]) -> dict[str, list[str]]:
     """A service's ``lines`` errors (``{"0": {"sku": [...]}}``) by form row."""
     out = form_errors(error)
+    for key in [k for k in out if k.startswith("lines.")]:
+        _lines, index, field = [*key.split(".", 2), "", ""][:3]
+        messages = out.pop(key)
+        if index.isdigit() and field:
+            out.setdefault(f"{field}_{_row_of(int(index), lines)}", []).extend(messages)
+        else:
+            out.setdefault("_", []).extend(messages)
     for message in out.pop("lines", []):
         index, _sep, rest = message.partition(": ")
         field, _sep2, text = rest.partition(": ")
