@@ -204,15 +204,32 @@ def test_service_errors_sit_next_to_their_field_and_a_version_conflict_is_explai
     expect(page.locator("#address_country-error")).to_contain_text("XX")
     expect(page.locator("#f-address_country")).to_have_attribute("aria-invalid", "true")
 
+    # Someone changes the same field meanwhile: the page explains, and keeps both versions.
     page.goto(f"/customers/{customer['id']}/edit")
     page.locator("#f-phone").fill("+30 210 1234567")
-    suite.api("PATCH", f"/customers/customers/{customer['id']}", {"notes": "Changed meanwhile"})
+    suite.api(
+        "PATCH",
+        f"/customers/customers/{customer['id']}",
+        {"phone": "+30 210 7654321", "notes": "Changed meanwhile"},
+    )
     page.locator("form.card button[type=submit]").click()
     banner = page.locator(".banner.error")
     expect(banner).to_contain_text("Someone else changed this customer")
+    expect(banner.locator("tbody")).to_contain_text("+30 210 7654321")
     expect(banner.locator("tbody")).to_contain_text("Changed meanwhile")
     shot(page, "en-14-edit-conflict")
-    page.locator("form.card button[type=submit]").click()  # keep my version
+    expect(page.locator("#f-notes")).to_have_value("Changed meanwhile")  # theirs kept
+    expect(page.locator("#f-phone")).to_have_value("+30 210 1234567")  # mine on top
+    page.locator("form.card button[type=submit]").click()
     expect(page.locator("h1")).to_have_text("Conflict Check Ltd")
     saved = suite.api("GET", f"/customers/customers/{customer['id']}")
-    assert saved["phone"] == "+30 210 1234567"
+    assert (saved["phone"], saved["notes"]) == ("+30 210 1234567", "Changed meanwhile")
+
+    # Two people changing different fields do not undo each other: only changes are sent.
+    page.goto(f"/customers/{customer['id']}/edit")
+    page.locator("#f-email").fill("ap@conflict.test")
+    suite.api("PATCH", f"/customers/customers/{customer['id']}", {"tax_id": "EL123"})
+    page.locator("form.card button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("Conflict Check Ltd")
+    saved = suite.api("GET", f"/customers/customers/{customer['id']}")
+    assert (saved["email"], saved["tax_id"]) == ("ap@conflict.test", "EL123")

@@ -76,5 +76,14 @@ def number(value: Any, places: int = 0) -> str:
     return format_decimal(Decimal(str(value)), format=pattern, locale=_locale())
 
 
+def quantity(value: Any) -> str:
+    """A quantity with only the decimals it has: ``10``, ``2,5`` (el), ``0.125`` (en)."""
+    if value is None or value == "":
+        return ""
+    return format_decimal(Decimal(str(value)), format="#,##0.####", locale=_locale())
+
+
 def install(app: Flask) -> None:
-    app.jinja_env.filters.update(money=money, date=date, number=number, amount_input=amount_input)
+    app.jinja_env.filters.update(
+        money=money, date=date, number=number, quantity=quantity, amount_input=amount_input
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
@@ -111,36 +112,59 @@ def _values_of(customer: dict[str, Any]) -> dict[str, Any]:
 @bp.route("/<uuid:customer_id>/edit", methods=["GET", "POST"])
 @requires_role("clerk")
 def edit(customer_id: Any) -> ResponseReturnValue:
+    """Edit the profile. Only the fields this user changed are sent (with If-Match), so
+    two people changing different fields never undo each other; when the same record
+    changed meanwhile, the page shows what is saved now beside what this user typed."""
     customer = api().get("customers", f"/customers/{customer_id}")
     if request.method == "GET":
+        values = _values_of(customer)
         return render(
-            "customers/form.html", values=_values_of(customer), errors={}, customer=customer
+            "customers/form.html",
+            values=values,
+            originals=values,
+            errors={},
+            customer=customer,
         )
     body, errors = customer_form(request.form)
-    conflict: list[tuple[str, Any, Any]] = []
-    if not errors:
+    before, _errors = customer_form(
+        {k[len("orig_") :]: v for k, v in request.form.items() if k.startswith("orig_")}
+    )
+    changed = {key: value for key, value in body.items() if _differs(before.get(key), value)}
+    conflict: list[tuple[str, Any, Any, bool]] = []
+    version = request.form.get("version", "")
+    if not errors and changed and version != str(customer["version"]):
+        # Changed meanwhile: fine if nobody else touched the fields this user changed.
+        theirs = {k for k in changed if _differs(before.get(k), _saved(customer, k))}
+        if theirs:
+            conflict = _differences(customer, body, changed)
+        else:
+            version = str(customer["version"])
+    if not errors and changed and not conflict:
         try:
             api().patch(
-                "customers",
-                f"/customers/{customer_id}",
-                body,
-                headers={"If-Match": request.form.get("version", "")},
+                "customers", f"/customers/{customer_id}", changed, headers={"If-Match": version}
             )
         except ApiError as error:
-            if error.status == 409 and str(customer["version"]) != request.form.get("version"):
-                conflict = _differences(customer, body)
-                errors = {}
+            if error.status == 409:
+                customer = api().get("customers", f"/customers/{customer_id}")
+                conflict = _differences(customer, body, changed)
             else:
                 errors = _flat_errors(form_errors(error))
-        else:
-            flash(_("Changes saved."), "ok")
-            return redirect(url_for("customers.show", customer_id=customer_id))
+    if not errors and not conflict:
+        flash(_("Changes saved."), "ok")
+        return redirect(url_for("customers.show", customer_id=customer_id))
     values = dict(request.form)
+    originals = {k[len("orig_") :]: v for k, v in request.form.items() if k.startswith("orig_")}
     if conflict:
+        # Start again from what is saved now, with this user's own changes on top.
+        originals = _values_of(customer)
+        mine = {k: v for k, v in request.form.items() if not k.startswith("orig_")}
+        values = {**originals, **{k: v for k, v in mine.items() if _touched(k, changed)}}
         values["version"] = customer["version"]
     page = render(
         "customers/form.html",
         values=values,
+        originals=originals,
         errors=errors,
         customer=customer,
         conflict=conflict,
@@ -149,8 +173,35 @@ def edit(customer_id: Any) -> ResponseReturnValue:
     return page
 
 
-def _differences(saved: dict[str, Any], mine: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """Fields where what is saved now differs from what this user tried to save."""
+def _saved(customer: dict[str, Any], field: str) -> Any:
+    """A saved field as a form would send it (amounts as plain decimal strings)."""
+    value = customer.get(field)
+    if field == "billing_address" and value:
+        return {k: value.get(k) for k in ADDRESS}
+    return value
+
+
+def _differs(before: Any, after: Any) -> bool:
+    if isinstance(before, str) and isinstance(after, str):
+        try:
+            return Decimal(before) != Decimal(after)
+        except ArithmeticError:
+            pass
+    return (before or None) != (after or None)
+    return (before or None) != (after or None)
+
+
+def _touched(form_field: str, changed: dict[str, Any]) -> bool:
+    """Whether a form field belongs to a changed API field (address_* to billing_address)."""
+    field = "billing_address" if form_field.startswith("address_") else form_field
+    return field in changed
+
+
+def _differences(
+    saved: dict[str, Any], mine: dict[str, Any], changed: dict[str, Any]
+) -> list[tuple[str, Any, Any, bool]]:
+    """Fields where what is saved now differs from what this user's form holds, and
+    whether this user changed each."""
     out = []
     for key, value in mine.items():
         current = saved.get(key)
@@ -161,7 +212,7 @@ def _differences(saved: dict[str, Any], mine: dict[str, Any]) -> list[tuple[str,
         else:
             same = (current or None) == (value or None)
         if not same:
-            out.append((key, current, value))
+            out.append((key, current, value, key in changed))
     return out
 
 
