@@ -278,6 +278,7 @@ EL = {
     "Reduced": "Μειωμένος",
     "Reference": "Αιτιολογία",
     "Refund": "Επιστροφή χρημάτων",
+    "Refund credit": "Επιστροφή πίστωσης",
     "Refund credit to %(name)s": "Επιστροφή πίστωσης σε %(name)s",
     "Refund recorded.": "Η επιστροφή καταχωρίστηκε.",
     "Region": "Νομός / περιφέρεια",
