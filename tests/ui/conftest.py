@@ -208,8 +208,15 @@ def sign_in(page: Any, who: tuple[str, str]) -> None:
     page.wait_for_url(re.compile(r"/(\?.*)?$"))
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(el => el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label'))
+  .map(el => el.name || el.id)"""
+
+
 def shot(page: Any, name: str) -> Path:
-    """A full-page screenshot under test-artifacts/ui/."""
+    """A full-page screenshot under test-artifacts/ui/, once every control on the page is
+    known to have a label."""
+    assert page.evaluate(UNLABELLED) == [], f"controls without a label on {page.url}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
