@@ -71,6 +71,7 @@ def sign_in(session: Session, email: str, password: str, client: str, now: dt.da
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    forget_old_records(session, now)
     token = secrets.token_urlsafe(32)
     session.add(
         UiSession(
