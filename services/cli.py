@@ -176,6 +176,11 @@ def bootstrap_gateway(settings: Settings) -> str | None:
         no_users = not uow.session.execute(select(func.count()).select_from(User)).scalar_one()
         if settings.admin_email and settings.admin_password and no_users:
             create_user(uow.session, settings.admin_email, "admin", settings.admin_password)
+        elif no_users:
+            log.warning(
+                "no staff user can sign in to the UI yet: set TAMEIO_ADMIN_EMAIL and "
+                "TAMEIO_ADMIN_PASSWORD, or run `tameio user create --email EMAIL --role admin`"
+            )
         no_tokens = not uow.session.execute(select(func.count()).select_from(ApiToken)).scalar_one()
         if settings.embedded and no_tokens and not settings.bootstrap_token:
             token = create_token(uow.session, "first-start", "admin")

@@ -348,3 +348,22 @@ def test_service_errors_sit_next_to_their_field_and_a_version_conflict_is_explai
     expect(page.locator("h1")).to_have_text("Conflict Check Ltd")
     saved = suite.api("GET", f"/customers/customers/{customer['id']}")
     assert (saved["email"], saved["tax_id"]) == ("ap@conflict.test", "EL123")
+
+
+def test_a_draft_started_from_the_customer_picker_is_issued_later(new_page, suite):
+    suite.api("POST", "/customers/customers", {"name": "Picker Pick Ltd", "tax_id": "DE999888777"})
+    page = new_page()
+    sign_in(page, CLERK)
+    page.goto("/invoices/new")
+    page.locator("#f-q").fill("de999888")
+    page.locator("#f-q").press("Enter")
+    page.get_by_role("link", name="Invoice Picker Pick Ltd").click()
+    expect(page.locator("h1")).to_contain_text("Picker Pick Ltd")
+    page.locator("#sku_0").select_option("BOOK")
+    page.locator("#quantity_0").fill("4")
+    page.locator("button[value=draft]").click()
+    expect(page.locator("h1")).to_contain_text("Draft invoice")
+    expect(page.locator("#amount-due")).to_have_text("€113.00")  # 4 × 25.00 + 13 % tax
+    page.get_by_role("button", name="Issue invoice").click()
+    expect(page.locator("h1")).to_contain_text("INV-")
+    expect(page.locator("h1 .badge").first).to_have_class(re.compile("open"))
