@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.ui.conftest import ADMIN, CLERK, VIEWER, shot, sign_in
+from tests.ui.conftest import ADMIN, CLERK, VIEWER, add_user, shot, sign_in
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
@@ -138,3 +138,18 @@ def csrf(page) -> str:
     if "/login" not in page.url:
         page.goto("/login")
     return page.locator("input[name=csrf_token]").first.get_attribute("value")
+
+
+def test_the_language_a_user_chooses_beats_the_browsers_and_stays_with_them(new_page, suite):
+    add_user(suite.data_dir, "greek@tameio.test", "greek-pass-1234", "clerk")
+    page = new_page(locale="en-GB")
+    sign_in(page, ("greek@tameio.test", "greek-pass-1234"))
+    expect(page.locator("h1")).to_have_text("Dashboard")
+    page.locator("#language-choice").select_option("el")  # submits itself
+    expect(page.locator("h1")).to_have_text("Αρχική")
+    expect(page.locator("html")).to_have_attribute("lang", "el")
+
+    later = new_page(locale="en-US")  # another English browser, no cookies
+    sign_in(later, ("greek@tameio.test", "greek-pass-1234"))
+    expect(later.locator("h1")).to_have_text("Αρχική")
+    shot(later, "el-18-chosen-language")
