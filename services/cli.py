@@ -201,6 +201,11 @@ def bootstrap_gateway(settings: Settings) -> str | None:
         no_users = not uow.session.execute(select(func.count()).select_from(User)).scalar_one()
         if settings.admin_email and settings.admin_password and no_users:
             create_user(uow.session, settings.admin_email, "admin", settings.admin_password)
+        elif no_users:
+            log.warning(
+                "no staff user can sign in to the UI yet: set TAMEIO_ADMIN_EMAIL and "
+                "TAMEIO_ADMIN_PASSWORD, or run `tameio user create --email EMAIL --role admin`"
+            )
         no_tokens = not uow.session.execute(select(func.count()).select_from(ApiToken)).scalar_one()
         if settings.embedded and no_tokens and not settings.bootstrap_token:
             token = create_token(uow.session, "first-start", "admin")
@@ -249,6 +254,45 @@ def user_create(email: str, role: str, password: str) -> None:
             raise click.ClickException(str(exc)) from None
         uow.commit()
     click.echo(f"user {created.email} ({role}) created")
+
+
+@main.command()
+@click.option(
+    "--url",
+    default=lambda: os.environ.get("TAMEIO_PUBLIC_URL", "http://127.0.0.1:8000"),
+    show_default="http://127.0.0.1:8000",
+    help="the gateway of the running suite",
+)
+@click.option(
+    "--token",
+    default=lambda: os.environ.get("TAMEIO_TOKEN") or os.environ.get("TAMEIO_BOOTSTRAP_TOKEN"),
+    help="an admin API token (default: TAMEIO_TOKEN or TAMEIO_BOOTSTRAP_TOKEN)",
+)
+@click.option("--customers", type=click.IntRange(1, 30), default=30, show_default=True)
+def demo(url: str, token: str | None, customers: int) -> None:
+    """Fill a running suite with a year of realistic demo data, through the public API."""
+    import datetime as dt
+
+    from services import demo as demo_data
+
+    if not token:
+        raise click.ClickException("give an admin API token: --token or TAMEIO_TOKEN")
+    api = demo_data.PublicApi(url.rstrip("/"), token)
+
+    def progress(steps: Any) -> Any:
+        with click.progressbar(
+            steps, length=demo_data.estimated_steps(customers), label="Demo data"
+        ) as bar:
+            yield from bar
+
+    try:
+        filled = demo_data.run(api, dt.date.today(), customers, progress)
+    except demo_data.DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    if filled:
+        click.echo(f"Demo data is in: open {url} and sign in.")
+    else:
+        click.echo("The demo data is already there; nothing added.")
 
 
 @main.group()
@@ -487,6 +531,7 @@ def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
     if first_token:
         click.echo(f"First start: an admin API token was made for you (shown once): {first_token}")
     try:
+        # X-Forwarded-For reaches the app, which trusts it only per TAMEIO_TRUSTED_PROXIES.
         waitress.serve(
             gateway,
             host=host,
@@ -494,6 +539,7 @@ def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
             threads=16,
             ident="tameio",
             max_request_body_size=MAX_BODY_BYTES,
+            clear_untrusted_proxy_headers=False,
         )
     finally:
         suite.stop()

@@ -317,8 +317,11 @@ def void(body: dict[str, Any], invoice_id: uuid.UUID) -> Any:
 @blp.arguments(InvoiceQuery, location="query")
 @blp.response(200, page_of(InvoiceSchema))
 def list_invoices(args: dict[str, Any]) -> Any:
-    """Invoices, newest first; ``customer_id``, ``status`` and ``overdue=true`` filters."""
+    """Invoices, newest first; ``customer_id``, ``number``, ``status`` and ``overdue=true``
+    filters."""
     stmt = select(Invoice)
+    if "number" in args:
+        stmt = stmt.where(Invoice.number == args["number"].strip().upper())
     if "customer_id" in args:
         stmt = stmt.where(Invoice.customer_id == str(args["customer_id"]))
     if "status" in args:

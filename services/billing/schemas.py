@@ -51,6 +51,10 @@ class VoidSchema(RequestSchema):
 
 class InvoiceQuery(PageQuery):
     customer_id = fields.UUID()
+    number = fields.String(
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "exactly, e.g. INV-2026-000001"},
+    )
     status = fields.String(
         validate=validate.OneOf(["draft", "open", "partially_paid", "paid", "void"])
     )

@@ -88,7 +88,9 @@ def create_customer(body: dict[str, Any]) -> Any:
             # it as late as possible: concurrent creates queue only for the last statements.
             customer.seq = uow.next_number("customer_number")
             customer.number = customer_number(customer.seq)
-            customer.search_text = search_text(customer.name, customer.email, customer.number)
+            customer.search_text = search_text(
+                customer.name, customer.email, customer.number, customer.tax_id
+            )
             uow.session.add(customer)
             uow.session.flush()
             answer = uow.emit("customers.customer.created", str(customer.id), customer.snapshot())[
@@ -104,8 +106,11 @@ def create_customer(body: dict[str, Any]) -> Any:
 @blp.arguments(CustomerQuery, location="query")
 @blp.response(200, page_of(CustomerSchema))
 def list_customers(args: dict[str, Any]) -> Any:
-    """Customers in number order; ``q`` matches name, email or number in any case or accent."""
+    """Customers in number order; ``q`` matches name, email, number or tax id in any case or
+    accent; ``number`` is one exact customer number."""
     stmt = select(Customer)
+    if "number" in args:
+        stmt = stmt.where(Customer.number == args["number"].strip().upper())
     if "q" in args:
         stmt = stmt.where(Customer.search_text.contains(search_key(args["q"]), autoescape=True))
     if "status" in args:
@@ -172,7 +177,9 @@ def update_customer(body: dict[str, Any], customer_id: uuid.UUID) -> Any:
         if changed:
             for field, value in changed.items():
                 setattr(customer, field, value)
-            customer.search_text = search_text(customer.name, customer.email, customer.number)
+            customer.search_text = search_text(
+                customer.name, customer.email, customer.number, customer.tax_id
+            )
             customer.updated_at = utcnow()
             uow.session.flush()
             uow.emit("customers.customer.updated", str(customer.id), customer.snapshot())

@@ -16,6 +16,6 @@ def search_key(text: str) -> str:
     return unicodedata.normalize("NFC", stripped.casefold()).strip()
 
 
-def search_text(name: str, email: str | None, number: str) -> str:
-    """What a customer search matches against: name, email and number, normalized."""
-    return " | ".join(search_key(part) for part in (name, email or "", number))
+def search_text(name: str, email: str | None, number: str, tax_id: str | None = None) -> str:
+    """What a customer search matches against: name, email, number and tax id, normalized."""
+    return " | ".join(search_key(part) for part in (name, email or "", number, tax_id or ""))

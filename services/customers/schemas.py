@@ -82,7 +82,11 @@ class CustomerCreateSchema(CustomerFields):
 
 class CustomerQuery(PageQuery):
     q = fields.String(
-        validate=validate.Length(min=1, max=200), metadata={"description": "name, email or number"}
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "part of the name, email, number or tax id"},
+    )
+    number = fields.String(
+        validate=validate.Length(min=1, max=20), metadata={"description": "exactly, e.g. C-000001"}
     )
     status = fields.String(validate=validate.OneOf(["active", "archived"]))
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Request
 
-from services.gateway import models, ui
+from services.gateway import models
 from services.gateway.domain import TokenCache, identify_token
 from services.gateway.routing import ApiRouter, HttpBackend, WSGIApp
 from services.gateway.throttle import LoginThrottle
+from services.gateway.ui import create_ui
 from shared.config import BUSINESS_SERVICES, Settings
 from shared.db import Database
 from shared.service import ServiceDefinition
-from shared.web.app import create_base_app
+from shared.web.app import PUBLIC_PATHS, create_base_app
 from shared.web.auth import Identity
 from shared.web.edge import Edge
 
@@ -58,24 +60,34 @@ def create_app(
         db,
         title=SERVICE.title,
         description=SERVICE.description,
-        blueprints=[ui.blp],
+        blueprints=[],
         authenticate=request_identity,
-        extra_public_paths=["/"],
-        # Its own routes are HTML pages (forms, their own query strings); /api/ is checked
-        # by the service it reaches.
+        # Its own routes are probes and documents; the staff UI's forms have their own
+        # query strings, and /api/ is checked by the service it reaches.
         strict_inputs=False,
     )
     if backends is None:
         backends = {
             name: HttpBackend(name, settings.service_urls[name]) for name in BUSINESS_SERVICES
         }
+    own = app.wsgi_app
     router = ApiRouter(
-        app.wsgi_app,
+        own,
         backends,
         token_identity,
         settings.internal_secret,
         throttle=LoginThrottle(db),
         trusted_proxies=settings.trusted_proxies,
     )
+    ui = create_ui(settings, db, router.as_identity)
+
+    def gateway_or_ui(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        # The gateway's probes, metrics and OpenAPI; every other page is the staff UI.
+        if environ.get("PATH_INFO", "") in PUBLIC_PATHS:
+            return own(environ, start_response)
+        return ui.wsgi_app(environ, start_response)
+
+    router.gateway_app = gateway_or_ui
     app.wsgi_app = Edge(router, tls=settings.tls)  # type: ignore[method-assign]
+    app.extensions["tameio_ui_app"] = ui
     return app

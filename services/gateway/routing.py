@@ -159,14 +159,43 @@ class ApiRouter:
         backend = self.backends.get(service)
         if backend is None:
             return problem_response(404, f"No service called {service!r}.")(environ, start_response)
-        environ = dict(environ)
-        environ.pop("HTTP_X_TAMEIO_IDENTITY", None)  # never trust one from outside
-        environ.setdefault("HTTP_X_REQUEST_ID", str(uuid.uuid4()))
         tail = "/" + rest
+        identity = None
         if tail not in PUBLIC_PATHS:
             identity, refusal = self._check_credentials(environ)
             if refusal is not None:
                 return refusal(environ, start_response)
+        return self._forward(environ, start_response, backend, service, tail, identity)
+
+    def as_identity(self, identity: Identity) -> WSGIApp:
+        """The same routes for a caller the gateway has already authenticated (a signed-in
+        UI user): the UI reaches the services exactly as an API client would."""
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            path: str = environ.get("PATH_INFO", "")
+            service, _, rest = path[len("/api/") :].partition("/")
+            backend = self.backends.get(service)
+            if not path.startswith("/api/") or backend is None:
+                return problem_response(404, f"No service called {service!r}.")(
+                    environ, start_response
+                )
+            return self._forward(environ, start_response, backend, service, "/" + rest, identity)
+
+        return app
+
+    def _forward(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        backend: WSGIApp,
+        service: str,
+        tail: str,
+        identity: Identity | None,
+    ) -> Iterable[bytes]:
+        environ = dict(environ)
+        environ.pop("HTTP_X_TAMEIO_IDENTITY", None)  # never trust one from outside
+        environ.setdefault("HTTP_X_REQUEST_ID", str(uuid.uuid4()))
+        if identity is not None:
             environ["HTTP_X_TAMEIO_IDENTITY"] = sign_identity(self.secret, identity)
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/api/{service}"
         environ["PATH_INFO"] = tail

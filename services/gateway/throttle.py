@@ -79,14 +79,17 @@ class LoginThrottle:
         return wait
 
     def failed(self, client: str) -> None:
-        """Record one invalid credential from ``client`` (and forget expired failures)."""
+        """Record one invalid API credential from ``client`` (and forget expired ones; the
+        staff UI's sign-in failures, which name an email, are kept longer and cleared by
+        the UI)."""
         with self._lock:
             self._clean_until.pop(client, None)
         now = utcnow()
         with self.db.unit_of_work() as uow:
             uow.session.execute(
                 delete(LoginFailure).where(
-                    LoginFailure.failed_at <= now - dt.timedelta(seconds=WINDOW_SECONDS)
+                    LoginFailure.email.is_(None),
+                    LoginFailure.failed_at <= now - dt.timedelta(seconds=WINDOW_SECONDS),
                 )
             )
             uow.session.add(LoginFailure(client=client, failed_at=now))

@@ -134,8 +134,13 @@ def record_payment(body: dict[str, Any]) -> Any:
 @blp.arguments(PaymentQuery, location="query")
 @blp.response(200, page_of(PaymentSchema))
 def list_payments(args: dict[str, Any]) -> Any:
-    """Payments, newest first; ``customer_id`` and ``status`` filters."""
+    """Payments, newest first; ``customer_id``, ``number``, ``reference`` and ``status``
+    filters."""
     stmt = select(Payment)
+    if "number" in args:
+        stmt = stmt.where(Payment.number == args["number"].strip().upper())
+    if "reference" in args:
+        stmt = stmt.where(func.lower(Payment.reference) == args["reference"].strip().lower())
     if "customer_id" in args:
         stmt = stmt.where(Payment.customer_id == str(args["customer_id"]))
     if "status" in args:

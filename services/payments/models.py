@@ -7,7 +7,19 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Date, Integer, String, Table, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, new_metadata, platform_tables
@@ -59,6 +71,8 @@ class Payment(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": version}
+    # Staff find a payment by the reference on the bank statement, in any case.
+    __table_args__ = (Index("ix_payments_reference_lower", func.lower(reference)),)
 
     def event_data(self) -> dict[str, Any]:
         """payments.payment.received: the whole payment with the allocations asked for."""

@@ -56,6 +56,14 @@ class RefundCreateSchema(RequestSchema):
 
 class PaymentQuery(PageQuery):
     customer_id = fields.UUID()
+    number = fields.String(
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "exactly, e.g. PAY-2026-000001"},
+    )
+    reference = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "the bank reference exactly, ignoring case and outer spaces"},
+    )
     status = fields.String(validate=validate.OneOf(["received", "applied", "reversed"]))
 
 

@@ -97,9 +97,13 @@ def test_probes_and_openapi_need_no_token(suite):
         "/api/customers/openapi.json",
         "/healthz",
         "/readyz",
-        "/",
+        "/login",
     ):
         assert client.get(path).status_code == 200, path
+    # The UI asks for a sign-in instead of a token.
+    answer = client.get("/")
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("/login")
 
 
 def test_unknown_service_is_a_404_problem(suite):

@@ -295,3 +295,20 @@ def test_invoices_list_by_customer_status_and_overdue(billing):
     assert [i["status"] for i in drafts] == ["draft"]
     assert [i["id"] for i in overdue] == [late["id"]]
     assert overdue[0]["overdue"] is True and overdue[0]["days_overdue"] > 0
+
+
+def test_an_invoice_is_found_by_its_number_in_any_case(billing):
+    customer = billing.customer()
+    billing.invoice(customer)
+    wanted = billing.invoice(customer)
+    billing.invoice(customer, draft=True)
+    viewer = billing.client("viewer")
+
+    def found(number: str) -> list[str]:
+        answer = viewer.get("/invoices", query_string={"number": number})
+        assert answer.status_code == 200, answer.get_json()
+        return [i["id"] for i in answer.get_json()["items"]]
+
+    assert found(wanted["number"]) == [wanted["id"]]
+    assert found(wanted["number"].lower()) == [wanted["id"]]
+    assert found("INV-1999-000001") == []

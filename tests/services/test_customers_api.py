@@ -542,6 +542,28 @@ def test_search_finds_by_email_fragment_and_by_number(clerk, directory, subtests
             assert search(clerk, q) == [found]
 
 
+def test_search_finds_by_tax_id_and_number_finds_exactly_one(clerk, directory):
+    taxed = create(clerk, name="Ergo AE", tax_id="EL094014201")
+
+    assert search(clerk, "el094014") == ["Ergo AE"]
+    for number in (taxed["number"], taxed["number"].lower()):
+        answer = clerk.get("/customers", query_string={"number": number})
+        assert [c["id"] for c in answer.get_json()["items"]] == [taxed["id"]]
+    assert clerk.get("/customers", query_string={"number": "C-999999"}).get_json()["items"] == []
+
+
+def test_a_changed_tax_id_is_what_search_finds(clerk, directory):
+    customer = directory["mueller"]
+    answer = clerk.patch(
+        f"/customers/{customer['id']}",
+        json={"tax_id": "DE811907980"},
+        headers={"If-Match": str(customer["version"])},
+    )
+    assert answer.status_code == 200, answer.get_json()
+
+    assert search(clerk, "de8119") == ["Müller GmbH"]
+
+
 def test_percent_and_underscore_in_search_are_literal(clerk, directory, subtests):
     # As LIKE wildcards "0_p" would match "1000 pure" and "1%0" would match "100% pure_co".
     for q, found in [("%", ["100% Pure_Co"]), ("_", ["100% Pure_Co"]), ("0_p", []), ("1%0", [])]:

@@ -291,6 +291,23 @@ def test_a_recorded_payment_is_numbered_and_received_with_nothing_applied_until_
     assert payments.get(payment["id"]) == payment
 
 
+def test_payments_are_found_by_number_and_by_bank_reference_in_any_case(payments):
+    customer = payments.customer()
+    first = payments.pay(customer, "10.00", reference="SEPA 4711")
+    second = payments.pay(customer, "20.00", reference="RF18 5390 0754")
+
+    def found(**query: str) -> list[str]:
+        answer = payments.client("viewer").get("/payments", query_string=query)
+        assert answer.status_code == 200, answer.get_json()
+        return [p["id"] for p in answer.get_json()["items"]]
+
+    assert found(number=second["number"]) == [second["id"]]
+    assert found(number=first["number"].lower()) == [first["id"]]
+    assert found(reference=" sepa 4711 ") == [first["id"]]
+    assert found(reference="rf18 5390 0754") == [second["id"]]
+    assert found(reference="SEPA") == []
+
+
 def test_payment_numbers_count_per_year_of_receipt_and_default_to_today(payments):
     customer = payments.customer()
 
