@@ -20,7 +20,10 @@ lint: $(BIN)/tameio
 	$(BIN)/mypy
 
 test: lint  ## install, lint, then every test against local RabbitMQ and PostgreSQL
-	$(BIN)/pytest
+	# Two processes share the tests (each file stays in one); then the fault proof alone,
+	# since it stops the broker and restarts databases under everything else.
+	$(BIN)/pytest -n 2 --dist loadfile --ignore=tests/faults
+	$(BIN)/pytest tests/faults
 
 docs: $(BIN)/tameio  ## regenerate docs/api/*.openapi.json and docs/events/asyncapi.json
 	$(BIN)/tameio docs

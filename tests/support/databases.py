@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, pool, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ProgrammingError
 
 from shared.migrations import upgrade
 from shared.service import ServiceDefinition
@@ -56,9 +57,11 @@ class PostgresFactory:
                 building = f"{name}_building_{self.run_id}"
                 upgrade(self.url_for(building), definition.migrations_dir)
                 with self.admin.connect() as conn:
-                    if not self._exists(name):
+                    try:  # another test process may have built the same template meanwhile
                         conn.execute(text(f'ALTER DATABASE "{building}" RENAME TO "{name}"'))
-                    else:
+                    except ProgrammingError as exc:
+                        if "already exists" not in str(exc):
+                            raise
                         conn.execute(text(f'DROP DATABASE "{building}" WITH (FORCE)'))
             self._templates[definition.name] = name
         return self._templates[definition.name]
