@@ -226,6 +226,7 @@ def test_the_whole_walk(new_page, suite, language):
     page.locator("#f-credit-reason").fill("Goodwill")
     page.locator("#credit-note button[type=submit]").click()
     expect(page.locator("#amount-due")).to_have_text(walk["after_credit"], timeout=45_000)
+    expect(page.locator("#credit-notes")).to_contain_text("CN-")
 
     # The customer page: balance, history with a running balance, a call logged.
     page.locator(".page-head .sub a").click()

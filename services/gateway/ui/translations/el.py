@@ -80,6 +80,7 @@ EL = {
     "Created": "Δημιουργήθηκε",
     "Credit limit": "Πιστωτικό όριο",
     "Credit note": "Πιστωτικό σημείωμα",
+    "Credit notes": "Πιστωτικά σημειώματα",
     "Credit note issued.": "Το πιστωτικό σημείωμα εκδόθηκε.",
     "Credited": "Πιστώθηκε",
     "Currency": "Νόμισμα",
