@@ -245,7 +245,6 @@ EL = {
     "Payment": "Πληρωμή",
     "Payment %(number)s of %(amount)s is being applied. The figures below are from before it; this page updates by itself when it is done.": "Η πληρωμή %(number)s ποσού %(amount)s καταχωρίζεται. Τα ποσά παρακάτω είναι πριν από αυτήν· η σελίδα ενημερώνεται μόνη της μόλις ολοκληρωθεί.",
     "Payment %(number)s recorded.": "Η πληρωμή %(number)s καταχωρίστηκε.",
-    "Payment %(number)s recorded. It is being applied to the invoice…": "Η πληρωμή %(number)s καταχωρίστηκε και εφαρμόζεται στο τιμολόγιο…",
     "Payment behaviour": "Συμπεριφορά πληρωμών",
     "Payment receipt": "Απόδειξη πληρωμής",
     "Payment reversed": "Αντιλογισμός πληρωμής",

@@ -293,13 +293,8 @@ def record_payment(invoice_id: Any) -> ResponseReturnValue:
         except ApiError as error:
             errors = form_errors(error)
         else:
-            flash(
-                _(
-                    "Payment %(number)s recorded. It is being applied to the invoice…",
-                    number=payment["number"],
-                ),
-                "info",
-            )
+            # The page itself says whether it is still being applied.
+            flash(_("Payment %(number)s recorded.", number=payment["number"]), "ok")
             return redirect(url_for("invoices.show", invoice_id=invoice_id, waiting=payment["id"]))
     context = _invoice_context(invoice, payment_values=request.form, payment_errors=errors)
     page = render("invoices/show.html", **context)
