@@ -79,7 +79,7 @@ class PublicApi:
     token: str
 
     def call(
-        self, method: str, path: str, body: Any = None, tries: int = 40, wait_for: int = 0
+        self, method: str, path: str, body: Any = None, tries: int = 60, wait_for: int = 0
     ) -> Any:
         """One API call; a reference another service has not heard of yet (422), a busy
         service (503) or ``wait_for`` (a status that means "not yet") is tried again for a
@@ -104,7 +104,7 @@ class PublicApi:
             if answer.status in (401, 403):
                 raise DemoError("the token is not an admin token of this suite")
             if answer.status in (422, 503, wait_for) and attempt < tries - 1:
-                time.sleep(0.25)
+                time.sleep(min(0.1 * (attempt + 1), 2.0))  # about a minute in all
                 continue
             raise DemoError(f"{method} {path}: {answer.status} {answer.data[:300]!r}")
         raise DemoError(f"{method} {path}: gave up")
@@ -299,7 +299,7 @@ def _refund(api: PublicApi, customer: dict[str, Any], today: dt.date) -> str:
     return f"refund to {customer['name']}"
 
 
-def _wait(done: Callable[[], bool], seconds: float = 30.0) -> bool:
+def _wait(done: Callable[[], bool], seconds: float = 60.0) -> bool:
     deadline = time.monotonic() + seconds
     while not done():
         if time.monotonic() > deadline:

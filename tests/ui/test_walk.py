@@ -209,7 +209,7 @@ def test_the_whole_walk(new_page, suite, language):
     amount.fill(walk["pay"])
     page.locator("#record-payment #f-reference").fill(f"SEPA-{language.upper()}-4711")
     page.locator("#record-payment button[type=submit]").click()
-    expect(page.locator("#amount-due")).to_have_text(walk["left"], timeout=15_000)
+    expect(page.locator("#amount-due")).to_have_text(walk["left"], timeout=45_000)
     expect(page.locator("h1 .badge").first).to_have_class(re.compile("partially_paid"))
     shot(page, f"{language}-05-invoice-partly-paid")
 
@@ -225,13 +225,14 @@ def test_the_whole_walk(new_page, suite, language):
     page.locator("#f-credit-amount").fill(walk["credit"])
     page.locator("#f-credit-reason").fill("Goodwill")
     page.locator("#credit-note button[type=submit]").click()
-    expect(page.locator("#amount-due")).to_have_text(walk["after_credit"], timeout=15_000)
+    expect(page.locator("#amount-due")).to_have_text(walk["after_credit"], timeout=45_000)
+    expect(page.locator("#credit-notes")).to_contain_text("CN-")
 
     # The customer page: balance, history with a running balance, a call logged.
     page.locator(".page-head .sub a").click()
-    expect(page.locator("#balance")).to_have_text(walk["after_credit"], timeout=15_000)
+    expect(page.locator("#balance")).to_have_text(walk["after_credit"], timeout=45_000)
     history = page.locator("#transactions tbody tr")
-    expect(history).to_have_count(3, timeout=15_000)
+    expect(history).to_have_count(3, timeout=45_000)
     expect(history.first).to_contain_text(walk["after_credit"])
     page.locator("#f-channel").select_option("phone")
     page.locator("#f-subject").fill("Asked about the rest")

@@ -23,11 +23,11 @@ window.addEventListener("DOMContentLoaded", function () {
       .then(function (answer) {
         if (answer.settled) {
           window.location.replace(answer.next || window.location.pathname);
-        } else if (tries < 60) {
-          window.setTimeout(ask, 500);
+        } else if (tries < 120) {
+          window.setTimeout(ask, Math.min(500 + tries * 100, 3000));
         }
       })
-      .catch(function () { if (tries < 60) { window.setTimeout(ask, 1000); } });
+      .catch(function () { if (tries < 120) { window.setTimeout(ask, 3000); } });
   }
   window.setTimeout(ask, 300);
 });

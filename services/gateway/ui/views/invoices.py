@@ -200,6 +200,9 @@ def show(invoice_id: Any) -> ResponseReturnValue:
     invoice = api().get("billing", f"/invoices/{invoice_id}")
     waiting = None
     waiting_id = request.args.get("waiting")
+    if waiting_id in {p["payment_id"] for p in invoice.get("payments", [])}:
+        # Billing has applied it (in the same transaction as these figures): done.
+        return redirect(url_for("invoices.show", invoice_id=invoice_id))
     if waiting_id:
         waiting = section(lambda: _payment_or_none(waiting_id))
         if waiting is not None and waiting["status"] != "received":
@@ -222,6 +225,7 @@ def _invoice_context(invoice: dict[str, Any], **extra: Any) -> dict[str, Any]:
     context = {
         "invoice": invoice,
         "payments": payments,
+        "credit_notes": section(partial(_credit_notes_of, invoice)),
         "methods": METHODS,
         "payment_values": {
             "amount": amount_input(invoice["amount_due"], invoice["currency"]),
@@ -237,13 +241,28 @@ def _invoice_context(invoice: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return context
 
 
+def _credit_notes_of(invoice: dict[str, Any]) -> list[dict[str, Any]]:
+    """The credit notes against this invoice, from the customer's transaction history
+    (billing has no credit-note list yet)."""
+    if not invoice.get("number"):
+        return []
+    history = api().get("billing", f"/accounts/{invoice['customer_id']}/transactions", limit=500)[
+        "items"
+    ]
+    return [
+        t for t in history if t["type"] == "credit_note" and t.get("invoice_id") == invoice["id"]
+    ]
+
+
 @bp.route("/<uuid:invoice_id>/status")
 @login_required
 def status(invoice_id: Any) -> Response:
     """For the page's poll: has the payment it waits for been applied (or reversed)?"""
     payment_id = request.args.get("payment", "")
     payment = _payment_or_none(payment_id) if payment_id else None
-    settled = payment is None or payment["status"] != "received"
+    invoice = api().get("billing", f"/invoices/{invoice_id}")
+    applied = payment_id in {p["payment_id"] for p in invoice.get("payments", [])}
+    settled = applied or payment is None or payment["status"] != "received"
     return jsonify(settled=settled, next=url_for("invoices.show", invoice_id=invoice_id))
 
 
@@ -274,13 +293,8 @@ def record_payment(invoice_id: Any) -> ResponseReturnValue:
         except ApiError as error:
             errors = form_errors(error)
         else:
-            flash(
-                _(
-                    "Payment %(number)s recorded. It is being applied to the invoice…",
-                    number=payment["number"],
-                ),
-                "info",
-            )
+            # The page itself says whether it is still being applied.
+            flash(_("Payment %(number)s recorded.", number=payment["number"]), "ok")
             return redirect(url_for("invoices.show", invoice_id=invoice_id, waiting=payment["id"]))
     context = _invoice_context(invoice, payment_values=request.form, payment_errors=errors)
     page = render("invoices/show.html", **context)
