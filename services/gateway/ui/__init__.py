@@ -6,18 +6,17 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from services.gateway import commands
+from services.gateway import commands, throttle
 from services.gateway.routing import WSGIApp
 from services.gateway.ui import formatting, security
 from services.gateway.ui.client import ApiError, PublicApi, ServiceDown
@@ -62,7 +61,7 @@ def create_ui(settings: Settings, db: Database, routes_for: Callable[[Identity],
         # Flask's own cookie carries only one-page messages (flash).
         SESSION_COOKIE_NAME="tameio_flash",
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("TAMEIO_PUBLIC_URL", "").startswith("https://"),
+        SESSION_COOKIE_SECURE=settings.tls,
     )
     app.extensions["tameio_ui"] = {"db": db, "settings": settings, "routes_for": routes_for}
     Babel(app, locale_selector=select_locale)
@@ -156,13 +155,10 @@ def ui_db() -> Database:
 
 
 def client_address() -> str:
-    """The browser's address, for throttling: the Nth X-Forwarded-For hop from the right
-    when TAMEIO_TRUSTED_PROXIES=N says a proxy in front is trusted, else the peer."""
-    trusted = os.environ.get("TAMEIO_TRUSTED_PROXIES", "")
-    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
-    if trusted.isdigit() and int(trusted) > 0 and len(hops) >= int(trusted):
-        return hops[-int(trusted)]
-    return request.remote_addr or "unknown"
+    """The browser's address, for throttling, as the API's token check sees a client: the
+    Nth X-Forwarded-For hop from the right with TAMEIO_TRUSTED_PROXIES=N, else the peer."""
+    settings = current_app.extensions["tameio_ui"]["settings"]
+    return throttle.client_address(request.environ, settings.trusted_proxies)
 
 
 def render(template: str, **context: Any) -> Response:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -26,8 +25,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def secure_cookies() -> bool:
     """Cookies carry Secure when the UI is served over TLS: the request came in as https,
     or TAMEIO_PUBLIC_URL says https (TLS ends at an ingress in front)."""
-    public_url = os.environ.get("TAMEIO_PUBLIC_URL", "")
-    return request.is_secure or public_url.lower().startswith("https://")
+    return request.is_secure or bool(current_app.extensions["tameio_ui"]["settings"].tls)
 
 
 def set_cookie(response: BaseResponse, name: str, value: str, max_age: int | None = None) -> None:
