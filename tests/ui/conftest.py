@@ -158,7 +158,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
 
     # The machine is shared: give assertions on a busy suite room before they fail.
-    expect.set_options(timeout=10_000)
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
@@ -182,7 +182,7 @@ def new_page(browser: Any, suite: Suite) -> Iterator[Any]:
             viewport={"width": width, "height": height},
             extra_http_headers=headers,
         )
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(30_000)
         contexts.append(context)
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
