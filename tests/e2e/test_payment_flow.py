@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, pool, select
+import urllib3
+from sqlalchemy import create_engine, pool, select, text
 from sqlalchemy.engine import Engine
 
 from services.payments.models import Refund, invoice_replica
@@ -71,6 +72,39 @@ def payments_knows(payments_db: Engine, *invoice_ids: str) -> None:
 
 def allocations(payment: dict[str, Any]) -> list[tuple[str, str]]:
     return [(a["invoice_id"], a["amount"]) for a in payment["allocations"]]
+
+
+def test_customer_created_through_the_gateway_reaches_every_process_and_the_wire(
+    suite: RealSuite, api: Gateway, amqp_url: str
+) -> None:
+    """`tameio up --broker --database-url`: a customer made through the gateway is published
+    on the wire and replicated by billing's own worker process; a service port reached
+    without the gateway's signature refuses. (First in the module: the first customer.)"""
+    subscriber = PikaSubscriber(amqp_url, suite.exchange, "customers.customer.created")
+    try:
+        customer = api.post("customers/customers", {"name": "Real Mode SA", "currency": "EUR"})
+        assert customer["number"] == "C-000001"
+        (message,) = subscriber.collect(1, timeout=SETTLE)
+    finally:
+        subscriber.close()
+    assert message.properties.message_id == message.body["id"]
+    assert message.body["data"]["id"] == customer["id"]
+
+    billing = create_engine(suite.database_url("billing"), poolclass=pool.NullPool)
+
+    def replicated() -> bool:
+        with billing.connect() as conn:
+            query = text("SELECT count(*) FROM customer_replica WHERE id = :id")
+            return conn.execute(query, {"id": customer["id"]}).scalar() == 1
+
+    try:
+        wait_until(replicated, timeout=SETTLE, what="billing's worker to replicate the customer")
+    finally:
+        billing.dispose()
+    customers_port = f"http://127.0.0.1:{suite.ports['customers']}"
+    direct = urllib3.request("GET", f"{customers_port}/customers")
+    assert direct.status == 401, "a service port reached without the gateway's signature refuses"
+    assert urllib3.request("GET", f"{customers_port}/healthz").status == 200
 
 
 def test_99_99_of_100_leaves_the_invoice_partially_paid_with_a_cent_due_on_every_side(
