@@ -12,7 +12,7 @@ from flask import Response
 from flask_smorest import Blueprint
 from sqlalchemy import func, select, true, tuple_
 
-from services.billing import accounts
+from services.billing import accounts, company
 from services.billing.domain import net_of_gross, split_gross
 from services.billing.models import (
     CreditNote,
@@ -26,6 +26,8 @@ from services.billing.models import (
 from services.billing.pdf import invoice_pdf
 from services.billing.schemas import (
     AccountSchema,
+    CompanyInput,
+    CompanySchema,
     CreditNoteCreateSchema,
     CreditNoteSchema,
     InvoiceCreateSchema,
@@ -79,6 +81,14 @@ CENT = Decimal("0.01")
 
 def _customer(uow: UnitOfWork, customer_id: uuid.UUID, *, in_path: bool = False) -> Any:
     return replica_customer(uow, customer_replica, customer_id, in_path=in_path)
+
+
+def _language(uow: UnitOfWork, customer_id: str) -> str:
+    """The language the customer's documents are written in (``en`` if unknown)."""
+    row = uow.session.execute(
+        select(customer_replica.c.snapshot).where(customer_replica.c.id == str(customer_id))
+    ).first()
+    return str((row.snapshot if row is not None else {}).get("language") or "en")
 
 
 def _tax_rates(uow: UnitOfWork) -> dict[str, Decimal]:
@@ -337,7 +347,9 @@ def get_invoice_pdf(invoice_id: uuid.UUID) -> Any:
     with unit_of_work() as uow:
         invoice = _invoice(uow, invoice_id)
         data = InvoiceSchema().dump(accounts.invoice_snapshot(uow, invoice))
-    response = Response(invoice_pdf(data), mimetype="application/pdf")
+        seller = company.company_or_none(uow)
+        language = _language(uow, invoice.customer_id)
+    response = Response(invoice_pdf(data, seller, language), mimetype="application/pdf")
     name = data["number"] or f"draft-{invoice_id}"
     response.headers["Content-Disposition"] = f'inline; filename="{name}.pdf"'
     return response
@@ -417,6 +429,29 @@ def create_credit_note(body: dict[str, Any]) -> Any:
             return answer, 201, {"Location": f"credit-notes/{note.id}"}
 
         return idempotent_create(uow, create)
+
+
+# -- the company profile ------------------------------------------------------------------
+
+
+@blp.route("/company", methods=["GET"])
+@blp.response(200, CompanySchema)
+def get_company() -> Any:
+    """The seller every invoice, credit note and email names (version 0: not set yet)."""
+    with unit_of_work() as uow:
+        return company.current_profile(uow)
+
+
+@blp.route("/company", methods=["PUT"])
+@requires("admin")
+@blp.arguments(CompanyInput)
+@blp.response(200, CompanySchema)
+def put_company(body: dict[str, Any]) -> Any:
+    """Replace the company profile; emits ``billing.company.updated``."""
+    with unit_of_work() as uow:
+        profile = company.update_profile(uow, body)
+        uow.commit()
+    return profile
 
 
 # -- accounts -----------------------------------------------------------------------------

@@ -198,3 +198,15 @@ class LedgerEntry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_ledger_customer_date", "customer_id", "date", "id"),)
+
+
+class CompanyProfile(Base):
+    """The seller: what every invoice, credit note and email shows as its sender (one row,
+    id ``company``; the fields as ``billing.company.updated`` carries them)."""
+
+    __tablename__ = "company_profile"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -6,10 +6,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.events.billing import CreditNoteIssued, InvoiceSnapshot
+from shared.events.billing import CompanyProfile, CreditNoteIssued, InvoiceSnapshot
 from shared.events.fields import Amount, Currency
 from shared.web.lists import PageQuery
-from shared.web.schemas import Percent, Quantity, RequestSchema, UnitPrice
+from shared.web.schemas import Name, Percent, Quantity, RequestSchema, UnitPrice
 
 
 class InvoiceLineInput(RequestSchema):
@@ -109,6 +109,56 @@ class OverdueJobSchema(RequestSchema):
 class OverdueJobResult(Schema):
     as_of = fields.Date(required=True)
     reported = fields.List(fields.String(), required=True)
+
+
+def _text(max_length: int) -> fields.String:
+    return fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=max_length)
+    )
+
+
+class CompanyAddressInput(RequestSchema):
+    line1 = _text(200)
+    line2 = _text(200)
+    city = _text(100)
+    postal_code = _text(20)
+    region = _text(100)
+    country = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^[A-Z]{2}$", error="An ISO 3166 alpha-2 code, e.g. GR."),
+    )
+
+
+class CompanyInput(RequestSchema):
+    """The whole profile (PUT replaces it): ``name`` and ``email`` are required."""
+
+    name = Name(required=True)
+    address = fields.Nested(CompanyAddressInput, load_default=None, allow_none=True)
+    tax_id = _text(40)
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    reply_to = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=320))
+    phone = _text(40)
+    iban = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^[A-Z]{2}[0-9]{2}[A-Z0-9 ]{10,36}$", error="An IBAN, e.g. GR16 0110 1250 ..."
+        ),
+    )
+    bic = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^[A-Z0-9]{8}([A-Z0-9]{3})?$", error="A BIC of 8 or 11."),
+    )
+    payment_instructions = _text(2000)
+    language = fields.String(load_default="en", validate=validate.OneOf(["en", "el"]))
+
+
+class CompanySchema(CompanyProfile):
+    name = fields.String(allow_none=True, required=True)
+    email = fields.String(allow_none=True, required=True)
+    updated_at = fields.String(allow_none=True)  # type: ignore[assignment]  # its wire form
 
 
 InvoiceSchema = InvoiceSnapshot

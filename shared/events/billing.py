@@ -207,3 +207,32 @@ class AccountBalanceChanged(EventData):
     open_total = Amount(allow_none=True)
     overdue_total = Amount(allow_none=True)
     open_invoices = fields.Integer(allow_none=True)
+
+
+class CompanyAddress(EventData):
+    line1 = fields.String(allow_none=True)
+    line2 = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    postal_code = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)
+
+
+@event(
+    "billing.company.updated",
+    summary="The seller's company profile after a change (a snapshot; subject `company`): "
+    "what every document and email shows as the sender.",
+)
+class CompanyProfile(EventData):
+    name = fields.String(required=True)
+    address = fields.Nested(CompanyAddress, allow_none=True)
+    tax_id = fields.String(allow_none=True)
+    email = fields.String(required=True)
+    reply_to = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    iban = fields.String(allow_none=True)
+    bic = fields.String(allow_none=True)
+    payment_instructions = fields.String(allow_none=True)
+    language = fields.String(required=True)  # en or el: new customers' language
+    version = fields.Integer(required=True)
+    updated_at = Timestamp(allow_none=True)
