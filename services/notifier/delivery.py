@@ -17,37 +17,24 @@ import time
 import uuid
 from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from services.notifier.models import Notification
+from services.notifier.models import Notification, company_replica
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db import Database, UnitOfWork
+from shared.replicas import company_profile
 from shared.web.client import ServiceClient, ServiceUnavailable
 
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    keep_trailing_newline=True,
-)
 MAX_ATTEMPTS = 5
 LEASE = dt.timedelta(minutes=2)  # longer than any SMTP exchange (10 s timeout)
 SENDER = "Tameio Receivables <receivables@tameio.invalid>"
-
-
-def render(kind: str, context: dict[str, Any]) -> tuple[str, str]:
-    """(text, html) of a notification kind."""
-    return (
-        TEMPLATES.get_template(f"{kind}.txt").render(**context),
-        TEMPLATES.get_template(f"{kind}.html").render(**context),
-    )
 
 
 NO_ADDRESS = "the customer has no email address"
@@ -160,11 +147,28 @@ def invoice_pdf(settings: Settings, notification: Notification) -> bytes | None:
     return body if status == 200 and body.startswith(b"%PDF") else None
 
 
-def compose(notification: Notification, attachment: bytes | None = None) -> EmailMessage:
+def sender(company: dict[str, Any] | None) -> str:
+    """The From address: the company profile's name and email, the placeholder before one
+    is set."""
+    if not company or not company.get("email"):
+        return SENDER
+    return formataddr((str(company.get("name") or ""), str(company["email"])))
+
+
+def compose(
+    notification: Notification,
+    attachment: bytes | None = None,
+    company: dict[str, Any] | None = None,
+) -> EmailMessage:
+    """The message as sent: from the company, Reply-To when it has one, dated now, the
+    text and HTML parts, and the PDF if any."""
     message = EmailMessage()
-    message["From"] = SENDER
+    message["From"] = sender(company)
+    if company and company.get("reply_to"):
+        message["Reply-To"] = str(company["reply_to"])
     message["To"] = notification.to or ""
     message["Subject"] = notification.subject
+    message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = notification.message_id
     message.set_content(notification.body)
     message.add_alternative(notification.body_html, subtype="html")
@@ -173,9 +177,14 @@ def compose(notification: Notification, attachment: bytes | None = None) -> Emai
             attachment,
             maintype="application",
             subtype="pdf",
-            filename=f"{notification.subject.split(':')[0].removeprefix('Invoice ')}.pdf",
+            filename=f"{attachment_name(notification)}.pdf",
         )
     return message
+
+
+def attachment_name(notification: Notification) -> str:
+    """The document number the subject starts with ("Invoice INV-2026-000001: ...")."""
+    return notification.subject.split(":")[0].split(" ")[-1]
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -209,6 +218,7 @@ def deliver_due(
         for notification in due:
             notification.status = "sending"
             notification.next_attempt_at = now + LEASE
+        company = company_profile(uow, company_replica)
         uow.commit()
     for notification in due:
         error = None
@@ -216,7 +226,8 @@ def deliver_due(
             error = NO_ADDRESS
         else:
             try:
-                mailer.send(compose(notification, invoice_pdf(settings, notification)))
+                attachment = invoice_pdf(settings, notification)
+                mailer.send(compose(notification, attachment, company))
             except (OSError, smtplib.SMTPException) as exc:
                 error = f"{type(exc).__name__}: {exc}"
         record_outcome_patiently(db, notification.id, error, final=not notification.to)

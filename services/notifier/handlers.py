@@ -8,12 +8,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.notifier.delivery import queue, render
+from services.notifier.delivery import queue
 from services.notifier.domain import payment_notice_kind
-from services.notifier.models import customer_replica, invoice_replica
+from services.notifier.models import company_replica, customer_replica, invoice_replica
+from services.notifier.wording import is_zero, language_of, render, subject
 from shared.db import UnitOfWork
 from shared.messaging import Event, NotYetKnown
-from shared.replicas import customer_replica_handlers, invoice_replica_handler
+from shared.replicas import (
+    company_profile,
+    company_replica_handler,
+    customer_replica_handlers,
+    invoice_replica_handler,
+)
 
 invoice_changed = invoice_replica_handler(invoice_replica)
 
@@ -28,13 +34,23 @@ def _customer(uow: UnitOfWork, customer_id: str) -> Any:
 
 
 def invoice_issued(uow: UnitOfWork, event: Event) -> None:
-    """The invoice email to the bill-to address."""
+    """The invoice email to the bill-to address, in the customer's language: what is due
+    and by when, or that it is already settled (credit on the account paid it at issue)."""
     invoice_changed(uow, event)
     invoice = event.raw_data
     customer = _customer(uow, invoice["customer_id"])
     to = (invoice.get("bill_to") or {}).get("email") or customer.email
+    language = language_of(customer)
+    settled = is_zero(invoice["amount_due"])
     text, html = render(
-        "invoice_issued", {"customer_name": invoice["bill_to"]["name"], "invoice": invoice}
+        "invoice_issued",
+        {
+            "customer_name": invoice["bill_to"]["name"],
+            "invoice": invoice,
+            "reference": None if settled else invoice["number"],
+        },
+        language=language,
+        company=company_profile(uow, company_replica),
     )
     queue(
         uow,
@@ -42,9 +58,13 @@ def invoice_issued(uow: UnitOfWork, event: Event) -> None:
         kind="invoice_issued",
         customer_id=customer.id,
         to=to,
-        subject=(
-            f"Invoice {invoice['number']}: {invoice['total']} {invoice['currency']}, "
-            f"due {invoice['due_date']}"
+        subject=subject(
+            language,
+            "invoice_settled" if settled else "invoice_issued",
+            number=invoice["number"],
+            total=invoice["total"],
+            currency=invoice["currency"],
+            due_date=invoice["due_date"],
         ),
         body=text,
         body_html=html,
@@ -92,11 +112,11 @@ def payment_applied(uow: UnitOfWork, event: Event) -> None:
         "zero": zero,
         "payment_date": data.get("date"),
     }
-    text, html = render(kind, context)
-    subject = (
-        f"Payment received: {amount} {data['currency']}, thank you"
-        if kind == "payment_receipt"
-        else f"Payment received: {amount} {data['currency']}, a balance remains"
+    open_numbers = [str(line["number"]) for line in lines if not line["paid"]]
+    context["reference"] = ", ".join(open_numbers) or None
+    language = language_of(customer)
+    text, html = render(
+        kind, context, language=language, company=company_profile(uow, company_replica)
     )
     queue(
         uow,
@@ -104,7 +124,7 @@ def payment_applied(uow: UnitOfWork, event: Event) -> None:
         kind=kind,
         customer_id=customer.id,
         to=customer.email,
-        subject=subject,
+        subject=subject(language, kind, amount=amount, currency=data["currency"]),
         body=text,
         body_html=html,
         payment_id=data["payment_id"],
@@ -114,6 +134,7 @@ def payment_applied(uow: UnitOfWork, event: Event) -> None:
 
 HANDLERS = {
     **customer_replica_handlers(customer_replica),
+    "billing.company.updated": company_replica_handler(company_replica),
     "billing.invoice.issued": invoice_issued,
     "billing.invoice.updated": invoice_changed,
     "billing.payment.applied": payment_applied,

@@ -11,7 +11,7 @@ from sqlalchemy import Integer, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, new_metadata, platform_tables
-from shared.replicas import customer_replica_table, invoice_replica_table
+from shared.replicas import company_replica_table, customer_replica_table, invoice_replica_table
 
 
 class Base(DeclarativeBase):
@@ -21,6 +21,7 @@ class Base(DeclarativeBase):
 platform = platform_tables(Base.metadata)
 customer_replica = customer_replica_table(Base.metadata)
 invoice_replica = invoice_replica_table(Base.metadata)
+company_replica = company_replica_table(Base.metadata)
 
 
 class PolicyLevel(Base):

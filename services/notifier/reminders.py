@@ -7,14 +7,28 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from services.notifier.delivery import queue, render
+from services.notifier.delivery import queue
 from services.notifier.domain import DEFAULT_POLICY, Level, reminder_due
-from services.notifier.models import Notification, PolicyLevel, customer_replica, invoice_replica
+from services.notifier.models import (
+    Notification,
+    PolicyLevel,
+    company_replica,
+    customer_replica,
+    invoice_replica,
+)
+from services.notifier.wording import LANGUAGES, render, subject
 from shared.config import Settings
 from shared.db import Database, UnitOfWork
 from shared.messaging.worker import Job
+from shared.replicas import company_profile
 
 OPEN = ("open", "partially_paid")
+
+
+def language_of(row: Any) -> str:
+    """The language of a reminder's customer (its replica snapshot, joined as ``customer``)."""
+    language = (row.customer or {}).get("language")
+    return str(language) if language in LANGUAGES else "en"
 
 
 def current_policy(uow: UnitOfWork) -> list[Level]:
@@ -29,7 +43,12 @@ def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
     paid and void invoices and customers with reminders disabled."""
     levels = current_policy(uow)
     invoices = uow.session.execute(
-        select(invoice_replica, customer_replica.c.name, customer_replica.c.email)
+        select(
+            invoice_replica,
+            customer_replica.c.name,
+            customer_replica.c.email,
+            customer_replica.c.snapshot.label("customer"),
+        )
         .join(customer_replica, customer_replica.c.id == invoice_replica.c.customer_id)
         .where(
             invoice_replica.c.status.in_(OPEN),
@@ -45,6 +64,7 @@ def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
             .group_by(Notification.invoice_id)
         ).all()
     )
+    company = company_profile(uow, company_replica)
     queued = []
     for invoice in invoices:
         level = reminder_due(levels, invoice.due_date, as_of, sent.get(invoice.id) or 0)
@@ -57,16 +77,28 @@ def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
             "days_late": days_late,
             "template": level.template,
         }
-        text, html = render("reminder", context)
-        subject = (
-            f"Final notice: invoice {invoice.number}"
+        language = language_of(invoice)
+        text, html = render(
+            "reminder",
+            {**context, "reference": invoice.number},
+            language=language,
+            company=company,
+        )
+        key = (
+            "reminder_final"
             if level.template == "final"
-            else f"Reminder: invoice {invoice.number}, {invoice.amount_due} {invoice.currency} due"
-            + (
-                f" on {invoice.due_date}"
-                if days_late < 0
-                else f", {days_late} day{'' if days_late == 1 else 's'} late"
-            )
+            else "reminder_upcoming"
+            if days_late < 0
+            else "reminder_late"
+        )
+        subject_line = subject(
+            language,
+            key,
+            number=invoice.number,
+            amount_due=invoice.amount_due,
+            currency=invoice.currency,
+            due_date=invoice.due_date,
+            **({"days": days_late} if key == "reminder_late" else {}),
         )
         notification = queue(
             uow,
@@ -75,7 +107,7 @@ def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
             level=level.level,
             customer_id=invoice.customer_id,
             to=invoice.email,
-            subject=subject,
+            subject=subject_line,
             body=text,
             body_html=html,
             invoice_id=invoice.id,
