@@ -25,12 +25,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from services.notifier.documents import DocumentAway, fetch_invoice, refresh_invoice_email
 from services.notifier.models import Notification, company_replica
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db import Database, UnitOfWork
 from shared.replicas import company_profile
-from shared.web.client import ServiceClient, ServiceUnavailable
 
 MAX_ATTEMPTS = 5
 LEASE = dt.timedelta(minutes=2)  # longer than any SMTP exchange (10 s timeout)
@@ -134,19 +134,6 @@ def mailer_for(settings: Settings) -> Mailer:
     return FileMailer(settings.data_dir / "mail")
 
 
-def invoice_pdf(settings: Settings, notification: Notification) -> bytes | None:
-    """The invoice PDF from billing for an invoice email, if billing serves it right now."""
-    if notification.kind != "invoice_issued" or not notification.invoice_id:
-        return None
-    try:
-        status, body = ServiceClient(settings).get_bytes(
-            "billing", f"/invoices/{notification.invoice_id}/pdf"
-        )
-    except ServiceUnavailable:
-        return None
-    return body if status == 200 and body.startswith(b"%PDF") else None
-
-
 def sender(company: dict[str, Any] | None) -> str:
     """The From address: the company profile's name and email, the placeholder before one
     is set."""
@@ -221,17 +208,40 @@ def deliver_due(
         company = company_profile(uow, company_replica)
         uow.commit()
     for notification in due:
-        error = None
+        error, attachment = None, None
+        if notification.to and notification.kind == "invoice_issued" and notification.invoice_id:
+            try:
+                invoice, attachment = fetch_invoice(settings, notification.invoice_id)
+            except DocumentAway as exc:
+                postpone(db, notification.id, str(exc))
+                continue
+            refresh_invoice_email(db, notification, invoice)
         if not notification.to:
             error = NO_ADDRESS
         else:
             try:
-                attachment = invoice_pdf(settings, notification)
                 mailer.send(compose(notification, attachment, company))
             except (OSError, smtplib.SMTPException) as exc:
                 error = f"{type(exc).__name__}: {exc}"
         record_outcome_patiently(db, notification.id, error, final=not notification.to)
     return len(due)
+
+
+def postpone(db: Database, notification_id: uuid.UUID, reason: str) -> None:
+    """Wait for the document an email needs (billing is down): queued again, the reason
+    kept as its error, no attempt charged, so it is never sent without its document and
+    never given up while the document may come back. The wait grows with how long it has
+    waited (a quarter of it, 5 s to 10 min)."""
+    with db.unit_of_work() as uow:
+        notification = uow.session.get(Notification, notification_id, with_for_update=True)
+        assert notification is not None
+        now = utcnow()
+        waited = (now - notification.created_at) / 4
+        delay = min(max(waited, dt.timedelta(seconds=5)), dt.timedelta(minutes=10))
+        notification.status = "queued"
+        notification.error = f"waiting for its document: {reason}"[:2000]
+        notification.next_attempt_at = now + delay
+        uow.commit()
 
 
 def record_outcome_patiently(

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from services.notifier.delivery import queue
 from services.notifier.domain import payment_notice_kind
 from services.notifier.models import company_replica, customer_replica, invoice_replica
-from services.notifier.wording import is_zero, language_of, render, subject
+from services.notifier.wording import invoice_email, language_of, render, subject
 from shared.db import UnitOfWork
 from shared.messaging import Event, NotYetKnown
 from shared.replicas import (
@@ -34,23 +34,15 @@ def _customer(uow: UnitOfWork, customer_id: str) -> Any:
 
 
 def invoice_issued(uow: UnitOfWork, event: Event) -> None:
-    """The invoice email to the bill-to address, in the customer's language: what is due
-    and by when, or that it is already settled (credit on the account paid it at issue)."""
+    """The invoice email to the bill-to address, in the customer's language; it is written
+    anew from billing's answer when it is sent (documents.py), so what is queued here is
+    what the invoice said at issue."""
     invoice_changed(uow, event)
     invoice = event.raw_data
     customer = _customer(uow, invoice["customer_id"])
     to = (invoice.get("bill_to") or {}).get("email") or customer.email
-    language = language_of(customer)
-    settled = is_zero(invoice["amount_due"])
-    text, html = render(
-        "invoice_issued",
-        {
-            "customer_name": invoice["bill_to"]["name"],
-            "invoice": invoice,
-            "reference": None if settled else invoice["number"],
-        },
-        language=language,
-        company=company_profile(uow, company_replica),
+    subject_line, text, html = invoice_email(
+        invoice, language_of(customer), company_profile(uow, company_replica)
     )
     queue(
         uow,
@@ -58,14 +50,7 @@ def invoice_issued(uow: UnitOfWork, event: Event) -> None:
         kind="invoice_issued",
         customer_id=customer.id,
         to=to,
-        subject=subject(
-            language,
-            "invoice_settled" if settled else "invoice_issued",
-            number=invoice["number"],
-            total=invoice["total"],
-            currency=invoice["currency"],
-            due_date=invoice["due_date"],
-        ),
+        subject=subject_line,
         body=text,
         body_html=html,
         invoice_id=invoice["id"],

@@ -99,3 +99,30 @@ def render(
 
 def is_zero(amount: str) -> bool:
     return Decimal(amount) == 0
+
+
+def invoice_email(
+    invoice: dict[str, Any], language: str, company: dict[str, Any] | None
+) -> tuple[str, str, str]:
+    """(subject, text, html) of the invoice email for ``invoice`` as it stands: what is due
+    and by when, or that it is already settled (account credit paid it at issue)."""
+    settled = is_zero(invoice["amount_due"])
+    text, html = render(
+        "invoice_issued",
+        {
+            "customer_name": invoice["bill_to"]["name"],
+            "invoice": invoice,
+            "reference": None if settled else invoice["number"],
+        },
+        language=language,
+        company=company,
+    )
+    line = subject(
+        language,
+        "invoice_settled" if settled else "invoice_issued",
+        number=invoice["number"],
+        total=invoice["total"],
+        currency=invoice["currency"],
+        due_date=invoice["due_date"],
+    )
+    return line, text, html

@@ -4,6 +4,7 @@ the customer's language."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import subprocess
 import unicodedata
@@ -143,3 +144,22 @@ def test_the_invoice_pdf_of_a_greek_customer_is_in_greek(billing):
     ):
         assert folded(expected) in folded(text), expected
     assert "amount due" not in folded(text)
+
+
+@pytest.mark.parametrize(
+    ("language", "labels"),
+    [("en", ("Unit price", "Discount", "Net")), ("el", ("Τιμή μονάδας", "Έκπτωση", "Καθαρή αξία"))],
+)
+def test_a_discounted_line_on_the_pdf_shows_list_price_discount_and_net(billing, language, labels):
+    billing.item("CONSULT", "70.00")
+    customer = billing.customer(name="Discounted Ltd", language=language)
+    billing.contract(customer, valid_from=dt.date(2026, 1, 1), discount_percent="10.00")
+    invoice = billing.invoice(customer, ("CONSULT", "10"))
+    answer = billing.client("viewer").get(f"/invoices/{invoice['id']}/pdf")
+
+    text = pdf_text(answer.data)
+
+    (line,) = [row for row in text.splitlines() if "630.00" in row and "70.00" in row]
+    assert "10.00%" in line
+    for label in labels:
+        assert folded(label) in folded(text), label
