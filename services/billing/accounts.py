@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, select
 
+from services.billing.credit_notes import credit_note_snapshot
 from services.billing.domain import OpenInvoice, days_overdue, invoice_status, plan_allocations
 from services.billing.models import (
     Account,
@@ -617,25 +618,7 @@ def credit(uow: UnitOfWork, note: Any, invoice: Invoice | None) -> None:
         )
         account.unapplied_credit_minor += excess
     uow.session.flush()
-    c = note.currency
-    uow.emit(
-        "billing.credit_note.issued",
-        str(note.id),
-        {
-            "id": str(note.id),
-            "number": note.number,
-            "customer_id": note.customer_id,
-            "invoice_id": str(invoice.id) if invoice else None,
-            "amount": money(note.amount_minor, c),
-            "currency": c,
-            "date": note.date,
-            "reason": note.reason,
-            "lines": note.lines,
-            "applied_amount": money(applied, c),
-            "unapplied_amount": money(excess, c),
-            "created_at": note.created_at,
-        },
-    )
+    uow.emit("billing.credit_note.issued", str(note.id), credit_note_snapshot(uow, note))
     if applied and invoice is not None:
         emit_invoice_change(uow, invoice, note.date, credit_note_id=str(note.id))
     emit_balance(uow, account, note.date)

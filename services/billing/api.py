@@ -13,6 +13,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select, true, tuple_
 
 from services.billing import accounts, company
+from services.billing.credit_notes import credit_note_snapshot
 from services.billing.domain import net_of_gross, split_gross
 from services.billing.models import (
     CreditNote,
@@ -23,12 +24,13 @@ from services.billing.models import (
     item_replica,
     tax_rates_replica,
 )
-from services.billing.pdf import invoice_pdf
+from services.billing.pdf import credit_note_pdf, invoice_pdf
 from services.billing.schemas import (
     AccountSchema,
     CompanyInput,
     CompanySchema,
     CreditNoteCreateSchema,
+    CreditNoteQuery,
     CreditNoteSchema,
     InvoiceCreateSchema,
     InvoiceQuery,
@@ -429,6 +431,62 @@ def create_credit_note(body: dict[str, Any]) -> Any:
             return answer, 201, {"Location": f"credit-notes/{note.id}"}
 
         return idempotent_create(uow, create)
+
+
+@blp.route("/credit-notes", methods=["GET"])
+@blp.arguments(CreditNoteQuery, location="query")
+@blp.response(200, page_of(CreditNoteSchema))
+def list_credit_notes(args: dict[str, Any]) -> Any:
+    """Credit notes, newest first; ``customer_id`` and ``invoice_id`` filters; CSV."""
+    stmt = select(CreditNote)
+    if "customer_id" in args:
+        stmt = stmt.where(CreditNote.customer_id == str(args["customer_id"]))
+    if "invoice_id" in args:
+        stmt = stmt.where(CreditNote.invoice_id == args["invoice_id"])
+    with unit_of_work() as uow:
+        rows, next_cursor = keyset_page(
+            uow.session,
+            stmt,
+            [CreditNote.created_at, CreditNote.id],
+            lambda n: [n.created_at, n.id],
+            limit=args["limit"],
+            cursor=args["cursor"],
+            descending=True,
+        )
+        items = [credit_note_snapshot(uow, row) for row in rows]
+    return list_response(items, CreditNoteSchema, next_cursor, filename="credit-notes")
+
+
+def _credit_note(uow: UnitOfWork, credit_note_id: uuid.UUID) -> CreditNote:
+    note = uow.session.get(CreditNote, credit_note_id)
+    if note is None:
+        raise not_found(f"credit note {credit_note_id}")
+    return note
+
+
+@blp.route("/credit-notes/<uuid:credit_note_id>", methods=["GET"])
+@blp.response(200, CreditNoteSchema)
+def get_credit_note(credit_note_id: uuid.UUID) -> Any:
+    with unit_of_work() as uow:
+        return credit_note_snapshot(uow, _credit_note(uow, credit_note_id))
+
+
+@blp.route("/credit-notes/<uuid:credit_note_id>/pdf", methods=["GET"])
+@blp.response(200, content_type="application/pdf", description="the credit note as a PDF")
+def get_credit_note_pdf(credit_note_id: uuid.UUID) -> Any:
+    """The seller, the customer, the invoice it credits, net, tax and total, and what it
+    took off the invoice or left as account credit, in the customer's language."""
+    with unit_of_work() as uow:
+        note = _credit_note(uow, credit_note_id)
+        data = CreditNoteSchema().dump(credit_note_snapshot(uow, note))
+        customer = _customer(uow, uuid.UUID(note.customer_id))
+        snapshot = dict(customer.snapshot)
+        seller = company.company_or_none(uow)
+        language = _language(uow, note.customer_id)
+    pdf = credit_note_pdf(data, snapshot, seller, language)
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{data["number"]}.pdf"'
+    return response
 
 
 # -- the company profile ------------------------------------------------------------------

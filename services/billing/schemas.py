@@ -66,6 +66,11 @@ class CreditNoteCreateSchema(RequestSchema):
             raise ValidationError("Only standalone credit notes take a tax_rate.", "tax_rate")
 
 
+class CreditNoteQuery(PageQuery):
+    customer_id = fields.UUID()
+    invoice_id = fields.UUID()
+
+
 class AccountSchema(Schema):
     customer_id = fields.String(required=True)
     currency = Currency(required=True)

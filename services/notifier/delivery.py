@@ -25,7 +25,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from services.notifier.documents import DocumentAway, fetch_invoice, refresh_invoice_email
+from services.notifier.documents import (
+    DocumentAway,
+    fetch_credit_note_pdf,
+    fetch_invoice,
+    refresh_invoice_email,
+)
 from services.notifier.models import Notification, company_replica
 from shared.clock import utcnow
 from shared.config import Settings
@@ -209,13 +214,11 @@ def deliver_due(
         uow.commit()
     for notification in due:
         error, attachment = None, None
-        if notification.to and notification.kind == "invoice_issued" and notification.invoice_id:
-            try:
-                invoice, attachment = fetch_invoice(settings, notification.invoice_id)
-            except DocumentAway as exc:
-                postpone(db, notification.id, str(exc))
-                continue
-            refresh_invoice_email(db, notification, invoice)
+        try:
+            attachment = attached_document(db, settings, notification)
+        except DocumentAway as exc:
+            postpone(db, notification.id, str(exc))
+            continue
         if not notification.to:
             error = NO_ADDRESS
         else:
@@ -225,6 +228,21 @@ def deliver_due(
                 error = f"{type(exc).__name__}: {exc}"
         record_outcome_patiently(db, notification.id, error, final=not notification.to)
     return len(due)
+
+
+def attached_document(db: Database, settings: Settings, notification: Notification) -> bytes | None:
+    """The PDF an invoice email or credit note notice carries, fetched now (an invoice
+    email is written anew from the same answer); None for other kinds. Raises
+    DocumentAway while billing cannot give it."""
+    if not notification.to:
+        return None
+    if notification.kind == "invoice_issued" and notification.invoice_id:
+        invoice, pdf = fetch_invoice(settings, notification.invoice_id)
+        refresh_invoice_email(db, notification, invoice)
+        return pdf
+    if notification.kind == "credit_note":
+        return fetch_credit_note_pdf(settings, notification)
+    return None
 
 
 def postpone(db: Database, notification_id: uuid.UUID, reason: str) -> None:

@@ -19,6 +19,19 @@ class DocumentAway(Exception):
     """Billing cannot give the document right now: the email waits for it."""
 
 
+def fetch_credit_note_pdf(settings: Settings, notification: Notification) -> bytes:
+    """The PDF of the credit note a ``credit_note`` notice is about (its cause names it);
+    raises DocumentAway if billing does not serve it now."""
+    note_id = notification.cause.partition(":")[2]
+    try:
+        status, pdf = ServiceClient(settings).get_bytes("billing", f"/credit-notes/{note_id}/pdf")
+    except ServiceUnavailable as exc:
+        raise DocumentAway(str(exc)) from None
+    if status != 200 or not pdf.startswith(b"%PDF"):
+        raise DocumentAway(f"billing answered {status} for the PDF of credit note {note_id}")
+    return pdf
+
+
 def fetch_invoice(settings: Settings, invoice_id: str) -> tuple[dict[str, Any], bytes]:
     """(the invoice as billing answers it, its PDF); raises DocumentAway if billing is down
     or does not serve both."""

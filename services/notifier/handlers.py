@@ -117,10 +117,110 @@ def payment_applied(uow: UnitOfWork, event: Event) -> None:
     )
 
 
+def _notice(
+    uow: UnitOfWork,
+    event: Event,
+    customer_id: str,
+    kind: str,
+    cause: str,
+    context: dict[str, Any],
+    subject_values: dict[str, Any],
+    **refs: Any,
+) -> None:
+    """Queue one notice of ``kind`` for ``cause`` to the customer, in their language."""
+    customer = _customer(uow, customer_id)
+    language = language_of(customer)
+    text, html = render(
+        kind,
+        {"customer_name": customer.name, **context},
+        language=language,
+        company=company_profile(uow, company_replica),
+    )
+    queue(
+        uow,
+        cause=cause,
+        kind=kind,
+        customer_id=customer.id,
+        to=customer.email,
+        subject=subject(language, kind, **subject_values),
+        body=text,
+        body_html=html,
+        **refs,
+    )
+
+
+def credit_note_issued(uow: UnitOfWork, event: Event) -> None:
+    """The credit note, its PDF attached when it is sent."""
+    note = event.raw_data
+    _notice(
+        uow,
+        event,
+        note["customer_id"],
+        "credit_note",
+        f"credit_note:{note['id']}",
+        {"note": note},
+        {"number": note["number"], "amount": note["amount"], "currency": note["currency"]},
+        invoice_id=note.get("invoice_id"),
+    )
+
+
+def refund_issued(uow: UnitOfWork, event: Event) -> None:
+    """Credit on the account paid back to the customer."""
+    refund = event.raw_data
+    _notice(
+        uow,
+        event,
+        refund["customer_id"],
+        "refund",
+        f"refund:{refund['id']}",
+        {"refund": refund},
+        {"amount": refund["amount"], "currency": refund["currency"]},
+    )
+
+
+def payment_unapplied(uow: UnitOfWork, event: Event) -> None:
+    """A reversed payment: it was returned, and what it had paid is due again."""
+    data = event.raw_data
+    invoices = []
+    for allocation in data["allocations"]:
+        invoice = uow.session.execute(
+            select(invoice_replica.c.number).where(invoice_replica.c.id == allocation["invoice_id"])
+        ).first()
+        invoices.append(
+            {"number": invoice.number if invoice else None, "amount": allocation["amount"]}
+        )
+    due_again = sum((Decimal(a["amount"]) for a in data["allocations"]), Decimal(0))
+    removed = Decimal(data.get("unapplied_amount") or 0)
+    amount, due = str(due_again + removed), str(due_again)
+    numbers = [str(line["number"]) for line in invoices if line["number"]]
+    _notice(
+        uow,
+        event,
+        data["customer_id"],
+        "payment_reversed",
+        f"payment_reversed:{data['payment_id']}",
+        {
+            "amount": amount,
+            "currency": data["currency"],
+            "reason": data.get("reason"),
+            "due_again": due,
+            "credit_removed": str(removed),
+            "invoices": invoices,
+            "reference": ", ".join(numbers) or None,
+        },
+        {"amount": amount, "due_again": due, "currency": data["currency"]},
+        payment_id=data["payment_id"],
+        invoice_id=str(data["allocations"][0]["invoice_id"]) if data["allocations"] else None,
+    )
+
+
 HANDLERS = {
     **customer_replica_handlers(customer_replica),
     "billing.company.updated": company_replica_handler(company_replica),
     "billing.invoice.issued": invoice_issued,
     "billing.invoice.updated": invoice_changed,
     "billing.payment.applied": payment_applied,
+    "billing.payment.unapplied": payment_unapplied,
+    "billing.credit_note.issued": credit_note_issued,
+    "payments.refund.issued": refund_issued,
 }

@@ -28,6 +28,11 @@ SUBJECTS: dict[str, dict[str, str]] = {
             "Reminder: invoice {number}, {amount_due} {currency} due on {due_date}"
         ),
         "reminder_late": "Reminder: invoice {number}, {amount_due} {currency} due, {late}",
+        "credit_note": "Credit note {number}: {amount} {currency}",
+        "refund": "Refund: {amount} {currency} paid back to you",
+        "payment_reversed": (
+            "Payment of {amount} {currency} returned: {due_again} {currency} due again"
+        ),
         "late_one": "1 day late",
         "late_many": "{days} days late",
     },
@@ -41,6 +46,11 @@ SUBJECTS: dict[str, dict[str, str]] = {
             "Υπενθύμιση: τιμολόγιο {number}, {amount_due} {currency} έως {due_date}"
         ),
         "reminder_late": "Υπενθύμιση: τιμολόγιο {number}, {amount_due} {currency}, {late}",
+        "credit_note": "Πιστωτικό τιμολόγιο {number}: {amount} {currency}",
+        "refund": "Επιστροφή χρημάτων: {amount} {currency}",
+        "payment_reversed": (
+            "Επιστροφή πληρωμής {amount} {currency}: οφείλονται ξανά {due_again} {currency}"
+        ),
         "late_one": "1 ημέρα καθυστέρηση",
         "late_many": "{days} ημέρες καθυστέρηση",
     },

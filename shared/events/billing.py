@@ -136,6 +136,7 @@ class CreditNoteIssued(EventData):
     number = fields.String(required=True)
     customer_id = Id(required=True)
     invoice_id = Id(allow_none=True)  # null: all of it is account credit
+    invoice_number = fields.String(allow_none=True)
     amount = Amount(required=True)  # gross
     currency = Currency(required=True)
     date = fields.Date(required=True)

@@ -175,6 +175,9 @@ class Notifier:
         """Billing as notifier asks it when it sends an invoice email: each invoice as the
         latest event about it said, and a stand-in PDF."""
         parts = environ["PATH_INFO"].strip("/").split("/")
+        if parts[0] == "credit-notes" and parts[-1] == "pdf":
+            start_response("200 OK", [("Content-Type", "application/pdf")])
+            return [b"%PDF-1.7 credit note " + parts[1].encode()]
         invoice = self.invoices.get(parts[1]) if len(parts) >= 2 else None
         if invoice is None:
             start_response("404 NOT FOUND", [("Content-Type", "application/problem+json")])
