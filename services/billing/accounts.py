@@ -137,6 +137,7 @@ def invoice_snapshot(
             if a.source_kind == "payment"
         ],
         "paid_on": invoice.paid_on,
+        "notify": invoice.notify is not False,
         "notes": invoice.notes,
         "void_reason": invoice.void_reason,
         "version": invoice.version,
@@ -432,6 +433,7 @@ def apply_payment(
             "currency": currency,
             "date": day,
             "from_credit": False,
+            "notify": payment.get("notify") is not False,
         },
     )
     emit_balance(uow, account, day, invoices)  # no invoice opened or closed but these
@@ -585,7 +587,7 @@ def void_invoice(uow: UnitOfWork, invoice: Invoice, reason: str | None, day: dt.
         emit_balance(uow, account, day)
 
 
-def credit(uow: UnitOfWork, note: Any, invoice: Invoice | None) -> None:
+def credit(uow: UnitOfWork, note: Any, invoice: Invoice | None, *, notify: bool = True) -> None:
     """Post a credit note: ledger -amount; against an invoice it lowers amount_due (never
     below 0), any excess becomes account credit."""
     account = lock_account(uow, note.customer_id, note.currency)
@@ -618,7 +620,11 @@ def credit(uow: UnitOfWork, note: Any, invoice: Invoice | None) -> None:
         )
         account.unapplied_credit_minor += excess
     uow.session.flush()
-    uow.emit("billing.credit_note.issued", str(note.id), credit_note_snapshot(uow, note))
+    uow.emit(
+        "billing.credit_note.issued",
+        str(note.id),
+        {**credit_note_snapshot(uow, note), "notify": notify},
+    )
     if applied and invoice is not None:
         emit_invoice_change(uow, invoice, note.date, credit_note_id=str(note.id))
     emit_balance(uow, account, note.date)

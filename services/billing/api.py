@@ -246,6 +246,7 @@ def create_invoice(body: dict[str, Any]) -> Any:
                 paid_minor=0,
                 credited_minor=0,
                 notes=body["notes"],
+                notify=body["notify"],
                 created_at=now,
                 updated_at=now,
             )
@@ -424,10 +425,8 @@ def create_credit_note(body: dict[str, Any]) -> Any:
             )
             uow.session.add(note)
             uow.session.flush()
-            accounts.credit(uow, note, invoice)
-            answer = next(e for e in uow.events if e["type"] == "billing.credit_note.issued")[
-                "data"
-            ]
+            accounts.credit(uow, note, invoice, notify=body["notify"])
+            answer = CreditNoteSchema().dump(credit_note_snapshot(uow, note))
             return answer, 201, {"Location": f"credit-notes/{note.id}"}
 
         return idempotent_create(uow, create)

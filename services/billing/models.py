@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -101,6 +102,8 @@ class Invoice(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     void_reason: Mapped[str | None] = mapped_column(Text)
     overdue_reported: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False: entered as history (an import); no email is sent for it.
+    notify: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

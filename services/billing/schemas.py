@@ -30,6 +30,10 @@ class InvoiceCreateSchema(RequestSchema):
     due_date = fields.Date(load_default=None, allow_none=True)
     notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
     draft = fields.Boolean(load_default=False)
+    notify = fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: history import, no email is sent for it"},
+    )
 
     @validates_schema
     def _due_after_issue(self, data: dict[str, Any], **_: Any) -> None:
@@ -59,6 +63,10 @@ class CreditNoteCreateSchema(RequestSchema):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
     date = fields.Date(load_default=None, allow_none=True)
     tax_rate = Percent(load_default=None, allow_none=True)
+    notify = fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: history import, no email is sent for it"},
+    )
 
     @validates_schema
     def _rate_only_standalone(self, data: dict[str, Any], **_: Any) -> None:

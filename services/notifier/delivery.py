@@ -58,6 +58,7 @@ def queue(
     invoice_id: str | None = None,
     payment_id: str | None = None,
     level: int | None = None,
+    business_date: dt.date | None = None,
 ) -> Notification | None:
     """Record a notification for ``cause`` unless one exists (then None). Without an
     address it can never be sent: it is recorded failed at once, in this transaction."""
@@ -78,6 +79,7 @@ def queue(
         invoice_id=invoice_id,
         customer_id=customer_id,
         payment_id=payment_id,
+        business_date=business_date,
         message_id=make_msgid(domain="tameio.invalid"),
         attempts=0,
         next_attempt_at=now,

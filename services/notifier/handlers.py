@@ -39,6 +39,8 @@ def invoice_issued(uow: UnitOfWork, event: Event) -> None:
     what the invoice said at issue."""
     invoice_changed(uow, event)
     invoice = event.raw_data
+    if invoice.get("notify") is False:
+        return  # entered as history: the customer had it long ago
     customer = _customer(uow, invoice["customer_id"])
     to = (invoice.get("bill_to") or {}).get("email") or customer.email
     subject_line, text, html = invoice_email(
@@ -63,6 +65,8 @@ def payment_applied(uow: UnitOfWork, event: Event) -> None:
     data = event.raw_data
     if data.get("from_credit"):
         return  # credit used on a later invoice: that invoice's email tells the story
+    if data.get("notify") is False:
+        return  # a payment entered as history
     customer = _customer(uow, data["customer_id"])
     lines = []
     for allocation in data["allocations"]:
@@ -152,6 +156,8 @@ def _notice(
 def credit_note_issued(uow: UnitOfWork, event: Event) -> None:
     """The credit note, its PDF attached when it is sent."""
     note = event.raw_data
+    if note.get("notify") is False:
+        return
     _notice(
         uow,
         event,
@@ -167,6 +173,8 @@ def credit_note_issued(uow: UnitOfWork, event: Event) -> None:
 def refund_issued(uow: UnitOfWork, event: Event) -> None:
     """Credit on the account paid back to the customer."""
     refund = event.raw_data
+    if refund.get("notify") is False:
+        return
     _notice(
         uow,
         event,

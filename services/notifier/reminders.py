@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.notifier.delivery import queue
 from services.notifier.domain import DEFAULT_POLICY, Level, reminder_due
@@ -38,9 +38,30 @@ def current_policy(uow: UnitOfWork) -> list[Level]:
     return [Level(row.level, row.days_after_due, row.template) for row in rows]
 
 
+def last_reminders(uow: UnitOfWork) -> dict[str, tuple[int, dt.date]]:
+    """Per invoice, the highest reminder level sent and the business day of the run that
+    sent it (the day it was queued for reminders from before that was recorded)."""
+    rows = uow.session.execute(
+        select(
+            Notification.invoice_id,
+            Notification.level,
+            Notification.business_date,
+            Notification.created_at,
+        ).where(Notification.kind == "reminder")
+    ).all()
+    last: dict[str, tuple[int, dt.date]] = {}
+    for invoice_id, level, business_date, created_at in rows:
+        if invoice_id is None or level is None:
+            continue
+        if level > last.get(invoice_id, (0, dt.date.min))[0]:
+            last[invoice_id] = (level, business_date or created_at.date())
+    return last
+
+
 def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
-    """Queue, for every open invoice, the highest level come due and not yet sent; skip
-    paid and void invoices and customers with reminders disabled."""
+    """Queue, for every open invoice, the next reminder level in order if it is due
+    (domain.reminder_due); skip paid and void invoices and customers with reminders
+    disabled."""
     levels = current_policy(uow)
     invoices = uow.session.execute(
         select(
@@ -57,17 +78,12 @@ def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
         )
         .order_by(invoice_replica.c.due_date)
     ).all()
-    sent = dict(
-        uow.session.execute(
-            select(Notification.invoice_id, func.max(Notification.level))
-            .where(Notification.kind == "reminder")
-            .group_by(Notification.invoice_id)
-        ).all()
-    )
+    sent = last_reminders(uow)
     company = company_profile(uow, company_replica)
     queued = []
     for invoice in invoices:
-        level = reminder_due(levels, invoice.due_date, as_of, sent.get(invoice.id) or 0)
+        highest, sent_on = sent.get(invoice.id, (0, None))
+        level = reminder_due(levels, invoice.due_date, as_of, highest, sent_on)
         if level is None:
             continue
         days_late = (as_of - invoice.due_date).days
@@ -105,6 +121,7 @@ def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
             cause=f"reminder:{invoice.id}:{level.level}",
             kind="reminder",
             level=level.level,
+            business_date=as_of,
             customer_id=invoice.customer_id,
             to=invoice.email,
             subject=subject_line,

@@ -64,6 +64,7 @@ class InvoiceSnapshot(EventData):
     days_overdue = fields.Integer(required=True)
     payments = fields.List(fields.Nested(InvoicePayment), required=True)
     paid_on = fields.Date(allow_none=True)  # date of the settling payment or credit note
+    notify = fields.Boolean(allow_none=True)  # false: entered as history, no email
     notes = fields.String(allow_none=True)
     void_reason = fields.String(allow_none=True)
     version = fields.Integer(required=True)
@@ -147,6 +148,7 @@ class CreditNoteIssued(EventData):
     applied_amount = Amount(allow_none=True)  # lowered the invoice's amount_due
     unapplied_amount = Amount(allow_none=True)  # became credit on the account
     created_at = Timestamp(allow_none=True)
+    notify = fields.Boolean(allow_none=True)  # false: entered as history, no email
 
 
 class Allocation(EventData):
@@ -166,6 +168,7 @@ class PaymentApplied(EventData):
     currency = Currency(required=True)
     date = fields.Date(required=True)
     from_credit = fields.Boolean(allow_none=True)  # true: leftover credit used on a later invoice
+    notify = fields.Boolean(allow_none=True)  # false: the payment was entered as history
 
 
 @event(
