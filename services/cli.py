@@ -20,6 +20,7 @@ import click
 from kombu import Connection
 
 from services.registry import SERVICES, definitions, topology
+from services.welcome import next_steps
 from shared.config import BUSINESS_SERVICES, SERVICE_PORTS, ConfigError, Settings, load_settings
 from shared.logs import configure_logging
 from shared.probe import heartbeat_path
@@ -459,11 +460,16 @@ def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
     for each in workers:
         each.start()
     gateway = create_gateway(gateway_settings, backends=apps)
+    data = Path(env["TAMEIO_DATA_DIR"]).resolve()
+    click.echo(f"Tameio (embedded) on http://{host}:{port}  data: {data}")
     click.echo(
-        f"Tameio (embedded) on http://{host}:{port}  data: {Path(env['TAMEIO_DATA_DIR']).resolve()}"
+        next_steps(
+            f"http://{host}:{port}",
+            token=first_token,
+            bootstrap_token=bool(gateway_settings.bootstrap_token),
+            mail_folder=None if gateway_settings.smtp_url else data / "mail",
+        )
     )
-    if first_token:
-        click.echo(f"First start: an admin API token was made for you (shown once): {first_token}")
     try:
         waitress.serve(gateway, host=host, port=port, threads=16, ident="tameio")
     finally:
@@ -552,6 +558,15 @@ def run_real(port: int, host: str, broker: str, database_url: str) -> None:
         supervisor.spawn(f"{name}-worker", ["worker", name])
     supervisor.spawn("gateway-web", ["serve", "gateway", "--port", str(port), "--host", host])
     click.echo(f"Tameio (real mode) on http://{host}:{port}; Ctrl-C stops every process")
+    settings = _settings("gateway", env)
+    click.echo(
+        next_steps(
+            f"http://{host}:{port}",
+            token=None,
+            bootstrap_token=bool(settings.bootstrap_token),
+            mail_folder=None if settings.smtp_url else settings.data_dir.resolve() / "mail",
+        )
+    )
 
     def _stop(*_: object) -> None:
         supervisor.stopping.set()
