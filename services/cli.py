@@ -461,6 +461,8 @@ def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
         each.start()
     gateway = create_gateway(gateway_settings, backends=apps)
     data = Path(env["TAMEIO_DATA_DIR"]).resolve()
+    server = waitress.create_server(gateway, host=host, port=port, threads=16, ident="tameio")
+    time.sleep(0.5)  # the workers' first lines (jobs run at start) come before the steps
     click.echo(f"Tameio (embedded) on http://{host}:{port}  data: {data}")
     click.echo(
         next_steps(
@@ -471,7 +473,7 @@ def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
         )
     )
     try:
-        waitress.serve(gateway, host=host, port=port, threads=16, ident="tameio")
+        server.run()
     finally:
         for each in workers:
             each.stop()
