@@ -16,6 +16,7 @@ from services.billing import accounts, company
 from services.billing.credit_notes import credit_note_snapshot
 from services.billing.domain import net_of_gross, split_gross
 from services.billing.models import (
+    Application,
     CreditNote,
     Invoice,
     LedgerEntry,
@@ -456,6 +457,35 @@ def list_credit_notes(args: dict[str, Any]) -> Any:
     return list_response(items, CreditNoteSchema, next_cursor, filename="credit-notes")
 
 
+def payment_allocations(
+    uow: UnitOfWork, payment_ids: list[str], currency: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Per payment, the invoices it pays now (directly or through its leftover credit; a
+    reversal removes them), with their numbers and amounts, oldest application first."""
+    if not payment_ids:
+        return {}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for application, number in uow.session.execute(
+        select(Application, Invoice.number)
+        .join(Invoice, Invoice.id == Application.invoice_id)
+        .where(
+            Application.source_id.in_(payment_ids),
+            Application.source_kind == "payment",
+            Application.removed_at.is_(None),
+        )
+        .order_by(Application.id)
+    ):
+        found.setdefault(application.source_id, []).append(
+            {
+                "invoice_id": str(application.invoice_id),
+                "invoice_number": number,
+                "amount": from_minor(application.amount_minor, currency),
+                "date": application.date,
+            }
+        )
+    return found
+
+
 def _credit_note(uow: UnitOfWork, credit_note_id: uuid.UUID) -> CreditNote:
     note = uow.session.get(CreditNote, credit_note_id)
     if note is None:
@@ -566,6 +596,9 @@ def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
         )
         running = opening
         items = []
+        allocations = payment_allocations(
+            uow, [e.payment_id for e in rows if e.type == "payment" and e.payment_id], currency
+        )
         for entry in rows:
             running += entry.amount_minor
             items.append(
@@ -577,6 +610,9 @@ def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
                     "balance_after": from_minor(running, currency),
                     "invoice_id": entry.invoice_id,
                     "payment_id": entry.payment_id,
+                    "allocations": allocations.get(entry.payment_id or "", [])
+                    if entry.type == "payment"
+                    else [],
                 }
             )
     if wants_csv():

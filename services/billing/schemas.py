@@ -90,6 +90,13 @@ class AccountSchema(Schema):
     as_of = fields.Date(required=True)
 
 
+class TransactionAllocation(Schema):
+    invoice_id = fields.String(required=True)
+    invoice_number = fields.String(allow_none=True)
+    amount = Amount(required=True)
+    date = fields.Date(required=True)
+
+
 class TransactionSchema(Schema):
     date = fields.Date(required=True)
     type = fields.String(required=True)
@@ -98,6 +105,10 @@ class TransactionSchema(Schema):
     balance_after = Amount(required=True)
     invoice_id = fields.String(allow_none=True)
     payment_id = fields.String(allow_none=True)
+    allocations = fields.List(
+        fields.Nested(TransactionAllocation),
+        metadata={"description": "payment rows: the invoices the payment pays now"},
+    )
 
 
 class TransactionsQuery(PageQuery):
