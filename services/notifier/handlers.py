@@ -123,7 +123,6 @@ def payment_applied(uow: UnitOfWork, event: Event) -> None:
 
 def _notice(
     uow: UnitOfWork,
-    event: Event,
     customer_id: str,
     kind: str,
     cause: str,
@@ -160,7 +159,6 @@ def credit_note_issued(uow: UnitOfWork, event: Event) -> None:
         return
     _notice(
         uow,
-        event,
         note["customer_id"],
         "credit_note",
         f"credit_note:{note['id']}",
@@ -177,7 +175,6 @@ def refund_issued(uow: UnitOfWork, event: Event) -> None:
         return
     _notice(
         uow,
-        event,
         refund["customer_id"],
         "refund",
         f"refund:{refund['id']}",
@@ -203,7 +200,6 @@ def payment_unapplied(uow: UnitOfWork, event: Event) -> None:
     numbers = [str(line["number"]) for line in invoices if line["number"]]
     _notice(
         uow,
-        event,
         data["customer_id"],
         "payment_reversed",
         f"payment_reversed:{data['payment_id']}",
