@@ -20,6 +20,7 @@ import click
 from kombu import Connection
 
 from services.registry import SERVICES, definitions, topology
+from services.welcome import next_steps
 from shared.config import BUSINESS_SERVICES, SERVICE_PORTS, ConfigError, Settings, load_settings
 from shared.logs import configure_logging
 from shared.probe import heartbeat_path
@@ -494,7 +495,7 @@ class EmbeddedSuite:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         apps: dict[str, Any] = {}
         self.workers = []
-        gateway_settings = _settings("gateway", env)
+        gateway_settings = self.gateway_settings = _settings("gateway", env)
         self.first_token = bootstrap_gateway(gateway_settings)
         declare_topology(gateway_settings)
         for name in BUSINESS_SERVICES:
@@ -525,22 +526,29 @@ def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
         env["TAMEIO_DATA_DIR"] = str(data_dir)
     suite = EmbeddedSuite(env)
     suite.start()
-    gateway = suite.gateway
-    first_token = suite.first_token
-    click.echo(f"Tameio (embedded) on http://{host}:{port}  data: {suite.data_dir.resolve()}")
-    if first_token:
-        click.echo(f"First start: an admin API token was made for you (shown once): {first_token}")
-    try:
-        # X-Forwarded-For reaches the app, which trusts it only per TAMEIO_TRUSTED_PROXIES.
-        waitress.serve(
-            gateway,
-            host=host,
-            port=port,
-            threads=16,
-            ident="tameio",
-            max_request_body_size=MAX_BODY_BYTES,
-            clear_untrusted_proxy_headers=False,
+    data = suite.data_dir.resolve()
+    # X-Forwarded-For reaches the app, which trusts it only per TAMEIO_TRUSTED_PROXIES.
+    server = waitress.create_server(
+        suite.gateway,
+        host=host,
+        port=port,
+        threads=16,
+        ident="tameio",
+        max_request_body_size=MAX_BODY_BYTES,
+        clear_untrusted_proxy_headers=False,
+    )
+    time.sleep(0.5)  # the workers' first lines (jobs run at start) come before the steps
+    click.echo(f"Tameio (embedded) on http://{host}:{port}  data: {data}")
+    click.echo(
+        next_steps(
+            f"http://{host}:{port}",
+            token=suite.first_token,
+            bootstrap_token=bool(suite.gateway_settings.bootstrap_token),
+            mail_folder=None if suite.gateway_settings.smtp_url else data / "mail",
         )
+    )
+    try:
+        server.run()
     finally:
         suite.stop()
 
@@ -626,6 +634,15 @@ def run_real(port: int, host: str, broker: str, database_url: str) -> None:
         supervisor.spawn(f"{name}-worker", ["worker", name])
     supervisor.spawn("gateway-web", ["serve", "gateway", "--port", str(port), "--host", host])
     click.echo(f"Tameio (real mode) on http://{host}:{port}; Ctrl-C stops every process")
+    settings = _settings("gateway", env)
+    click.echo(
+        next_steps(
+            f"http://{host}:{port}",
+            token=None,
+            bootstrap_token=bool(settings.bootstrap_token),
+            mail_folder=None if settings.smtp_url else settings.data_dir.resolve() / "mail",
+        )
+    )
 
     def _stop(*_: object) -> None:
         supervisor.stopping.set()

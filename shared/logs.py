@@ -16,6 +16,11 @@ class TraceFilter(logging.Filter):
         return True
 
 
+# Libraries that say at INFO what only a developer needs (font subsetting, every migration
+# step): quiet unless the log level is DEBUG.
+CHATTY_LIBRARIES = ("fontTools", "weasyprint", "alembic")
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(TraceFilter())
@@ -30,3 +35,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("amqp", "kombu", "waitress.queue"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for chatty in CHATTY_LIBRARIES:
+        logging.getLogger(chatty).setLevel(logging.NOTSET if level == "DEBUG" else logging.WARNING)

@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, MetaData, String, Table, select
 
 from shared.clock import utcnow
 from shared.db import UnitOfWork, UTCDateTime, insert_for
@@ -144,3 +144,33 @@ def invoice_replica_handler(table: Table) -> Any:
         apply_snapshot(uow, table, invoice["id"], event.sequence, invoice_values(invoice))
 
     return on_invoice
+
+
+COMPANY = "company"  # the subject of billing.company.updated, and the one replica row's id
+
+
+def company_replica_table(metadata: MetaData) -> Table:
+    """The seller's company profile as billing last published it (one row)."""
+    return Table(
+        "company_replica",
+        metadata,
+        Column("id", String(64), primary_key=True),
+        Column("snapshot", JSON, nullable=False),
+        Column("sequence", BigInteger, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+
+
+def company_replica_handler(table: Table) -> Any:
+    """A handler keeping ``table`` at the newest billing.company.updated."""
+
+    def on_company(uow: UnitOfWork, event: Event) -> None:
+        apply_snapshot(uow, table, COMPANY, event.sequence, {"snapshot": event.raw_data})
+
+    return on_company
+
+
+def company_profile(uow: UnitOfWork, table: Table) -> dict[str, Any] | None:
+    """The company profile replicated in ``table``, or None before billing published one."""
+    row = uow.session.execute(select(table.c.snapshot).where(table.c.id == COMPANY)).first()
+    return dict(row.snapshot) if row is not None else None

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, select
 
+from services.billing.credit_notes import credit_note_snapshot
 from services.billing.domain import OpenInvoice, days_overdue, invoice_status, plan_allocations
 from services.billing.models import (
     Account,
@@ -136,6 +137,7 @@ def invoice_snapshot(
             if a.source_kind == "payment"
         ],
         "paid_on": invoice.paid_on,
+        "notify": invoice.notify is not False,
         "notes": invoice.notes,
         "void_reason": invoice.void_reason,
         "version": invoice.version,
@@ -431,6 +433,7 @@ def apply_payment(
             "currency": currency,
             "date": day,
             "from_credit": False,
+            "notify": payment.get("notify") is not False,
         },
     )
     emit_balance(uow, account, day, invoices)  # no invoice opened or closed but these
@@ -584,7 +587,7 @@ def void_invoice(uow: UnitOfWork, invoice: Invoice, reason: str | None, day: dt.
         emit_balance(uow, account, day)
 
 
-def credit(uow: UnitOfWork, note: Any, invoice: Invoice | None) -> None:
+def credit(uow: UnitOfWork, note: Any, invoice: Invoice | None, *, notify: bool = True) -> None:
     """Post a credit note: ledger -amount; against an invoice it lowers amount_due (never
     below 0), any excess becomes account credit."""
     account = lock_account(uow, note.customer_id, note.currency)
@@ -617,24 +620,10 @@ def credit(uow: UnitOfWork, note: Any, invoice: Invoice | None) -> None:
         )
         account.unapplied_credit_minor += excess
     uow.session.flush()
-    c = note.currency
     uow.emit(
         "billing.credit_note.issued",
         str(note.id),
-        {
-            "id": str(note.id),
-            "number": note.number,
-            "customer_id": note.customer_id,
-            "invoice_id": str(invoice.id) if invoice else None,
-            "amount": money(note.amount_minor, c),
-            "currency": c,
-            "date": note.date,
-            "reason": note.reason,
-            "lines": note.lines,
-            "applied_amount": money(applied, c),
-            "unapplied_amount": money(excess, c),
-            "created_at": note.created_at,
-        },
+        {**credit_note_snapshot(uow, note), "notify": notify},
     )
     if applied and invoice is not None:
         emit_invoice_change(uow, invoice, note.date, credit_note_id=str(note.id))

@@ -11,9 +11,11 @@ from urllib.parse import quote
 from flask import Response
 from sqlalchemy import func, select, true, tuple_
 
-from services.billing import accounts
+from services.billing import accounts, company
+from services.billing.credit_notes import credit_note_snapshot
 from services.billing.domain import net_of_gross, split_gross
 from services.billing.models import (
+    Application,
     CreditNote,
     Invoice,
     LedgerEntry,
@@ -22,10 +24,13 @@ from services.billing.models import (
     item_replica,
     tax_rates_replica,
 )
-from services.billing.pdf import invoice_pdf
+from services.billing.pdf import credit_note_pdf, invoice_pdf
 from services.billing.schemas import (
     AccountSchema,
+    CompanyInput,
+    CompanySchema,
     CreditNoteCreateSchema,
+    CreditNoteQuery,
     CreditNoteSchema,
     DryRunQuery,
     InvoiceCreateSchema,
@@ -82,6 +87,14 @@ CENT = Decimal("0.01")
 
 def _customer(uow: UnitOfWork, customer_id: uuid.UUID, *, in_path: bool = False) -> Any:
     return replica_customer(uow, customer_replica, customer_id, in_path=in_path)
+
+
+def _language(uow: UnitOfWork, customer_id: str) -> str:
+    """The language the customer's documents are written in (``en`` if unknown)."""
+    row = uow.session.execute(
+        select(customer_replica.c.snapshot).where(customer_replica.c.id == str(customer_id))
+    ).first()
+    return str((row.snapshot if row is not None else {}).get("language") or "en")
 
 
 def _tax_rates(uow: UnitOfWork) -> dict[str, Decimal]:
@@ -247,6 +260,7 @@ def create_invoice(body: dict[str, Any]) -> Any:
                 paid_minor=0,
                 credited_minor=0,
                 notes=body["notes"],
+                notify=body["notify"],
                 created_at=now,
                 updated_at=now,
             )
@@ -357,7 +371,9 @@ def get_invoice_pdf(invoice_id: uuid.UUID) -> Any:
     with unit_of_work() as uow:
         invoice = _invoice(uow, invoice_id)
         data = InvoiceSchema().dump(accounts.invoice_snapshot(uow, invoice))
-    response = Response(invoice_pdf(data), mimetype="application/pdf")
+        seller = company.company_or_none(uow)
+        language = _language(uow, invoice.customer_id)
+    response = Response(invoice_pdf(data, seller, language), mimetype="application/pdf")
     name = data["number"] or f"draft-{invoice_id}"
     response.headers["Content-Disposition"] = f'inline; filename="{name}.pdf"'
     return response
@@ -430,13 +446,119 @@ def create_credit_note(body: dict[str, Any]) -> Any:
             )
             uow.session.add(note)
             uow.session.flush()
-            accounts.credit(uow, note, invoice)
-            answer = next(e for e in uow.events if e["type"] == "billing.credit_note.issued")[
-                "data"
-            ]
+            accounts.credit(uow, note, invoice, notify=body["notify"])
+            answer = CreditNoteSchema().dump(credit_note_snapshot(uow, note))
             return answer, 201, {"Location": f"credit-notes/{note.id}"}
 
         return idempotent_create(uow, create)
+
+
+@blp.route("/credit-notes", methods=["GET"])
+@blp.arguments(CreditNoteQuery, location="query")
+@blp.response(200, page_of(CreditNoteSchema))
+def list_credit_notes(args: dict[str, Any]) -> Any:
+    """Credit notes, newest first; ``customer_id`` and ``invoice_id`` filters; CSV."""
+    stmt = select(CreditNote)
+    if "customer_id" in args:
+        stmt = stmt.where(CreditNote.customer_id == str(args["customer_id"]))
+    if "invoice_id" in args:
+        stmt = stmt.where(CreditNote.invoice_id == args["invoice_id"])
+    with unit_of_work() as uow:
+        rows, next_cursor = keyset_page(
+            uow.session,
+            stmt,
+            [CreditNote.created_at, CreditNote.id],
+            lambda n: [n.created_at, n.id],
+            limit=args["limit"],
+            cursor=args["cursor"],
+            descending=True,
+        )
+        items = [credit_note_snapshot(uow, row) for row in rows]
+    return list_response(items, CreditNoteSchema, next_cursor, filename="credit-notes")
+
+
+def payment_allocations(
+    uow: UnitOfWork, payment_ids: list[str], currency: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Per payment, the invoices it pays now (directly or through its leftover credit; a
+    reversal removes them), with their numbers and amounts, oldest application first."""
+    if not payment_ids:
+        return {}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for application, number in uow.session.execute(
+        select(Application, Invoice.number)
+        .join(Invoice, Invoice.id == Application.invoice_id)
+        .where(
+            Application.source_id.in_(payment_ids),
+            Application.source_kind == "payment",
+            Application.removed_at.is_(None),
+        )
+        .order_by(Application.id)
+    ):
+        found.setdefault(application.source_id, []).append(
+            {
+                "invoice_id": str(application.invoice_id),
+                "invoice_number": number,
+                "amount": from_minor(application.amount_minor, currency),
+                "date": application.date,
+            }
+        )
+    return found
+
+
+def _credit_note(uow: UnitOfWork, credit_note_id: uuid.UUID) -> CreditNote:
+    note = uow.session.get(CreditNote, credit_note_id)
+    if note is None:
+        raise not_found(f"credit note {credit_note_id}")
+    return note
+
+
+@blp.route("/credit-notes/<uuid:credit_note_id>", methods=["GET"])
+@blp.response(200, CreditNoteSchema)
+def get_credit_note(credit_note_id: uuid.UUID) -> Any:
+    with unit_of_work() as uow:
+        return credit_note_snapshot(uow, _credit_note(uow, credit_note_id))
+
+
+@blp.route("/credit-notes/<uuid:credit_note_id>/pdf", methods=["GET"])
+@blp.response(200, content_type="application/pdf", description="the credit note as a PDF")
+def get_credit_note_pdf(credit_note_id: uuid.UUID) -> Any:
+    """The seller, the customer, the invoice it credits, net, tax and total, and what it
+    took off the invoice or left as account credit, in the customer's language."""
+    with unit_of_work() as uow:
+        note = _credit_note(uow, credit_note_id)
+        data = CreditNoteSchema().dump(credit_note_snapshot(uow, note))
+        customer = _customer(uow, uuid.UUID(note.customer_id))
+        snapshot = dict(customer.snapshot)
+        seller = company.company_or_none(uow)
+        language = _language(uow, note.customer_id)
+    pdf = credit_note_pdf(data, snapshot, seller, language)
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{data["number"]}.pdf"'
+    return response
+
+
+# -- the company profile ------------------------------------------------------------------
+
+
+@blp.route("/company", methods=["GET"])
+@blp.response(200, CompanySchema)
+def get_company() -> Any:
+    """The seller every invoice, credit note and email names (version 0: not set yet)."""
+    with unit_of_work() as uow:
+        return company.current_profile(uow)
+
+
+@blp.route("/company", methods=["PUT"])
+@requires("admin")
+@blp.arguments(CompanyInput)
+@blp.response(200, CompanySchema)
+def put_company(body: dict[str, Any]) -> Any:
+    """Replace the company profile; emits ``billing.company.updated``."""
+    with unit_of_work() as uow:
+        profile = company.update_profile(uow, body)
+        uow.commit()
+    return profile
 
 
 # -- accounts -----------------------------------------------------------------------------
@@ -494,6 +616,9 @@ def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
         )
         running = opening
         items = []
+        allocations = payment_allocations(
+            uow, [e.payment_id for e in rows if e.type == "payment" and e.payment_id], currency
+        )
         for entry in rows:
             running += entry.amount_minor
             items.append(
@@ -505,6 +630,9 @@ def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
                     "balance_after": from_minor(running, currency),
                     "invoice_id": entry.invoice_id,
                     "payment_id": entry.payment_id,
+                    "allocations": allocations.get(entry.payment_id or "", [])
+                    if entry.type == "payment"
+                    else [],
                 }
             )
     if wants_csv():

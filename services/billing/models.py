@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -101,6 +102,8 @@ class Invoice(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     void_reason: Mapped[str | None] = mapped_column(Text)
     overdue_reported: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False: entered as history (an import); no email is sent for it.
+    notify: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -198,3 +201,15 @@ class LedgerEntry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_ledger_customer_date", "customer_id", "date", "id"),)
+
+
+class CompanyProfile(Base):
+    """The seller: what every invoice, credit note and email shows as its sender (one row,
+    id ``company``; the fields as ``billing.company.updated`` carries them)."""
+
+    __tablename__ = "company_profile"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -6,12 +6,13 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.events.billing import CreditNoteIssued, InvoiceSnapshot
+from shared.events.billing import CompanyProfile, CreditNoteIssued, InvoiceSnapshot
 from shared.events.fields import Amount, Currency
 from shared.web.lists import PageQuery
 from shared.web.schemas import (
     AmountInput,
     BusinessDate,
+    Name,
     Percent,
     Quantity,
     RequestSchema,
@@ -37,6 +38,10 @@ class InvoiceCreateSchema(RequestSchema):
     due_date = BusinessDate(load_default=None, allow_none=True)
     notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
     draft = fields.Boolean(load_default=False)
+    notify = fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: history import, no email is sent for it"},
+    )
 
     @validates_schema
     def _due_after_issue(self, data: dict[str, Any], **_: Any) -> None:
@@ -68,11 +73,20 @@ class CreditNoteCreateSchema(RequestSchema):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
     date = BusinessDate(load_default=None, allow_none=True)
     tax_rate = Percent(load_default=None, allow_none=True)
+    notify = fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: history import, no email is sent for it"},
+    )
 
     @validates_schema
     def _rate_only_standalone(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("invoice_id") and data.get("tax_rate") is not None:
             raise ValidationError("Only standalone credit notes take a tax_rate.", "tax_rate")
+
+
+class CreditNoteQuery(PageQuery):
+    customer_id = fields.UUID()
+    invoice_id = fields.UUID()
 
 
 class AccountSchema(Schema):
@@ -86,6 +100,13 @@ class AccountSchema(Schema):
     as_of = fields.Date(required=True)
 
 
+class TransactionAllocation(Schema):
+    invoice_id = fields.String(required=True)
+    invoice_number = fields.String(allow_none=True)
+    amount = Amount(required=True)
+    date = fields.Date(required=True)
+
+
 class TransactionSchema(Schema):
     date = fields.Date(required=True)
     type = fields.String(required=True)
@@ -94,6 +115,10 @@ class TransactionSchema(Schema):
     balance_after = Amount(required=True)
     invoice_id = fields.String(allow_none=True)
     payment_id = fields.String(allow_none=True)
+    allocations = fields.List(
+        fields.Nested(TransactionAllocation),
+        metadata={"description": "payment rows: the invoices the payment pays now"},
+    )
 
 
 class TransactionsQuery(PageQuery):
@@ -128,6 +153,56 @@ class OverdueJobResult(Schema):
     reported = fields.List(
         fields.String(), required=True, metadata={"description": "flagged (or, dry, would be)"}
     )
+
+
+def _text(max_length: int) -> fields.String:
+    return fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=max_length)
+    )
+
+
+class CompanyAddressInput(RequestSchema):
+    line1 = _text(200)
+    line2 = _text(200)
+    city = _text(100)
+    postal_code = _text(20)
+    region = _text(100)
+    country = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^[A-Z]{2}$", error="An ISO 3166 alpha-2 code, e.g. GR."),
+    )
+
+
+class CompanyInput(RequestSchema):
+    """The whole profile (PUT replaces it): ``name`` and ``email`` are required."""
+
+    name = Name(required=True)
+    address = fields.Nested(CompanyAddressInput, load_default=None, allow_none=True)
+    tax_id = _text(40)
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    reply_to = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=320))
+    phone = _text(40)
+    iban = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^[A-Z]{2}[0-9]{2}[A-Z0-9 ]{10,36}$", error="An IBAN, e.g. GR16 0110 1250 ..."
+        ),
+    )
+    bic = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^[A-Z0-9]{8}([A-Z0-9]{3})?$", error="A BIC of 8 or 11."),
+    )
+    payment_instructions = _text(2000)
+    language = fields.String(load_default="en", validate=validate.OneOf(["en", "el"]))
+
+
+class CompanySchema(CompanyProfile):
+    name = fields.String(allow_none=True, required=True)
+    email = fields.String(allow_none=True, required=True)
+    updated_at = fields.String(allow_none=True)  # type: ignore[assignment]  # its wire form
 
 
 InvoiceSchema = InvoiceSnapshot

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from services.customers.domain import customer_number, search_key, search_text
-from services.customers.models import Customer, Interaction
+from services.customers.models import Customer, Interaction, company_replica
 from services.customers.schemas import (
     CustomerCreateSchema,
     CustomerFields,
@@ -20,6 +20,7 @@ from services.customers.schemas import (
 from shared.clock import utcnow
 from shared.db import UnitOfWork
 from shared.money import from_minor, to_minor
+from shared.replicas import company_profile
 from shared.web.auth import current_identity, requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
@@ -58,6 +59,12 @@ def _address(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: value.get(key) for key in keys}
 
 
+def company_language(uow: UnitOfWork) -> str:
+    """A new customer's language: the company profile's, ``en`` before there is one."""
+    profile = company_profile(uow, company_replica)
+    return str((profile or {}).get("language") or "en")
+
+
 @blp.route("/customers", methods=["POST"])
 @requires("clerk")
 @blp.arguments(CustomerCreateSchema)
@@ -79,6 +86,7 @@ def create_customer(body: dict[str, Any]) -> Any:
                 tax_id=body.get("tax_id"),
                 credit_limit_minor=_credit_limit_minor(body.get("credit_limit"), body["currency"]),
                 reminders_enabled=body["reminders_enabled"],
+                language=body.get("language") or company_language(uow),
                 notes=body.get("notes"),
                 status="active",
                 created_at=now,

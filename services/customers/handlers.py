@@ -6,10 +6,11 @@ import uuid
 
 from sqlalchemy import select, update
 
-from services.customers.models import Customer, Interaction
+from services.customers.models import Customer, Interaction, company_replica
 from shared.clock import utcnow
 from shared.db import UnitOfWork
 from shared.messaging import BadEvent, Event
+from shared.replicas import company_replica_handler
 
 
 def _known_customer(uow: UnitOfWork, customer_id: object, what: str) -> uuid.UUID:
@@ -70,6 +71,7 @@ def note_document(uow: UnitOfWork, event: Event) -> None:
 
 
 HANDLERS = {
+    "billing.company.updated": company_replica_handler(company_replica),
     "notifier.notification.sent": log_notification,
     "notifier.notification.failed": log_notification,
     "billing.invoice.issued": note_document,

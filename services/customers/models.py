@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, new_metadata, platform_tables
 from shared.money import from_minor
+from shared.replicas import company_replica_table
 
 
 class Base(DeclarativeBase):
@@ -49,6 +50,8 @@ class Customer(Base):
     tax_id: Mapped[str | None] = mapped_column(String(50))
     credit_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
     reminders_enabled: Mapped[bool] = mapped_column(Boolean)
+    # The language of its documents and emails (en, el): the company's when it was created.
+    language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
     notes: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), index=True)
     # Set once billing or payments report a document for the customer: its currency is fixed.
@@ -84,12 +87,16 @@ class Customer(Base):
             if self.credit_limit_minor is None
             else from_minor(self.credit_limit_minor, self.currency),
             "reminders_enabled": self.reminders_enabled,
+            "language": self.language,
             "notes": self.notes,
             "status": self.status,
             "version": self.version,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+
+
+company_replica = company_replica_table(Base.metadata)
 
 
 class Interaction(Base):

@@ -30,6 +30,9 @@ def _country(code: str) -> None:
         raise ValidationError(f"{code!r} is not an ISO 3166 alpha-2 country code (e.g. GR, DE).")
 
 
+LANGUAGES = ("en", "el")
+
+
 class AddressInputSchema(RequestSchema):
     line1 = _optional_text(200)
     line2 = _optional_text(200)
@@ -55,6 +58,10 @@ class CustomerFields(RequestSchema):
     credit_limit = AmountInput(allow_none=True)
     reminders_enabled = fields.Boolean()
     notes = _optional_text(5000)
+    language = fields.String(
+        validate=validate.OneOf(LANGUAGES),
+        metadata={"description": "en or el; at creation: the company profile's language"},
+    )
 
     @validates("payment_terms")
     def _terms(self, value: str, **_: Any) -> None:

@@ -17,37 +17,29 @@ import time
 import uuid
 from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from services.notifier.models import Notification
+from services.notifier.documents import (
+    DocumentAway,
+    fetch_credit_note_pdf,
+    fetch_invoice,
+    refresh_invoice_email,
+)
+from services.notifier.models import Notification, company_replica
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db import Database, UnitOfWork
-from shared.web.client import ServiceClient, ServiceUnavailable
+from shared.replicas import company_profile
 
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    keep_trailing_newline=True,
-)
 MAX_ATTEMPTS = 5
 LEASE = dt.timedelta(minutes=2)  # longer than any SMTP exchange (10 s timeout)
 SENDER = "Tameio Receivables <receivables@tameio.invalid>"
-
-
-def render(kind: str, context: dict[str, Any]) -> tuple[str, str]:
-    """(text, html) of a notification kind."""
-    return (
-        TEMPLATES.get_template(f"{kind}.txt").render(**context),
-        TEMPLATES.get_template(f"{kind}.html").render(**context),
-    )
 
 
 NO_ADDRESS = "the customer has no email address"
@@ -66,6 +58,7 @@ def queue(
     invoice_id: str | None = None,
     payment_id: str | None = None,
     level: int | None = None,
+    business_date: dt.date | None = None,
 ) -> Notification | None:
     """Record a notification for ``cause`` unless one exists (then None). Without an
     address it can never be sent: it is recorded failed at once, in this transaction."""
@@ -86,6 +79,7 @@ def queue(
         invoice_id=invoice_id,
         customer_id=customer_id,
         payment_id=payment_id,
+        business_date=business_date,
         message_id=make_msgid(domain="tameio.invalid"),
         attempts=0,
         next_attempt_at=now,
@@ -147,24 +141,28 @@ def mailer_for(settings: Settings) -> Mailer:
     return FileMailer(settings.data_dir / "mail")
 
 
-def invoice_pdf(settings: Settings, notification: Notification) -> bytes | None:
-    """The invoice PDF from billing for an invoice email, if billing serves it right now."""
-    if notification.kind != "invoice_issued" or not notification.invoice_id:
-        return None
-    try:
-        status, body = ServiceClient(settings).get_bytes(
-            "billing", f"/invoices/{notification.invoice_id}/pdf"
-        )
-    except ServiceUnavailable:
-        return None
-    return body if status == 200 and body.startswith(b"%PDF") else None
+def sender(company: dict[str, Any] | None) -> str:
+    """The From address: the company profile's name and email, the placeholder before one
+    is set."""
+    if not company or not company.get("email"):
+        return SENDER
+    return formataddr((str(company.get("name") or ""), str(company["email"])))
 
 
-def compose(notification: Notification, attachment: bytes | None = None) -> EmailMessage:
+def compose(
+    notification: Notification,
+    attachment: bytes | None = None,
+    company: dict[str, Any] | None = None,
+) -> EmailMessage:
+    """The message as sent: from the company, Reply-To when it has one, dated now, the
+    text and HTML parts, and the PDF if any."""
     message = EmailMessage()
-    message["From"] = SENDER
+    message["From"] = sender(company)
+    if company and company.get("reply_to"):
+        message["Reply-To"] = str(company["reply_to"])
     message["To"] = notification.to or ""
     message["Subject"] = notification.subject
+    message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = notification.message_id
     message.set_content(notification.body)
     message.add_alternative(notification.body_html, subtype="html")
@@ -173,9 +171,14 @@ def compose(notification: Notification, attachment: bytes | None = None) -> Emai
             attachment,
             maintype="application",
             subtype="pdf",
-            filename=f"{notification.subject.split(':')[0].removeprefix('Invoice ')}.pdf",
+            filename=f"{attachment_name(notification)}.pdf",
         )
     return message
+
+
+def attachment_name(notification: Notification) -> str:
+    """The document number the subject starts with ("Invoice INV-2026-000001: ...")."""
+    return notification.subject.split(":")[0].split(" ")[-1]
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -209,18 +212,56 @@ def deliver_due(
         for notification in due:
             notification.status = "sending"
             notification.next_attempt_at = now + LEASE
+        company = company_profile(uow, company_replica)
         uow.commit()
     for notification in due:
-        error = None
+        error, attachment = None, None
+        try:
+            attachment = attached_document(db, settings, notification)
+        except DocumentAway as exc:
+            postpone(db, notification.id, str(exc))
+            continue
         if not notification.to:
             error = NO_ADDRESS
         else:
             try:
-                mailer.send(compose(notification, invoice_pdf(settings, notification)))
+                mailer.send(compose(notification, attachment, company))
             except (OSError, smtplib.SMTPException) as exc:
                 error = f"{type(exc).__name__}: {exc}"
         record_outcome_patiently(db, notification.id, error, final=not notification.to)
     return len(due)
+
+
+def attached_document(db: Database, settings: Settings, notification: Notification) -> bytes | None:
+    """The PDF an invoice email or credit note notice carries, fetched now (an invoice
+    email is written anew from the same answer); None for other kinds. Raises
+    DocumentAway while billing cannot give it."""
+    if not notification.to:
+        return None
+    if notification.kind == "invoice_issued" and notification.invoice_id:
+        invoice, pdf = fetch_invoice(settings, notification.invoice_id)
+        refresh_invoice_email(db, notification, invoice)
+        return pdf
+    if notification.kind == "credit_note":
+        return fetch_credit_note_pdf(settings, notification)
+    return None
+
+
+def postpone(db: Database, notification_id: uuid.UUID, reason: str) -> None:
+    """Wait for the document an email needs (billing is down): queued again, the reason
+    kept as its error, no attempt charged, so it is never sent without its document and
+    never given up while the document may come back. The wait grows with how long it has
+    waited (a quarter of it, 5 s to 10 min)."""
+    with db.unit_of_work() as uow:
+        notification = uow.session.get(Notification, notification_id, with_for_update=True)
+        assert notification is not None
+        now = utcnow()
+        waited = (now - notification.created_at) / 4
+        delay = min(max(waited, dt.timedelta(seconds=5)), dt.timedelta(minutes=10))
+        notification.status = "queued"
+        notification.error = f"waiting for its document: {reason}"[:2000]
+        notification.next_attempt_at = now + delay
+        uow.commit()
 
 
 def record_outcome_patiently(

@@ -34,17 +34,26 @@ def check_policy(levels: Sequence[Level]) -> None:
 
 
 def reminder_due(
-    levels: Sequence[Level], due_date: dt.date, as_of: dt.date, highest_sent: int
+    levels: Sequence[Level],
+    due_date: dt.date,
+    as_of: dt.date,
+    highest_sent: int,
+    last_sent_on: dt.date | None = None,
 ) -> Level | None:
-    """The highest level that has come due by ``as_of`` and is above the highest already sent
-    (so each level at most once, never a lower one after a higher; when several fell due
-    since the last run, only the highest is sent)."""
-    late = (as_of - due_date).days
-    reached = [lv for lv in levels if lv.days_after_due <= late]
-    if not reached:
+    """The next level in order, if it is due by ``as_of``: level 1 first, once its day has
+    come; level n+1 once its own day has come and no sooner than (its days_after_due - level
+    n's) days after level n was sent (``last_sent_on``). At most one level per run, so an
+    invoice entered long overdue starts at level 1, never with a final notice."""
+    by_number = {lv.level: lv for lv in levels}
+    following = by_number.get(highest_sent + 1)
+    if following is None or (as_of - due_date).days < following.days_after_due:
         return None
-    top = max(reached, key=lambda lv: lv.level)
-    return top if top.level > highest_sent else None
+    previous = by_number.get(highest_sent)
+    if previous is not None and last_sent_on is not None:
+        gap = following.days_after_due - previous.days_after_due
+        if (as_of - last_sent_on).days < gap:
+            return None
+    return following
 
 
 def payment_notice_kind(amounts_due: Sequence[str]) -> str:

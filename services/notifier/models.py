@@ -7,11 +7,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, Uuid
+from sqlalchemy import Date, Integer, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, new_metadata, platform_tables
-from shared.replicas import customer_replica_table, invoice_replica_table
+from shared.replicas import company_replica_table, customer_replica_table, invoice_replica_table
 
 
 class Base(DeclarativeBase):
@@ -21,6 +21,7 @@ class Base(DeclarativeBase):
 platform = platform_tables(Base.metadata)
 customer_replica = customer_replica_table(Base.metadata)
 invoice_replica = invoice_replica_table(Base.metadata)
+company_replica = company_replica_table(Base.metadata)
 
 
 class PolicyLevel(Base):
@@ -53,6 +54,9 @@ class Notification(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The business day it was queued for (reminders: the run's as_of), so the spacing of
+    # reminder levels counts business days whatever day the run happened on.
+    business_date: Mapped[dt.date | None] = mapped_column(Date)
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -5,16 +5,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from services.notifier.delivery import queue, render
+from services.notifier.delivery import queue
 from services.notifier.domain import DEFAULT_POLICY, Level, reminder_due
-from services.notifier.models import Notification, PolicyLevel, customer_replica, invoice_replica
+from services.notifier.models import (
+    Notification,
+    PolicyLevel,
+    company_replica,
+    customer_replica,
+    invoice_replica,
+)
+from services.notifier.wording import LANGUAGES, render, subject
 from shared.config import Settings
 from shared.db import Database, UnitOfWork
 from shared.messaging.worker import Job
+from shared.replicas import company_profile
 
 OPEN = ("open", "partially_paid")
+
+
+def language_of(row: Any) -> str:
+    """The language of a reminder's customer (its replica snapshot, joined as ``customer``)."""
+    language = (row.customer or {}).get("language")
+    return str(language) if language in LANGUAGES else "en"
 
 
 def current_policy(uow: UnitOfWork) -> list[Level]:
@@ -24,12 +38,38 @@ def current_policy(uow: UnitOfWork) -> list[Level]:
     return [Level(row.level, row.days_after_due, row.template) for row in rows]
 
 
+def last_reminders(uow: UnitOfWork) -> dict[str, tuple[int, dt.date]]:
+    """Per invoice, the highest reminder level sent and the business day of the run that
+    sent it (the day it was queued for reminders from before that was recorded)."""
+    rows = uow.session.execute(
+        select(
+            Notification.invoice_id,
+            Notification.level,
+            Notification.business_date,
+            Notification.created_at,
+        ).where(Notification.kind == "reminder")
+    ).all()
+    last: dict[str, tuple[int, dt.date]] = {}
+    for invoice_id, level, business_date, created_at in rows:
+        if invoice_id is None or level is None:
+            continue
+        if level > last.get(invoice_id, (0, dt.date.min))[0]:
+            last[invoice_id] = (level, business_date or created_at.date())
+    return last
+
+
 def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
-    """Queue, for every open invoice, the highest level come due and not yet sent; skip
-    paid and void invoices and customers with reminders disabled."""
+    """Queue, for every open invoice, the next reminder level in order if it is due
+    (domain.reminder_due); skip paid and void invoices and customers with reminders
+    disabled."""
     levels = current_policy(uow)
     invoices = uow.session.execute(
-        select(invoice_replica, customer_replica.c.name, customer_replica.c.email)
+        select(
+            invoice_replica,
+            customer_replica.c.name,
+            customer_replica.c.email,
+            customer_replica.c.snapshot.label("customer"),
+        )
         .join(customer_replica, customer_replica.c.id == invoice_replica.c.customer_id)
         .where(
             invoice_replica.c.status.in_(OPEN),
@@ -38,16 +78,12 @@ def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
         )
         .order_by(invoice_replica.c.due_date)
     ).all()
-    sent = dict(
-        uow.session.execute(
-            select(Notification.invoice_id, func.max(Notification.level))
-            .where(Notification.kind == "reminder")
-            .group_by(Notification.invoice_id)
-        ).all()
-    )
+    sent = last_reminders(uow)
+    company = company_profile(uow, company_replica)
     queued = []
     for invoice in invoices:
-        level = reminder_due(levels, invoice.due_date, as_of, sent.get(invoice.id) or 0)
+        highest, sent_on = sent.get(invoice.id, (0, None))
+        level = reminder_due(levels, invoice.due_date, as_of, highest, sent_on)
         if level is None:
             continue
         days_late = (as_of - invoice.due_date).days
@@ -57,25 +93,38 @@ def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
             "days_late": days_late,
             "template": level.template,
         }
-        text, html = render("reminder", context)
-        subject = (
-            f"Final notice: invoice {invoice.number}"
+        language = language_of(invoice)
+        text, html = render(
+            "reminder",
+            {**context, "reference": invoice.number},
+            language=language,
+            company=company,
+        )
+        key = (
+            "reminder_final"
             if level.template == "final"
-            else f"Reminder: invoice {invoice.number}, {invoice.amount_due} {invoice.currency} due"
-            + (
-                f" on {invoice.due_date}"
-                if days_late < 0
-                else f", {days_late} day{'' if days_late == 1 else 's'} late"
-            )
+            else "reminder_upcoming"
+            if days_late < 0
+            else "reminder_late"
+        )
+        subject_line = subject(
+            language,
+            key,
+            number=invoice.number,
+            amount_due=invoice.amount_due,
+            currency=invoice.currency,
+            due_date=invoice.due_date,
+            **({"days": days_late} if key == "reminder_late" else {}),
         )
         notification = queue(
             uow,
             cause=f"reminder:{invoice.id}:{level.level}",
             kind="reminder",
             level=level.level,
+            business_date=as_of,
             customer_id=invoice.customer_id,
             to=invoice.email,
-            subject=subject,
+            subject=subject_line,
             body=text,
             body_html=html,
             invoice_id=invoice.id,

@@ -27,7 +27,15 @@ class NotificationQuery(PageQuery):
     invoice_id = fields.UUID()
     kind = fields.String(
         validate=validate.OneOf(
-            ["invoice_issued", "payment_receipt", "partial_payment", "reminder"]
+            [
+                "invoice_issued",
+                "payment_receipt",
+                "partial_payment",
+                "reminder",
+                "credit_note",
+                "refund",
+                "payment_reversed",
+            ]
         )
     )
     status = fields.String(validate=validate.OneOf(["queued", "sending", "sent", "failed"]))

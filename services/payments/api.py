@@ -119,7 +119,11 @@ def record_payment(body: dict[str, Any]) -> Any:
             )
             uow.session.add(payment)
             uow.session.flush()
-            uow.emit("payments.payment.received", str(payment.id), payment.event_data())
+            uow.emit(
+                "payments.payment.received",
+                str(payment.id),
+                {**payment.event_data(), "notify": body["notify"]},
+            )
             answer = PaymentSchema().dump(payment.view())
             return (
                 answer,
@@ -252,7 +256,11 @@ def issue_refund(body: dict[str, Any]) -> Any:
                 created_at=utcnow(),
             )
             uow.session.add(refund)
-            envelope = uow.emit("payments.refund.issued", str(refund.id), refund.snapshot())
+            envelope = uow.emit(
+                "payments.refund.issued",
+                str(refund.id),
+                {**refund.snapshot(), "notify": body["notify"]},
+            )
             refund.event_id = envelope["id"]
             return envelope["data"], 201, {"Location": f"refunds/{refund.id}"}
 

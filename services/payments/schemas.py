@@ -30,6 +30,10 @@ class PaymentCreateSchema(RequestSchema):
     allocations = fields.List(
         fields.Nested(AllocationInput), load_default=list, validate=validate.Length(max=500)
     )
+    notify = fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: history import, no email is sent for it"},
+    )
 
     @validates_schema
     def _one_way_to_point(self, data: dict[str, Any], **_: Any) -> None:
@@ -52,6 +56,10 @@ class RefundCreateSchema(RequestSchema):
     method = fields.String(required=True, validate=validate.OneOf(METHODS))
     reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     date = BusinessDate(load_default=None, allow_none=True)
+    notify = fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: history import, no email is sent for it"},
+    )
 
 
 class PaymentQuery(PageQuery):

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_load, validate
 
 from services.reporting.projections import rebuild_read_models
-from services.reporting.reports import aging, outstanding, payment_behavior, revenue
+from services.reporting.reports import (
+    REVENUE_FIGURES,
+    aging,
+    outstanding,
+    payment_behavior,
+    revenue,
+)
 from shared.clock import today
 from shared.events.fields import Currency
 from shared.web.auth import requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
-from shared.web.lists import csv_response, wants_csv
+from shared.web.lists import BomFlag, csv_response, wants_csv
 from shared.web.problems import invalid
 from shared.web.schemas import BusinessDate, RequestSchema
 
@@ -24,15 +30,31 @@ class AsOfQuery(RequestSchema):
     as_of = BusinessDate(load_default=None)
     currency = Currency(load_default=None)
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    bom = BomFlag()
 
 
-class PeriodQuery(RequestSchema):
-    from_ = BusinessDate(data_key="from", required=True)
-    to = BusinessDate(required=True)
+class BehaviorQuery(RequestSchema):
+    """A period; without ``to`` it ends today, without ``from`` it starts on 1 January of
+    the year of ``to`` (so by default: the current year to date)."""
+
+    from_ = BusinessDate(data_key="from", load_default=None)
+    to = BusinessDate(load_default=None)
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    bom = BomFlag()
+
+    @post_load
+    def _year_to_date(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        data["to"] = data["to"] or today()
+        data["from_"] = data["from_"] or data["to"].replace(month=1, day=1)
+        if data["to"] < data["from_"]:
+            raise invalid("to", "must not be before from")
+        return data
+
+
+class PeriodQuery(BehaviorQuery):
     group_by = fields.String(
         load_default="customer", validate=validate.OneOf(["customer", "month"])
     )
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
 
 
 class ReportSchema(Schema):
@@ -62,7 +84,7 @@ COLUMNS = {
         "balance",
     ),
     "outstanding": ("balance", "overdue", "oldest_overdue_days", "unapplied_credit"),
-    "revenue": ("invoiced", "tax", "credited", "collected"),
+    "revenue": REVENUE_FIGURES,
     "payment-behavior": (
         "invoices_paid",
         "avg_days_to_pay",
@@ -110,17 +132,10 @@ def outstanding_report(args: dict[str, Any]) -> Any:
 @blp.arguments(PeriodQuery, location="query")
 @blp.response(200, ReportSchema)
 def revenue_report(args: dict[str, Any]) -> Any:
-    """Invoiced (net), tax, credited and collected in the period, per customer or month."""
-    if args["to"] < args["from_"]:
-        raise invalid("to", "must not be before from")
+    """Invoiced and credited (net), net revenue, tax, the gross figures, collected and
+    refunded in the period (default: the year to date), per customer or month."""
     with unit_of_work() as uow:
         return _render(revenue(uow, args["from_"], args["to"], args["group_by"]), "revenue")
-
-
-class BehaviorQuery(RequestSchema):
-    from_ = BusinessDate(data_key="from", required=True)
-    to = BusinessDate(required=True)
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
 
 
 @blp.route("/reports/payment-behavior", methods=["GET"])
@@ -129,12 +144,10 @@ class BehaviorQuery(RequestSchema):
 def payment_behavior_report(args: dict[str, Any]) -> Any:
     """Per customer, over invoices fully paid in the period (paid date: the day the payment
     or credit that completed it is dated): average days to pay and late, on-time rate,
-    partial payments, open overdue invoices, and DSO."""
-    if args["to"] < args["from_"]:
-        raise invalid("to", "must not be before from")
+    partial payments (not reversed), open overdue invoices, and DSO; totals per currency
+    over all customers. The period defaults to the year to date."""
     with unit_of_work() as uow:
         report = payment_behavior(uow, args["from_"], args["to"])
-    report["totals"] = {}
     return _render(report, "payment-behavior")
 
 

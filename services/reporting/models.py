@@ -123,6 +123,13 @@ class Movement(Base):
     date: Mapped[dt.date] = mapped_column(Date)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    # The tax within ``amount_minor`` (same sign; credit notes only, 0 otherwise), so revenue
+    # can state credit notes net like invoices.
+    tax_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The payment, credit note or refund the money came from (payment, reversal, refund,
+    # credit_note, applied, unapplied), so payment behaviour can tell payments from credits
+    # and see which were reversed.
+    source_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         UniqueConstraint("event_id", "invoice_id", "kind", name="uq_rp_movements_event"),

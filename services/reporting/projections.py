@@ -216,8 +216,13 @@ class Projection:
         amount_minor: int,
         currency: str,
         invoice_id: str | None = None,
+        *,
+        source_id: str | None = None,
+        tax_minor: int = 0,
     ) -> None:
-        """A dated money movement, keyed by the event that caused it (once per event)."""
+        """A dated money movement, keyed by the event that caused it (once per event);
+        ``source_id`` names the payment, credit note or refund it comes from, ``tax_minor``
+        the tax within the amount (credit notes)."""
         values = {
             "event_id": envelope["id"],
             "customer_id": customer_id,
@@ -226,6 +231,8 @@ class Projection:
             "date": day,
             "amount_minor": amount_minor,
             "currency": currency,
+            "tax_minor": tax_minor,
+            "source_id": source_id,
         }
         if self.batch:
             self.pending_moves.append(values)
@@ -419,6 +426,7 @@ def payment_applied(
     target: Projection, envelope: Envelope, sign: int = -1, kind: str = "applied"
 ) -> None:
     data = envelope["data"]
+    source = data.get("payment_id") or data.get("credit_note_id")
     for allocation in data["allocations"]:
         target.move(
             envelope,
@@ -428,6 +436,7 @@ def payment_applied(
             sign * _minor(allocation["amount"], data["currency"]),
             data["currency"],
             allocation["invoice_id"],
+            source_id=source,
         )
 
 
@@ -435,16 +444,44 @@ def payment_unapplied(target: Projection, envelope: Envelope) -> None:
     payment_applied(target, envelope, sign=+1, kind="unapplied")
 
 
+def credit_note_tax(note: dict[str, Any]) -> int:
+    """The tax within a credit note's amount, in minor units (its lines' tax)."""
+    c = note["currency"]
+    if note.get("tax_total") is not None:
+        return _minor(note["tax_total"], c)
+    return sum(_minor(line["tax_amount"], c) for line in note.get("lines") or [])
+
+
 def credit_note(target: Projection, envelope: Envelope) -> None:
     note = envelope["data"]
-    c, day = note["currency"], _date(note["date"])
-    target.move(envelope, note["customer_id"], "credit_note", day, -_minor(note["amount"], c), c)
+    c, day, source = note["currency"], _date(note["date"]), note["id"]
+    target.move(
+        envelope,
+        note["customer_id"],
+        "credit_note",
+        day,
+        -_minor(note["amount"], c),
+        c,
+        source_id=source,
+        tax_minor=-credit_note_tax(note),
+    )
     applied = _minor(note.get("applied_amount") or "0", c)
     if note.get("invoice_id") and applied:
-        target.move(envelope, note["customer_id"], "applied", day, -applied, c, note["invoice_id"])
+        target.move(
+            envelope,
+            note["customer_id"],
+            "applied",
+            day,
+            -applied,
+            c,
+            note["invoice_id"],
+            source_id=source,
+        )
 
 
-def money(kind: str, sign: int, date_key: str) -> Callable[[Projection, Envelope], None]:
+def money(
+    kind: str, sign: int, date_key: str, source_key: str
+) -> Callable[[Projection, Envelope], None]:
     def project(target: Projection, envelope: Envelope) -> None:
         data = envelope["data"]
         customer_id = data["customer_id"]
@@ -458,6 +495,7 @@ def money(kind: str, sign: int, date_key: str) -> Callable[[Projection, Envelope
             _date(data[date_key]),
             sign * _minor(amount, data["currency"]),
             data["currency"],
+            source_id=data.get(source_key),
         )
 
     return project
@@ -473,9 +511,9 @@ PROJECTIONS: dict[str, Callable[[Projection, Envelope], None]] = {
     "billing.payment.unapplied": payment_unapplied,
     "billing.credit_note.applied": payment_applied,
     "billing.credit_note.issued": credit_note,
-    "payments.payment.received": money("payment", -1, "received_on"),
-    "payments.payment.reversed": money("reversal", +1, "date"),
-    "payments.refund.issued": money("refund", +1, "date"),
+    "payments.payment.received": money("payment", -1, "received_on", "id"),
+    "payments.payment.reversed": money("reversal", +1, "date", "payment_id"),
+    "payments.refund.issued": money("refund", +1, "date", "id"),
 }
 
 

@@ -236,11 +236,52 @@ def outstanding(uow: UnitOfWork, as_of: dt.date, currency: str | None) -> dict[s
     }
 
 
+REVENUE_FIGURES = (
+    "invoiced",
+    "credited",
+    "net_revenue",
+    "tax",
+    "invoiced_gross",
+    "credited_tax",
+    "credited_gross",
+    "collected",
+    "refunded",
+)
+
+
+def revenue_figures(
+    invoiced: int,
+    invoiced_tax: int,
+    credited_gross: int,
+    credited_tax: int,
+    received: int,
+    refunded: int,
+) -> dict[str, int]:
+    """Every revenue figure on one basis from what was invoiced (net and tax), credited
+    (gross and tax), received (payments less reversals) and refunded, in minor units."""
+    credited = credited_gross - credited_tax
+    return {
+        "invoiced": invoiced,
+        "credited": credited,
+        "net_revenue": invoiced - credited,
+        "tax": invoiced_tax - credited_tax,
+        "invoiced_gross": invoiced + invoiced_tax,
+        "credited_tax": credited_tax,
+        "credited_gross": credited_gross,
+        "collected": received - refunded,
+        "refunded": refunded,
+    }
+
+
 def revenue(uow: UnitOfWork, start: dt.date, end: dt.date, group_by: str) -> dict[str, Any]:
-    """Invoiced (net), tax, credited and collected in the period, per customer or month."""
+    """Revenue in the period, per customer or month: invoices by issue date, credit notes,
+    payments, reversals and refunds by their dates (see the README for each figure)."""
     names = _names(uow)
-    figures: dict[tuple[str, str], dict[str, int]] = defaultdict(
-        lambda: {"invoiced": 0, "tax": 0, "credited": 0, "collected": 0}
+    sums: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(
+            ("invoiced", "invoiced_tax", "credited_gross", "credited_tax", "received", "refunded"),
+            0,
+        )
     )
 
     def key(customer_id: str, day: dt.date, currency: str) -> tuple[str, str]:
@@ -252,37 +293,42 @@ def revenue(uow: UnitOfWork, start: dt.date, end: dt.date, group_by: str) -> dic
             ReportInvoice.issue_date.between(start, end), ReportInvoice.void_on.is_(None)
         )
     ).scalars():
-        row = figures[key(invoice.customer_id, invoice.issue_date, invoice.currency)]
+        row = sums[key(invoice.customer_id, invoice.issue_date, invoice.currency)]
         row["invoiced"] += invoice.net_minor
-        row["tax"] += invoice.tax_minor
+        row["invoiced_tax"] += invoice.tax_minor
     for movement in uow.session.execute(
         select(Movement).where(
             and_(
-                Movement.kind.in_(("credit_note", "payment", "reversal")),
+                Movement.kind.in_(("credit_note", "payment", "reversal", "refund")),
                 Movement.date.between(start, end),
             )
         )
     ).scalars():
-        row = figures[key(movement.customer_id, movement.date, movement.currency)]
+        row = sums[key(movement.customer_id, movement.date, movement.currency)]
         if movement.kind == "credit_note":
-            row["credited"] -= movement.amount_minor
-        else:
-            row["collected"] -= movement.amount_minor
+            row["credited_gross"] -= movement.amount_minor
+            row["credited_tax"] -= movement.tax_minor
+        elif movement.kind == "refund":
+            row["refunded"] += movement.amount_minor
+        else:  # a payment is negative on the account, its reversal positive
+            row["received"] -= movement.amount_minor
     items = []
-    for (group, cur), row in sorted(figures.items()):
+    for (group, cur), row in sorted(sums.items()):
         label: dict[str, Any] = (
             {"customer_id": group, "customer_name": names.get(group)}
             if group_by == "customer"
             else {"month": group}
         )
-        items.append({**label, "currency": cur, **{k: from_minor(v, cur) for k, v in row.items()}})
-    fields = ("invoiced", "tax", "credited", "collected")
+        figures = revenue_figures(**row)
+        items.append(
+            {**label, "currency": cur, **{k: from_minor(v, cur) for k, v in figures.items()}}
+        )
     return {
         "from": start,
         "to": end,
         "group_by": group_by,
         "items": items,
-        "totals": _per_currency(items, fields),
+        "totals": _per_currency(items, REVENUE_FIGURES),
     }
 
 
@@ -295,9 +341,9 @@ def _settlements(uow: UnitOfWork) -> dict[str, list[Movement]]:
     return moves
 
 
-def paid_on(invoice: ReportInvoice, moves: list[Movement]) -> tuple[dt.date | None, list[dt.date]]:
-    """(the date the invoice was settled for good, or None; the dates of applications that
-    left it partly paid). A reversal that re-opens it clears the date."""
+def paid_on(invoice: ReportInvoice, moves: list[Movement]) -> tuple[dt.date | None, list[Movement]]:
+    """(the date the invoice was settled for good, or None; the applications that left it
+    partly paid). A reversal that re-opens it clears the date."""
     settled, partial, day = 0, [], None
     for movement in moves:
         settled -= movement.amount_minor
@@ -306,36 +352,79 @@ def paid_on(invoice: ReportInvoice, moves: list[Movement]) -> tuple[dt.date | No
         else:
             day = None
             if movement.kind == "applied" and settled > 0:
-                partial.append(movement.date)
+                partial.append(movement)
     return day, partial
 
 
+def _payments(uow: UnitOfWork, end: dt.date) -> tuple[set[str], set[str]]:
+    """(ids of the payments received by ``end``, ids of those reversed by then)."""
+    rows = uow.session.execute(
+        select(Movement.kind, Movement.source_id).where(
+            Movement.kind.in_(("payment", "reversal")),
+            Movement.date <= end,
+            Movement.source_id.is_not(None),
+        )
+    ).all()
+    received = {str(source) for kind, source in rows if kind == "payment"}
+    reversed_ = {str(source) for kind, source in rows if kind == "reversal"}
+    return received, reversed_
+
+
+def _behaviour(
+    days_to_pay: list[int],
+    days_late: list[int],
+    partial_payments: int,
+    open_overdue: int,
+    open_minor: int,
+    invoiced_minor: int,
+    days: int,
+) -> dict[str, Any]:
+    """The payment-behaviour figures of one row (a customer, or all of them)."""
+    paid = len(days_to_pay)
+    return {
+        "invoices_paid": paid,
+        "avg_days_to_pay": round(sum(days_to_pay) / paid, 1) if paid else None,
+        "avg_days_late": round(sum(days_late) / paid, 1) if paid else None,
+        "on_time_rate": round(sum(1 for d in days_late if d == 0) / paid, 4) if paid else None,
+        "partial_payments": partial_payments,
+        "open_overdue": open_overdue,
+        "dso": round(open_minor / invoiced_minor * days, 1) if invoiced_minor else None,
+    }
+
+
 def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str, Any]:
-    """Per customer, over invoices fully paid in the period: invoices_paid, avg_days_to_pay,
-    avg_days_late, on_time_rate, partial_payments, open_overdue; and DSO = receivable open
-    at ``to`` / invoiced (tax included) in the period x days in the period."""
+    """Per customer and over all customers (per currency), over invoices fully paid in the
+    period: invoices_paid, avg_days_to_pay, avg_days_late, on_time_rate, partial_payments
+    (payments not reversed by ``to`` that left an invoice partly paid in the period),
+    open_overdue; and DSO = receivable open at ``to`` / invoiced (tax included) in the
+    period x days in the period."""
     names = _names(uow)
     moves = _settlements(uow)
-    stats: dict[tuple[str, str], dict[str, Any]] = defaultdict(
-        lambda: {
+    received, reversed_ = _payments(uow, end)
+    counted = received - reversed_
+
+    def fresh() -> dict[str, Any]:
+        return {
             "days_to_pay": [],
             "days_late": [],
-            "partial_payments": 0,
+            "partial": set(),
             "open_overdue": 0,
             "invoiced": 0,
             "open": 0,
         }
-    )
+
+    stats: dict[tuple[str, str], dict[str, Any]] = defaultdict(fresh)
     invoices = uow.session.execute(
         select(ReportInvoice).where(
             or_(ReportInvoice.void_on.is_(None), ReportInvoice.void_on > end)
         )
     ).scalars()
     for invoice in invoices:
-        key = (invoice.customer_id, invoice.currency)
-        row = stats[key]
+        row = stats[(invoice.customer_id, invoice.currency)]
         day, partial = paid_on(invoice, [m for m in moves.get(invoice.id, []) if m.date <= end])
-        row["partial_payments"] += sum(1 for when in partial if when >= start)
+        row["partial"].update(
+            m.source_id for m in partial if m.source_id in counted and m.date >= start
+        )
         if day is not None and start <= day <= end:
             row["days_to_pay"].append((day - invoice.issue_date).days)
             row["days_late"].append(max(0, (day - invoice.due_date).days))
@@ -348,24 +437,38 @@ def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str,
             row["open_overdue"] += 1
     days = (end - start).days + 1
     items = []
+    totals: dict[str, dict[str, Any]] = defaultdict(fresh)
     for (customer_id, cur), row in sorted(
         stats.items(), key=lambda kv: (names.get(kv[0][0]) or "", kv[0])
     ):
-        paid = len(row["days_to_pay"])
+        total = totals[cur]
+        for name in ("days_to_pay", "days_late"):
+            total[name] += row[name]
+        total["partial"] |= row["partial"]
+        for name in ("open_overdue", "invoiced", "open"):
+            total[name] += row[name]
         items.append(
             {
                 "customer_id": customer_id,
                 "customer_name": names.get(customer_id),
                 "currency": cur,
-                "invoices_paid": paid,
-                "avg_days_to_pay": round(sum(row["days_to_pay"]) / paid, 1) if paid else None,
-                "avg_days_late": round(sum(row["days_late"]) / paid, 1) if paid else None,
-                "on_time_rate": round(sum(1 for d in row["days_late"] if d == 0) / paid, 4)
-                if paid
-                else None,
-                "partial_payments": row["partial_payments"],
-                "open_overdue": row["open_overdue"],
-                "dso": round(row["open"] / row["invoiced"] * days, 1) if row["invoiced"] else None,
+                **_behaviour(*_figures_of(row), days),
             }
         )
-    return {"from": start, "to": end, "items": items}
+    return {
+        "from": start,
+        "to": end,
+        "items": items,
+        "totals": {cur: _behaviour(*_figures_of(row), days) for cur, row in sorted(totals.items())},
+    }
+
+
+def _figures_of(row: dict[str, Any]) -> tuple[list[int], list[int], int, int, int, int]:
+    return (
+        row["days_to_pay"],
+        row["days_late"],
+        len(row["partial"]),
+        row["open_overdue"],
+        row["open"],
+        row["invoiced"],
+    )

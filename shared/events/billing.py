@@ -64,6 +64,7 @@ class InvoiceSnapshot(EventData):
     days_overdue = fields.Integer(required=True)
     payments = fields.List(fields.Nested(InvoicePayment), required=True)
     paid_on = fields.Date(allow_none=True)  # date of the settling payment or credit note
+    notify = fields.Boolean(allow_none=True)  # false: entered as history, no email
     notes = fields.String(allow_none=True)
     void_reason = fields.String(allow_none=True)
     version = fields.Integer(required=True)
@@ -136,6 +137,7 @@ class CreditNoteIssued(EventData):
     number = fields.String(required=True)
     customer_id = Id(required=True)
     invoice_id = Id(allow_none=True)  # null: all of it is account credit
+    invoice_number = fields.String(allow_none=True)
     amount = Amount(required=True)  # gross
     currency = Currency(required=True)
     date = fields.Date(required=True)
@@ -146,6 +148,7 @@ class CreditNoteIssued(EventData):
     applied_amount = Amount(allow_none=True)  # lowered the invoice's amount_due
     unapplied_amount = Amount(allow_none=True)  # became credit on the account
     created_at = Timestamp(allow_none=True)
+    notify = fields.Boolean(allow_none=True)  # false: entered as history, no email
 
 
 class Allocation(EventData):
@@ -165,6 +168,7 @@ class PaymentApplied(EventData):
     currency = Currency(required=True)
     date = fields.Date(required=True)
     from_credit = fields.Boolean(allow_none=True)  # true: leftover credit used on a later invoice
+    notify = fields.Boolean(allow_none=True)  # false: the payment was entered as history
 
 
 @event(
@@ -207,3 +211,32 @@ class AccountBalanceChanged(EventData):
     open_total = Amount(allow_none=True)
     overdue_total = Amount(allow_none=True)
     open_invoices = fields.Integer(allow_none=True)
+
+
+class CompanyAddress(EventData):
+    line1 = fields.String(allow_none=True)
+    line2 = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    postal_code = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)
+
+
+@event(
+    "billing.company.updated",
+    summary="The seller's company profile after a change (a snapshot; subject `company`): "
+    "what every document and email shows as the sender.",
+)
+class CompanyProfile(EventData):
+    name = fields.String(required=True)
+    address = fields.Nested(CompanyAddress, allow_none=True)
+    tax_id = fields.String(allow_none=True)
+    email = fields.String(required=True)
+    reply_to = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    iban = fields.String(allow_none=True)
+    bic = fields.String(allow_none=True)
+    payment_instructions = fields.String(allow_none=True)
+    language = fields.String(required=True)  # en or el: new customers' language
+    version = fields.Integer(required=True)
+    updated_at = Timestamp(allow_none=True)

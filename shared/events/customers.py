@@ -34,6 +34,7 @@ class CustomerSnapshot(EventData):
     tax_id = fields.String(allow_none=True)
     credit_limit = Amount(allow_none=True)
     reminders_enabled = fields.Boolean(required=True)
+    language = fields.String(allow_none=True)  # en or el: the language of its documents
     notes = fields.String(allow_none=True)
     status = fields.String(required=True)
     version = fields.Integer(required=True)

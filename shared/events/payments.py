@@ -35,6 +35,7 @@ class PaymentReceived(EventData):
     status = fields.String(required=True)
     version = fields.Integer(allow_none=True)
     created_at = Timestamp(allow_none=True)
+    notify = fields.Boolean(allow_none=True)  # false: entered as history, no email
 
 
 @event("payments.payment.reversed", summary="A payment was reversed (e.g. it bounced).")
@@ -62,3 +63,4 @@ class RefundIssued(EventData):
     date = fields.Date(required=True)
     status = fields.String(allow_none=True)
     created_at = Timestamp(allow_none=True)
+    notify = fields.Boolean(allow_none=True)  # false: entered as history, no email

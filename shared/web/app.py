@@ -35,6 +35,7 @@ from shared.web.openapi import finish
 from shared.web.problems import Problem, from_http_exception, problem_response
 
 log = logging.getLogger(__name__)
+requests_log = logging.getLogger("tameio.http")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 Authenticate = Callable[[Request], Identity | None]
@@ -140,6 +141,7 @@ def create_base_app(
 
     @app.before_request
     def _trace_and_authenticate() -> None:
+        g.started = time.perf_counter()
         request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
         correlation = request.headers.get("X-Correlation-ID") or request_id
         g.trace_token = set_trace(
@@ -155,6 +157,16 @@ def create_base_app(
 
     @app.after_request
     def _request_id(response: Response) -> Response:
+        started = g.pop("started", None)
+        if started is not None:  # one line per request: method, path, status, time, id
+            requests_log.info(
+                "%s %s %s %.0f ms %s",
+                request.method,
+                request.script_root + request.path,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+                current_trace().request_id,
+            )
         token = g.pop("trace_token", None)
         if token is not None:
             response.headers["X-Request-ID"] = current_trace().request_id

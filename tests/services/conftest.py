@@ -6,7 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from shared.web.client import forget_local
 from tests.services.test_billing_support import Billing, owners_know_nothing, standard_catalog
+
+
+@pytest.fixture(autouse=True)
+def _no_billing_left_mounted() -> Iterator[None]:
+    """A stand-in billing a test mounted in-process (notifier_support) ends with the test."""
+    yield
+    forget_local("billing")
 
 
 @pytest.fixture

@@ -24,7 +24,9 @@ from services.notifier.delivery import deliver_due
 from services.notifier.models import Notification
 from shared.clock import utcnow
 from shared.messaging.consumer import EventProcessor, Outcome
+from shared.messaging.envelope import json_default
 from shared.web.auth import IDENTITY_HEADER, Identity, sign_identity
+from shared.web.client import register_local
 from tests.support.events import body_of, customer_data, envelope
 from tests.support.events import invoice_data as shared_invoice_data
 from tests.support.harness import SECRET, ServiceUnderTest, wait_until
@@ -160,11 +162,31 @@ def invoice_data(
 class Notifier:
     """The notifier service under test, fed hand-built events and called as any role."""
 
-    def __init__(self, sut: ServiceUnderTest) -> None:
+    def __init__(self, sut: ServiceUnderTest, billing_up: bool = True) -> None:
         self.sut = sut
         self.processor = EventProcessor(sut.db, sut.definition.handlers)
         self.sequences: dict[str, int] = {}
         self.invoice_numbers = 0
+        self.invoices: dict[str, dict[str, Any]] = {}  # as billing would answer them now
+        if billing_up:
+            register_local("billing", self.billing_app)
+
+    def billing_app(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        """Billing as notifier asks it when it sends an invoice email: each invoice as the
+        latest event about it said, and a stand-in PDF."""
+        parts = environ["PATH_INFO"].strip("/").split("/")
+        if parts[0] == "credit-notes" and parts[-1] == "pdf":
+            start_response("200 OK", [("Content-Type", "application/pdf")])
+            return [b"%PDF-1.7 credit note " + parts[1].encode()]
+        invoice = self.invoices.get(parts[1]) if len(parts) >= 2 else None
+        if invoice is None:
+            start_response("404 NOT FOUND", [("Content-Type", "application/problem+json")])
+            return [b'{"status": 404}']
+        if parts[-1] == "pdf":
+            start_response("200 OK", [("Content-Type", "application/pdf")])
+            return [b"%PDF-1.7 " + invoice["number"].encode()]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(invoice, default=json_default).encode()]
 
     # -- feeding events -------------------------------------------------------------------
 
@@ -174,6 +196,8 @@ class Notifier:
         """Deliver one new event as the source's relay would; it must apply. Returns it."""
         sequence = self.sequences.get(subject, 0) + 1
         self.sequences[subject] = sequence
+        if event_type in (ISSUED, UPDATED):
+            self.invoices[data["id"]] = data
         sent = envelope(event_type, subject, sequence, data, source=source)
         self.process(sent, expect=Outcome.APPLIED)
         return sent

@@ -115,7 +115,7 @@ def test_transactions_come_as_csv(billing):
 
     assert answer.status_code == 200
     assert answer.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    rows = list(csv.DictReader(io.StringIO(answer.get_data().decode("utf-8-sig"))))
     assert [(r["type"], r["amount"], r["balance_after"]) for r in rows][-2:] == [
         ("payment_reversal", "150.00", "110.00"),
         ("invoice", "124.00", "234.00"),

@@ -205,7 +205,8 @@ def test_without_an_smtp_url_emails_are_written_as_eml_files_with_text_and_html(
     assert message["To"] == "billing@acme.test"
     assert message["From"]
     assert message["Subject"] == row.subject
-    assert message.get_content_type() == "multipart/alternative"
+    assert message.get_content_type() == "multipart/mixed"  # text and HTML, then the PDF
+    assert [p.get_content_type() for p in message.iter_attachments()] == ["application/pdf"]
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
     assert text is not None and html is not None

@@ -97,6 +97,7 @@ def test_an_invoice_issued_before_its_customer_is_known_is_emailed_once_the_cust
     processor = EventProcessor(notifier.sut.db, notifier.sut.definition.handlers, base_delay=0.0)
     customer = customer_data(email="ap@acme.test")
     invoice = invoice_data(customer["id"], "INV-2026-000007")
+    notifier.invoices[invoice["id"]] = invoice  # what billing answers when it is sent
 
     early = envelope(ISSUED, invoice["id"], 1, invoice, source="billing")
     assert processor.process(body_of(early)) is Outcome.RETRY
@@ -112,6 +113,7 @@ def test_an_invoice_issued_before_its_customer_is_known_is_emailed_once_the_cust
 def test_the_same_invoice_issued_envelope_twice_sends_one_email(notifier, smtp):
     customer = notifier.customer()
     invoice = invoice_data(customer["id"], "INV-2026-000042")
+    notifier.invoices[invoice["id"]] = invoice  # what billing answers when it is sent
     issued = envelope(ISSUED, invoice["id"], 1, invoice, source="billing")
 
     notifier.process(issued, expect=Outcome.APPLIED)

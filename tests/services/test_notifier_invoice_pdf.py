@@ -1,5 +1,5 @@
-"""The invoice email carries the invoice PDF when billing serves it, and goes without it
-when billing is down."""
+"""The invoice email carries the invoice PDF; while billing is down it waits for it (never
+sent without it)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import email.policy
 import uuid
 
 import pytest
+from sqlalchemy import update
 
 from services.notifier.delivery import deliver_due
+from services.notifier.models import Notification
+from shared.clock import utcnow
 from shared.messaging.consumer import EventProcessor
 from shared.web.client import forget_local, register_local
 from tests.support.events import body_of, customer_data, envelope
@@ -76,10 +79,23 @@ def test_the_invoice_email_carries_the_invoice_pdf(issued):
     assert pdf.get_content().startswith(b"%PDF")
 
 
-def test_with_billing_down_the_invoice_email_goes_without_the_pdf(issued):
-    _, notifier, invoice, folder = issued
+def test_with_billing_down_the_invoice_email_waits_and_goes_with_its_pdf_once_billing_is_back(
+    issued,
+):
+    billing, notifier, invoice, folder = issued
+
+    assert deliver_due(notifier.db, notifier.settings) == 1  # tried: billing is down
+
+    assert list((folder / "mail").glob("*.eml")) == []
+    (row,) = [dict(r._mapping) for r in notifier.rows(Notification.__table__)]
+    assert row["status"] == "queued"
+    assert row["attempts"] == 0
+    assert row["error"].startswith("waiting for its document")
+    with notifier.db.engine.begin() as conn:  # its wait is over
+        conn.execute(update(Notification).values(next_attempt_at=utcnow()))
+    register_local("billing", billing.app.wsgi_app)
 
     message = delivered(notifier, folder)
 
-    assert list(message.iter_attachments()) == []
-    assert invoice["number"] in message["Subject"]
+    (pdf,) = list(message.iter_attachments())
+    assert pdf.get_filename() == f"{invoice['number']}.pdf"

@@ -182,39 +182,43 @@ def test_one_day_late_sends_level_two_naming_the_days_late(notifier, invoice, sm
 
 
 def test_a_second_run_the_same_day_sends_nothing(notifier, invoice, smtp):
-    assert levels_sent(notifier.run(day(3, 2))) == [2]
+    assert levels_sent(notifier.run(day(3, 2))) == [1]
 
     assert levels_sent(notifier.run(day(3, 2))) == []
     assert len(smtp.received) == 1
     assert len(notifier.notifications(kind="reminder")) == 1
 
 
-def test_when_several_levels_fell_due_since_the_last_run_only_the_highest_is_sent(
+def test_levels_are_sent_in_order_one_per_run_spaced_as_the_policy_says(notifier, invoice, smtp):
+    """Due 1 March; levels at -3, 1, 7, 14, 30 days: level n+1 waits (its days - level n's
+    days) after level n was sent, however late the invoice already is."""
+    assert levels_sent(notifier.run(day(3, 2))) == [1]  # the first run: level 1 first
+    assert levels_sent(notifier.run(day(3, 5))) == []  # level 2 waits 1 - (-3) = 4 days
+    assert levels_sent(notifier.run(day(3, 20))) == [2]  # one level per run
+    assert levels_sent(notifier.run(day(3, 25))) == []  # level 3 waits 7 - 1 = 6 days
+    assert levels_sent(notifier.run(day(3, 26))) == [3]
+
+    assert sorted(n["level"] for n in notifier.notifications(kind="reminder")) == [1, 2, 3]
+    mail = smtp.wait_for(3)[-1]
+    assert "25 days late" in mail.message["Subject"]
+
+
+def test_an_invoice_entered_long_overdue_starts_at_level_one_never_a_final_notice(
     notifier, invoice, smtp
 ):
-    notifier.run(day(3, 2))  # level 2
+    assert levels_sent(notifier.run(day(6, 1))) == [1]
+    assert levels_sent(notifier.run(day(6, 4))) == []
+    assert levels_sent(notifier.run(day(6, 5))) == [2]
+    assert levels_sent(notifier.run(day(6, 11))) == [3]
+    assert levels_sent(notifier.run(day(6, 18))) == [4]
+    assert levels_sent(notifier.run(day(7, 3))) == []  # the final notice waits 16 days
+    assert levels_sent(notifier.run(day(7, 4))) == [5]
+    assert levels_sent(notifier.run(day(9, 1))) == []
 
-    assert levels_sent(notifier.run(day(3, 20))) == [4]  # level 3 (day 7) is skipped
-
-    assert sorted(n["level"] for n in notifier.notifications(kind="reminder")) == [2, 4]
-    mail = smtp.wait_for(2)[-1]
-    assert "19 days late" in mail.message["Subject"]
-    assert "19 days late" in mail.text
-
-
-def test_a_lower_level_is_never_sent_after_a_higher_one(notifier, invoice, smtp):
-    notifier.run(day(3, 20))  # level 4
-
-    assert levels_sent(notifier.run(day(3, 10))) == []  # level 3 has come due by then
-    assert levels_sent(notifier.run(day(3, 20))) == []
-    assert levels_sent(notifier.run(day(3, 30))) == []
-    assert levels_sent(notifier.run(day(3, 31))) == [5]
-    assert levels_sent(notifier.run(day(5, 1))) == []
-
-    final = smtp.wait_for(2)[-1]
+    final = smtp.wait_for(5)[-1]
     assert final.message["Subject"].startswith("Final notice")
-    assert "30 days overdue" in final.text
-    assert [n["level"] for n in notifier.notifications(kind="reminder")] == [5, 4]
+    first = smtp.received[0]
+    assert not first.message["Subject"].startswith("Final notice")
 
 
 def test_every_reminder_of_the_policy_arrives_with_its_days_late(notifier, invoice, smtp):
@@ -283,8 +287,8 @@ def test_a_run_reminds_every_open_invoice_and_lists_each(notifier, invoice, smtp
     answer = notifier.run(day(3, 11))
 
     assert {(n["invoice_id"], n["level"]) for n in answer["sent"]} == {
-        (invoice["id"], 3),
-        (later["id"], 2),
+        (invoice["id"], 1),  # levels start at 1, however late (CONTRACT round 2)
+        (later["id"], 1),
     }
     assert all(n["status"] == "sent" for n in answer["sent"])
     assert sorted(m.rcpt_tos[0] for m in smtp.wait_for(2)) == ["ap@acme.test", "ap@globex.test"]

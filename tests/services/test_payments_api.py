@@ -958,7 +958,7 @@ def test_the_payment_list_is_available_as_csv(payments):
 
     assert answer.status_code == 200
     assert answer.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    rows = list(csv.DictReader(io.StringIO(answer.get_data().decode("utf-8-sig"))))
     assert [(r["number"], r["amount"], r["status"]) for r in rows] == [
         (made[1]["number"], "20.50", "received"),
         (made[0]["number"], "10.00", "received"),

@@ -57,7 +57,7 @@ def test_every_report_as_csv_is_a_header_and_one_row_per_item_with_the_json_figu
 
     assert answer.status_code == 200
     assert answer.mimetype == "text/csv"
-    reader = csv.DictReader(io.StringIO(answer.get_data(as_text=True)))
+    reader = csv.DictReader(io.StringIO(answer.get_data().decode("utf-8-sig")))
     rows = list(reader)
     assert reader.fieldnames == list(as_json["items"][0])
     assert rows == [{k: str(v) for k, v in item.items()} for item in as_json["items"]]
@@ -78,7 +78,10 @@ def test_every_report_answers_csv_to_accept_text_csv(books, two_currencies, name
 def test_amounts_carry_their_own_currencys_places_in_csv(books, two_currencies):
     answer = books.reporting.get("/reports/aging", format="csv", as_of=AS_OF)
 
-    rows = {row["currency"]: row for row in csv.DictReader(io.StringIO(answer.get_data(True)))}
+    rows = {
+        row["currency"]: row
+        for row in csv.DictReader(io.StringIO(answer.get_data().decode("utf-8-sig")))
+    }
     assert rows["EUR"]["total"] == "100.00"
     assert rows["JPY"]["total"] == "12500"
     assert rows["JPY"]["customer_name"] == "Yen KK"
@@ -123,6 +126,6 @@ def test_an_empty_report_as_csv_still_has_the_reports_columns(books, two_currenc
     for as_of in (AS_OF, "2026-01-01"):  # the second is before anything was issued
         answer = books.reporting.get("/reports/aging", format="csv", as_of=as_of)
         assert answer.status_code == 200
-        columns[as_of] = answer.get_data(as_text=True).splitlines()[0]
+        columns[as_of] = answer.get_data().decode("utf-8-sig").splitlines()[0]
 
     assert columns["2026-01-01"] == columns[AS_OF]

@@ -1,5 +1,6 @@
-"""GET /reports/revenue: invoiced (net), tax, credited and collected (payments less
-reversals) in a period, per customer or per month; a voided invoice is not revenue."""
+"""GET /reports/revenue: invoiced (net), tax (less credited tax), credited (net) and collected
+(payments less reversals and refunds) in a period, per customer or per month; a voided invoice
+is not revenue."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def test_revenue_per_customer_is_net_invoiced_tax_credited_and_collected(books, 
 
     rows = by(report, "customer_id")
     assert figures(rows[history["main"]]) == expected(
-        invoiced="140.00", tax="29.20", credited="12.40", collected="50.00"
+        invoiced="140.00", tax="26.80", credited="10.00", collected="50.00"
     )
     assert rows[history["main"]]["customer_name"] == "Main Ltd"
     assert rows[history["main"]]["currency"] == "EUR"
@@ -99,7 +100,7 @@ def test_revenue_per_month_puts_each_figure_in_the_month_of_its_date(books, hist
     assert list(months) == ["2026-03", "2026-04", "2026-05"]
     assert figures(months["2026-03"]) == expected(invoiced="100.00", tax="24.00", collected="80.00")
     assert figures(months["2026-04"]) == expected(
-        invoiced="40.00", tax="5.20", credited="12.40", collected="-30.00"
+        invoiced="40.00", tax="2.80", credited="10.00", collected="-30.00"
     )
     assert figures(months["2026-05"]) == expected(invoiced="100.00")
     assert all(row["currency"] == "EUR" for row in report["items"])
@@ -122,7 +123,7 @@ def test_the_period_filter_leaves_out_what_is_dated_outside_it(books, history):
     rows = by(april, "customer_id")
     assert list(rows) == [history["main"]]
     assert figures(rows[history["main"]]) == expected(
-        invoiced="40.00", tax="5.20", credited="12.40", collected="-30.00"
+        invoiced="40.00", tax="2.80", credited="10.00", collected="-30.00"
     )
     # both ends belong to the period
     edges = revenue(books, "2026-03-02", "2026-03-10")

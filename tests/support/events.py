@@ -284,3 +284,35 @@ def invoice_data(
         "updated_at": now,
     }
     return {**data, **changes}
+
+
+def company_data(version: int = 1, **changes: Any) -> dict[str, Any]:
+    """Data of a billing.company.updated snapshot: a Greek seller with a bank account."""
+    return {
+        "name": "Tameio Demo ΑΕ",
+        "address": {
+            "line1": "Λεωφόρος Κηφισίας 44",
+            "line2": None,
+            "city": "Αθήνα",
+            "postal_code": "11526",
+            "region": None,
+            "country": "GR",
+        },
+        "tax_id": "EL999888777",
+        "email": "accounts@demo.test",
+        "reply_to": "help@demo.test",
+        "phone": "+30 210 1234567",
+        "iban": "GR1601101250000000012300695",
+        "bic": "ETHNGRAA",
+        "payment_instructions": "Bank transfer within the due date.",
+        "language": "en",
+        "version": version,
+        "updated_at": isoformat(utcnow()),
+        **changes,
+    }
+
+
+def company_event(sequence: int = 1, **changes: Any) -> dict[str, Any]:
+    """billing.company.updated as billing's relay publishes it."""
+    data = company_data(sequence, **changes)
+    return envelope("billing.company.updated", "company", sequence, data, source="billing")

@@ -59,6 +59,9 @@ class SignedClient:
     def patch(self, path: str, **kwargs: Any) -> Any:
         return self.client.patch(path, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
 
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.client.put(path, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
+
 
 @dataclass
 class ServiceUnderTest:

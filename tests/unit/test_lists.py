@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import Column, DateTime, Integer, String, Uuid, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -198,7 +199,7 @@ def test_csv_flattens_nested_objects_to_dotted_columns() -> None:
 
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="customers.csv"'
-    (row,) = _read_csv(response.get_data(as_text=True))
+    (row,) = _read_csv(response.get_data().decode("utf-8-sig"))
     assert row == {
         "number": "C-000001",
         "name": "Αθηνά Hotels",
@@ -214,7 +215,9 @@ def test_csv_writes_lists_as_json_in_one_cell() -> None:
         {"id": "p-1", "allocations": [{"invoice_id": "i-1", "amount": "10.00"}]}
     ]
 
-    (row,) = _read_csv(csv_response(rows, "payments", ["id", "allocations"]).get_data(as_text=True))
+    (row,) = _read_csv(
+        csv_response(rows, "payments", ["id", "allocations"]).get_data().decode("utf-8-sig")
+    )
 
     assert json.loads(row["allocations"]) == [{"invoice_id": "i-1", "amount": "10.00"}]
 
@@ -226,7 +229,7 @@ def test_csv_header_is_the_given_columns_whatever_the_rows_hold() -> None:
     ]
     columns = ["number", "name", "billing_address.city"]
 
-    text = csv_response(rows, "customers", columns).get_data(as_text=True)
+    text = csv_response(rows, "customers", columns).get_data().decode("utf-8-sig")
 
     assert text.splitlines()[0] == "number,name,billing_address.city"
     assert [row["billing_address.city"] for row in _read_csv(text)] == ["", "Patras"]
@@ -243,6 +246,26 @@ def test_csv_columns_of_a_schema_name_nested_fields_with_dots() -> None:
 
 
 def test_csv_of_an_empty_list_is_just_the_header() -> None:
-    text = csv_response([], "customers", columns=["number", "name"]).get_data(as_text=True)
+    text = csv_response([], "customers", columns=["number", "name"]).get_data().decode("utf-8-sig")
 
     assert text == "number,name\r\n"
+
+
+def test_csv_starts_with_a_byte_order_mark_and_still_parses_with_the_csv_module() -> None:
+    rows = [{"number": "C-000001", "name": "Αθηνά Ξενοδοχεία"}]
+
+    data = csv_response(rows, "customers", ["number", "name"]).get_data()
+
+    assert data.startswith("\ufeff".encode())  # spreadsheets then read UTF-8 as UTF-8
+    (row,) = _read_csv(data.decode("utf-8-sig"))
+    assert row == {"number": "C-000001", "name": "Αθηνά Ξενοδοχεία"}
+
+
+@pytest.mark.parametrize("flag", ["0", "false"])
+def test_csv_with_bom_0_leaves_the_byte_order_mark_out(flag: str) -> None:
+    app = Flask(__name__)
+    with app.test_request_context(f"/customers?format=csv&bom={flag}"):
+        response = csv_response([{"name": "Αθηνά"}], "customers", ["name"])
+
+    assert response.get_data() == "name\r\nΑθηνά\r\n".encode()
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
