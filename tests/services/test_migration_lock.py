@@ -24,7 +24,16 @@ def test_concurrent_migrations_wait_for_the_lock_and_both_succeed(postgres, run_
         held.execute(text("SELECT pg_advisory_lock(hashtext('tameio-migrate'))"))
         replicas = [
             subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "migrate", "customers"],
+                # At debug level Alembic says which revisions it runs (quiet otherwise).
+                [
+                    sys.executable,
+                    "-m",
+                    "services.cli",
+                    "--log-level",
+                    "debug",
+                    "migrate",
+                    "customers",
+                ],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
