@@ -15,11 +15,11 @@ import smtplib
 import ssl
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import select
@@ -38,6 +38,7 @@ from shared.db import Database, UnitOfWork
 from shared.replicas import company_profile
 
 MAX_ATTEMPTS = 5
+T = TypeVar("T")
 LEASE = dt.timedelta(minutes=2)  # longer than any SMTP exchange (10 s timeout)
 SENDER = "Tameio Receivables <receivables@tameio.invalid>"
 
@@ -217,9 +218,9 @@ def deliver_due(
     for notification in due:
         error, attachment = None, None
         try:
-            attachment = attached_document(db, settings, notification)
+            attachment = patiently(attached_document, db, settings, notification)
         except DocumentAway as exc:
-            postpone(db, notification.id, str(exc))
+            patiently(postpone, db, notification.id, str(exc))
             continue
         if not notification.to:
             error = NO_ADDRESS
@@ -228,7 +229,7 @@ def deliver_due(
                 mailer.send(compose(notification, attachment, company))
             except (OSError, smtplib.SMTPException) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-        record_outcome_patiently(db, notification.id, error, final=not notification.to)
+        patiently(record_outcome, db, notification.id, error, final=not notification.to)
     return len(due)
 
 
@@ -264,18 +265,16 @@ def postpone(db: Database, notification_id: uuid.UUID, reason: str) -> None:
         uow.commit()
 
 
-def record_outcome_patiently(
-    db: Database, notification_id: uuid.UUID, error: str | None, *, final: bool = False
-) -> None:
-    """:func:`record_outcome`, tried again for about half a minute while the database is
-    away (a restart, a failover): a message that went out but is not recorded as sent
-    would go out again when its lease ends, and the rest of the claimed batch would wait
-    for their leases too. Raises the last error if the database stays away."""
+def patiently(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``work(*args, **kwargs)``, tried again for about half a minute while the database is
+    away (a restart, a failover). While a claimed batch is being sent, giving up would leave
+    the rest of it waiting for their leases, and an email that went out but is not recorded
+    as sent would go out again when its lease ends. Raises the last error if the database
+    stays away."""
     pauses = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
     while True:
         try:
-            record_outcome(db, notification_id, error, final=final)
-            return
+            return work(*args, **kwargs)
         except OperationalError:
             if not pauses:
                 raise
