@@ -14,25 +14,13 @@ import pypdf
 import pytest
 
 from tests.services.test_billing_support import Billing
+from tests.support.events import company_data
 
+# The profile as PUT /company takes it: the seller the event tests use, in Greek.
 PROFILE: dict[str, Any] = {
-    "name": "Tameio Demo ΑΕ",
-    "address": {
-        "line1": "Λεωφόρος Κηφισίας 44",
-        "line2": None,
-        "city": "Αθήνα",
-        "postal_code": "11526",
-        "region": None,
-        "country": "GR",
-    },
-    "tax_id": "EL999888777",
-    "email": "accounts@demo.test",
-    "reply_to": "help@demo.test",
-    "phone": "+30 210 1234567",
-    "iban": "GR1601101250000000012300695",
-    "bic": "ETHNGRAA",
-    "payment_instructions": "Bank transfer within the due date.",
-    "language": "el",
+    key: value
+    for key, value in company_data(language="el").items()
+    if key not in ("version", "updated_at")
 }
 
 

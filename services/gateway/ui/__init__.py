@@ -163,3 +163,11 @@ def client_address() -> str:
 
 def render(template: str, **context: Any) -> Response:
     return Response(render_template(template, **context), mimetype="text/html")
+
+
+def render_form(template: str, **context: Any) -> Response:
+    """A form page: 422 when it comes back with ``errors`` to show next to the fields."""
+    page = render(template, **context)
+    if context.get("errors"):
+        page.status_code = 422
+    return page

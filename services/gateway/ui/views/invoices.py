@@ -11,7 +11,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, request, url_fo
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from services.gateway.ui import api, render
+from services.gateway.ui import api, render, render_form
 from services.gateway.ui.client import ApiError
 from services.gateway.ui.formatting import amount_input, parse_amount
 from services.gateway.ui.security import login_required, requires_role
@@ -148,7 +148,7 @@ def new() -> ResponseReturnValue:
                 else:
                     flash(_("Invoice %(number)s issued.", number=created["number"]), "ok")
                 return redirect(url_for("invoices.show", invoice_id=created["id"]))
-    page = render(
+    return render_form(
         "invoices/new.html",
         customer=customer,
         items=items,
@@ -157,9 +157,6 @@ def new() -> ResponseReturnValue:
         quote=quote,
         line_count=int(values["line_count"]),
     )
-    if errors:
-        page.status_code = 422
-    return page
 
 
 def _rows_with_items(form: Any) -> list[int]:

@@ -6,11 +6,11 @@ import datetime as dt
 from functools import partial
 from typing import Any
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from services.gateway.ui import api, render
+from services.gateway.ui import api, render, render_form
 from services.gateway.ui.client import ApiError
 from services.gateway.ui.formatting import amount_input, parse_amount
 from services.gateway.ui.security import login_required, requires_role
@@ -72,7 +72,7 @@ def new() -> ResponseReturnValue:
             else:
                 flash(_("Payment %(number)s recorded.", number=payment["number"]), "ok")
                 return redirect(url_for("payments.show", payment_id=payment["id"]))
-    page = render(
+    return render_form(
         "payments/new.html",
         customer=customer,
         open_invoices=open_invoices,
@@ -80,9 +80,6 @@ def new() -> ResponseReturnValue:
         errors=errors,
         methods=METHODS,
     )
-    if errors:
-        page.status_code = 422
-    return page
 
 
 @bp.route("/<uuid:payment_id>")
@@ -139,7 +136,7 @@ def refund() -> ResponseReturnValue:
             else:
                 flash(_("Refund recorded."), "ok")
                 return redirect(url_for("customers.show", customer_id=customer_id))
-    page = render(
+    return render_form(
         "payments/refund.html",
         customer=customer,
         account=account,
@@ -147,17 +144,12 @@ def refund() -> ResponseReturnValue:
         errors=errors,
         methods=METHODS,
     )
-    if errors:
-        page.status_code = 422
-    return page
 
 
 @bp.route("/<uuid:payment_id>/status")
 @login_required
 def status(payment_id: Any) -> ResponseReturnValue:
     """For the page's poll: is the payment still waiting for billing?"""
-    from flask import jsonify
-
     payment = api().get("payments", f"/payments/{payment_id}")
     return jsonify(
         settled=payment["status"] != "received",
