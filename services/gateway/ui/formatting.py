@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -10,6 +11,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
 from flask import Flask
 from flask_babel import get_locale
+from jinja2 import pass_context
 
 from shared.money import exponent
 
@@ -83,7 +85,28 @@ def quantity(value: Any) -> str:
     return format_decimal(Decimal(str(value)), format="#,##0.####", locale=_locale())
 
 
+def _per_render(function: Callable[..., str]) -> Callable[..., str]:
+    """The filter marked as needing the render's context, which keeps Jinja from working
+    out ``1234.56|amount_input('EUR')`` once when it compiles the template: that would
+    keep the locale of whoever saw the page first."""
+
+    @pass_context
+    def per_render(_context: Any, *args: Any, **kwargs: Any) -> str:
+        return function(*args, **kwargs)
+
+    return per_render
+
+
 def install(app: Flask) -> None:
     app.jinja_env.filters.update(
-        money=money, date=date, number=number, quantity=quantity, amount_input=amount_input
+        {
+            name: _per_render(function)
+            for name, function in (
+                ("money", money),
+                ("date", date),
+                ("number", number),
+                ("quantity", quantity),
+                ("amount_input", amount_input),
+            )
+        }
     )
