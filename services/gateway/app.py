@@ -79,7 +79,7 @@ def create_app(
         throttle=LoginThrottle(db),
         trusted_proxies=settings.trusted_proxies,
     )
-    ui = create_ui(settings, db, router.as_identity)
+    ui = create_ui(settings, db, router.as_identity, forget_token=cache.forget)
 
     def gateway_or_ui(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         # The gateway's probes, metrics and OpenAPI; every other page is the staff UI.

@@ -183,9 +183,11 @@ def list_tokens(session: Session) -> list[ApiToken]:
     return list(session.execute(select(ApiToken).order_by(ApiToken.created_at.desc())).scalars())
 
 
-def revoke_token(session: Session, token_id: uuid.UUID, now: dt.datetime) -> None:
+def revoke_token(session: Session, token_id: uuid.UUID, now: dt.datetime) -> str:
+    """Revoke a token; answers its SHA-256, for the caller to drop it from a cache."""
     token = session.get(ApiToken, token_id)
     if token is None:
         raise LookupError(str(token_id))
     if token.revoked_at is None:
         token.revoked_at = now
+    return str(token.token_hash)

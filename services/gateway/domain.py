@@ -132,6 +132,11 @@ class TokenCache:
                 self._entries.clear()
             self._entries[token_hash(token)] = (time.monotonic() + self.ttl, identity)
 
+    def forget(self, hashed: str) -> None:
+        """Drop a token (by its SHA-256) at once, e.g. when it was revoked here."""
+        with self._lock:
+            self._entries.pop(hashed, None)
+
 
 def identify_token(session: Session, token: str, bootstrap_token: str | None) -> Identity | None:
     """The identity a bearer token stands for, or None."""

@@ -11,6 +11,7 @@ import io
 import re
 
 import pytest
+import urllib3
 from click.testing import CliRunner
 from playwright.sync_api import expect
 
@@ -141,6 +142,7 @@ WALKS = {
         "after_credit": "€1,380.00",
         "credit": "100.00",
         "nav": "Customers",
+        "language": "English",
     },
     "el": {
         "locale": "el-GR",
@@ -154,6 +156,7 @@ WALKS = {
         "after_credit": "1.380,00\xa0€",
         "credit": "100,00",
         "nav": "Πελάτες",
+        "language": "Ελληνικά",
     },
 }
 
@@ -177,9 +180,11 @@ def test_the_whole_walk(new_page, suite, language):
     page.locator("#f-address_city").fill("Αθήνα" if language == "el" else "London")
     page.locator("#f-address_country").fill("GR" if language == "el" else "GB")
     page.locator("#f-credit_limit").fill(walk["credit_limit"])
+    page.locator("#f-language").select_option(language)
     shot(page, f"{language}-02-new-customer")
     page.locator("form.card button[type=submit]").click()
     expect(page.locator("h1")).to_have_text(walk["customer"])
+    expect(page.locator("#customer-language")).to_have_text(walk["language"])
     number = re.search(r"C-\d{6}", page.locator(".page-head .sub").inner_text()).group(0)
 
     # Search everywhere: the number and the tax id each lead straight to the customer.
@@ -226,7 +231,15 @@ def test_the_whole_walk(new_page, suite, language):
     page.locator("#f-credit-reason").fill("Goodwill")
     page.locator("#credit-note button[type=submit]").click()
     expect(page.locator("#amount-due")).to_have_text(walk["after_credit"], timeout=45_000)
-    expect(page.locator("#credit-notes")).to_contain_text("CN-")
+    # Listed from billing's credit notes, each with its PDF.
+    note = page.locator("#credit-notes tbody tr")
+    expect(note).to_have_count(1)
+    expect(note).to_contain_text("Goodwill")
+    expect(note.get_by_role("link")).to_contain_text(re.compile(r"CN-\d{4}-\d{6}"))
+    pdf = page.request.get(note.get_by_role("link").get_attribute("href"))
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.body().startswith(b"%PDF")
+    shot(page, f"{language}-10-invoice-credited")
 
     # The customer page: balance, history with a running balance, a call logged.
     page.locator(".page-head .sub a").click()
@@ -256,24 +269,110 @@ def test_the_whole_walk(new_page, suite, language):
     assert page.console_errors == []
 
 
-def test_an_admin_makes_an_api_token_that_is_shown_once_and_works(new_page, suite):
-    page = new_page()
+ADMIN_WALKS = {
+    "en": {
+        "locale": "en-GB",
+        "admin": "Administration",
+        "company": "Company profile",
+        "name": "Tameio Demo Ltd",
+        "city": "London",
+        "saved": "Company profile saved",
+        "revoke": "Revoke",
+        "revoked": "revoked",
+        "mine": "+30 210 1111111",
+        "theirs": "+30 210 2222222",
+    },
+    "el": {
+        "locale": "el-GR",
+        "admin": "Διαχείριση",
+        "company": "Στοιχεία εταιρείας",
+        "name": "Ταμείο Επίδειξη Α.Ε.",
+        "city": "Αθήνα",
+        "saved": "Τα στοιχεία της εταιρείας αποθηκεύτηκαν",
+        "revoke": "Ανάκληση",
+        "revoked": "ανακλήθηκε",
+        "mine": "+30 210 3333333",
+        "theirs": "+30 210 4444444",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["en", "el"])
+def test_an_admin_keeps_the_company_profile_and_api_tokens(new_page, suite, language):
+    """The company profile from the admin menu (errors next to the field, a concurrent
+    change explained); an API token shown once, working, then revoked."""
+    walk = ADMIN_WALKS[language]
+    page = new_page(locale=walk["locale"])
     sign_in(page, ADMIN)
+    page.locator("nav").get_by_role("link", name=walk["admin"]).click()
+    page.get_by_role("link", name=walk["company"]).first.click()
+    expect(page.locator("h1")).to_have_text(walk["company"])
+    page.locator("#f-name").fill(walk["name"])
+    page.locator("#f-email").fill(f"billing-{language}@tameio.test")
+    page.locator("#f-address_line1").fill("Σταδίου 5" if language == "el" else "2 Bank Street")
+    page.locator("#f-address_city").fill(walk["city"])
+    page.locator("#f-address_country").fill("gr")
+    page.locator("#f-iban").fill("GR16 0110")  # too short
+    page.locator("#f-language").select_option(language)
+    page.locator("form.card button[type=submit]").click()
+    expect(page.locator("#iban-error")).to_contain_text("IBAN")
+    expect(page.locator("#f-iban")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#f-name")).to_have_value(walk["name"])  # nothing typed is lost
+    page.locator("#f-iban").fill("GR16 0110 1250 0000 0001 2300 695")
+    page.locator("form.card button[type=submit]").click()
+    expect(page.locator(".banner.ok")).to_contain_text(walk["saved"])
+    saved = suite.api("GET", "/billing/company")
+    assert (saved["name"], saved["address"]["country"], saved["language"]) == (
+        walk["name"],
+        "GR",
+        language,
+    )
+    shot(page, f"{language}-18-admin-company")
+
+    # Someone saves the profile meanwhile: the page shows both, keeps theirs, mine on top.
+    page.locator("#f-phone").fill(walk["mine"])
+    profile = {k: v for k, v in saved.items() if k not in ("version", "updated_at")}
+    instructions = f"Quote the invoice ({language})."
+    suite.api(
+        "PUT",
+        "/billing/company",
+        {**profile, "phone": walk["theirs"], "payment_instructions": instructions},
+    )
+    page.locator("form.card button[type=submit]").click()
+    banner = page.locator(".banner.error")
+    expect(banner.locator("tbody")).to_contain_text(walk["theirs"])
+    expect(banner.locator("tbody")).to_contain_text(instructions)
+    expect(page.locator("#f-payment_instructions")).to_have_value(instructions)
+    expect(page.locator("#f-phone")).to_have_value(walk["mine"])
+    shot(page, f"{language}-19-admin-company-conflict")
+    page.locator("form.card button[type=submit]").click()
+    expect(page.locator(".banner.ok")).to_contain_text(walk["saved"])
+    saved = suite.api("GET", "/billing/company")
+    assert (saved["phone"], saved["payment_instructions"]) == (walk["mine"], instructions)
+
+    # An API token: shown once, works, then revoked from the same page.
     page.goto("/admin/tokens")
-    page.locator("#f-name").fill("accounting export")
+    page.locator("#f-name").fill(f"accounting export {language}")
     page.locator("#f-role").select_option("viewer")
     page.locator("form.stack button[type=submit]").click()
     token = page.locator("#new-token").inner_text().strip()
-    shot(page, "en-09-admin-token")
+    shot(page, f"{language}-09-admin-token")
     assert token.startswith("tmo_")
-    import urllib3
 
-    answer = urllib3.request(
-        "GET", f"{suite.base}/api/customers/customers", headers={"Authorization": f"Bearer {token}"}
-    )
-    assert answer.status == 200
+    def customers_with(token: str) -> int:
+        return urllib3.request(
+            "GET",
+            f"{suite.base}/api/customers/customers?limit=1",
+            headers={"Authorization": f"Bearer {token}"},
+        ).status
+
+    assert customers_with(token) == 200
     page.reload()
     expect(page.locator("#new-token")).to_have_count(0)
+    row = page.locator("tr", has_text=f"accounting export {language}")
+    row.get_by_role("button", name=re.compile(walk["revoke"])).click()
+    expect(row.locator(".badge")).to_have_text(walk["revoked"])
+    assert customers_with(token) == 401
 
 
 def test_signing_in_and_searching_work_by_keyboard_alone(new_page, suite):
@@ -344,11 +443,17 @@ def test_service_errors_sit_next_to_their_field_and_a_version_conflict_is_explai
     # Two people changing different fields do not undo each other: only changes are sent.
     page.goto(f"/customers/{customer['id']}/edit")
     page.locator("#f-email").fill("ap@conflict.test")
+    other = "en" if customer["language"] == "el" else "el"
+    page.locator("#f-language").select_option(other)
     suite.api("PATCH", f"/customers/customers/{customer['id']}", {"tax_id": "EL123"})
     page.locator("form.card button[type=submit]").click()
     expect(page.locator("h1")).to_have_text("Conflict Check Ltd")
     saved = suite.api("GET", f"/customers/customers/{customer['id']}")
-    assert (saved["email"], saved["tax_id"]) == ("ap@conflict.test", "EL123")
+    assert (saved["email"], saved["tax_id"], saved["language"]) == (
+        "ap@conflict.test",
+        "EL123",
+        other,
+    )
 
 
 def test_a_draft_started_from_the_customer_picker_is_issued_later(new_page, suite):

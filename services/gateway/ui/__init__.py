@@ -41,8 +41,14 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "en"
 
 
-def create_ui(settings: Settings, db: Database, routes_for: Callable[[Identity], WSGIApp]) -> Flask:
-    """The UI app; ``routes_for(identity)`` reaches ``/api/<service>/...`` as that caller."""
+def create_ui(
+    settings: Settings,
+    db: Database,
+    routes_for: Callable[[Identity], WSGIApp],
+    forget_token: Callable[[str], None] | None = None,
+) -> Flask:
+    """The UI app; ``routes_for(identity)`` reaches ``/api/<service>/...`` as that caller;
+    ``forget_token(sha256)`` drops a token the admin page revoked from the token cache."""
     from services.gateway.ui import views
 
     app = Flask(
@@ -63,7 +69,12 @@ def create_ui(settings: Settings, db: Database, routes_for: Callable[[Identity],
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.tls,
     )
-    app.extensions["tameio_ui"] = {"db": db, "settings": settings, "routes_for": routes_for}
+    app.extensions["tameio_ui"] = {
+        "db": db,
+        "settings": settings,
+        "routes_for": routes_for,
+        "forget_token": forget_token or (lambda _hashed: None),
+    }
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
     security.install(app)

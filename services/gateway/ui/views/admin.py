@@ -1,5 +1,5 @@
-"""Administration (admin role only): staff users, API tokens, catalog and tax rates,
-contracts, the reminder policy and dead letters."""
+"""Administration (admin role only): staff users, API tokens, the company profile, catalog
+and tax rates, contracts, the reminder policy and dead letters."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import uuid
 from functools import partial
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from services.gateway import commands, domain
-from services.gateway.ui import api, render, security, ui_db
+from services.gateway.ui import api, render, render_form, security, ui_db
 from services.gateway.ui.client import ApiError
 from services.gateway.ui.formatting import parse_amount
 from services.gateway.ui.security import requires_role
@@ -133,12 +134,142 @@ def tokens() -> ResponseReturnValue:
 def revoke_token(token_id: uuid.UUID) -> ResponseReturnValue:
     try:
         with ui_db().unit_of_work() as uow:
-            commands.revoke_token(uow.session, token_id, utcnow())
+            hashed = commands.revoke_token(uow.session, token_id, utcnow())
             uow.commit()
     except LookupError:
         abort(404)
+    # At once here; the gateway's other processes stop accepting it within seconds.
+    current_app.extensions["tameio_ui"]["forget_token"](hashed)
     flash(_("Token revoked; it stops working within seconds."), "ok")
     return redirect(url_for("admin.tokens"))
+
+
+# -- the company profile -------------------------------------------------------------------
+
+COMPANY_ADDRESS = ("line1", "line2", "postal_code", "city", "region", "country")
+COMPANY_FIELDS = {
+    "name": _l("Company name"),
+    "tax_id": _l("Tax id"),
+    "email": _l("Email"),
+    "reply_to": _l("Replies go to"),
+    "phone": _l("Phone"),
+    "address_line1": _l("Street and number"),
+    "address_line2": _l("Address line 2"),
+    "address_postal_code": _l("Postal code"),
+    "address_city": _l("City"),
+    "address_region": _l("Region"),
+    "address_country": _l("Country (2 letters)"),
+    "iban": _l("IBAN"),
+    "bic": _l("BIC"),
+    "payment_instructions": _l("Payment instructions"),
+    "language": _l("Language of new customers"),
+}
+
+
+def _company_values(profile: dict[str, Any]) -> dict[str, str]:
+    """The profile as the form's fields (strings; empty for none)."""
+    address = profile.get("address") or {}
+    values = {
+        key: str(profile.get(key) or "") for key in COMPANY_FIELDS if not key.startswith("address_")
+    }
+    for key in COMPANY_ADDRESS:
+        values[f"address_{key}"] = str(address.get(key) or "")
+    values["language"] = str(profile.get("language") or "en")
+    return values
+
+
+def _company_form(form: Any) -> dict[str, str]:
+    values = {key: (form.get(key) or "").strip() for key in COMPANY_FIELDS}
+    for key in ("address_country", "iban", "bic"):
+        values[key] = values[key].upper()
+    values["language"] = values["language"] if values["language"] in ("en", "el") else "en"
+    return values
+
+
+def _company_body(values: dict[str, str]) -> dict[str, Any]:
+    """What ``PUT /company`` takes: the whole profile, ``None`` for what is left empty."""
+    body: dict[str, Any] = {
+        key: values[key] or None for key in COMPANY_FIELDS if not key.startswith("address_")
+    }
+    address = {key: values[f"address_{key}"] or None for key in COMPANY_ADDRESS}
+    body["address"] = address if any(address.values()) else None
+    return body
+
+
+def _company_errors(error: ApiError) -> dict[str, list[str]]:
+    """The API's ``address.country`` is the form's ``address_country``."""
+    out: dict[str, list[str]] = {}
+    for key, messages in form_errors(error).items():
+        field = key.replace(".", "_") if key.startswith("address.") else key
+        if field != "_" and field not in COMPANY_FIELDS:
+            field = "_"
+        out.setdefault(field, []).extend(messages)
+    return out
+
+
+@bp.route("/company", methods=["GET", "POST"])
+@requires_role("admin")
+def company() -> ResponseReturnValue:
+    """The seller on every document and email. ``PUT /company`` replaces the whole profile,
+    so before saving the page checks that nobody saved it since the form was shown: if
+    someone did, their changes are kept unless this user changed the same field, and when
+    both did, the page shows both and asks again (decision in docs/decisions.md)."""
+    saved = api().get("billing", "/company")
+    current = _company_values(saved)
+    if request.method == "GET":
+        return render_form(
+            "admin/company.html",
+            fields=COMPANY_FIELDS,
+            profile=saved,
+            values=current,
+            originals=current,
+            version=saved["version"],
+            errors={},
+        )
+    typed = _company_form(request.form)
+    before = _company_form({k: request.form.get(f"orig_{k}") for k in COMPANY_FIELDS})
+    changed = {key for key in COMPANY_FIELDS if typed[key] != before[key]}
+    version = request.form.get("version", "")
+    errors: dict[str, list[str]] = {}
+    conflict: list[tuple[str, str, str, bool]] = []
+    if version != str(saved["version"]):
+        # Saved by someone else meanwhile: theirs stays, this user's changes go on top.
+        typed = {**current, **{key: typed[key] for key in changed}}
+        conflict = _company_conflict(current, typed, before, changed)
+        before, version = current, str(saved["version"])
+    if not conflict:
+        try:
+            api().put("billing", "/company", _company_body(typed))
+        except ApiError as error:
+            errors = _company_errors(error)
+        else:
+            flash(_("Company profile saved. New documents and emails show it."), "ok")
+            return redirect(url_for("admin.company"))
+    page = render_form(
+        "admin/company.html",
+        fields=COMPANY_FIELDS,
+        profile=saved,
+        values=typed,
+        originals=before,
+        version=version,
+        errors=errors,
+        conflict=conflict,
+    )
+    if conflict:
+        page.status_code = 409
+    return page
+
+
+def _company_conflict(
+    saved: dict[str, str], typed: dict[str, str], before: dict[str, str], changed: set[str]
+) -> list[tuple[str, str, str, bool]]:
+    """When someone else changed a field this user changed too: every field they changed,
+    with what is saved now, what this user's form holds and whether this user changed it.
+    Empty when their changes and this user's do not meet."""
+    theirs = [key for key in COMPANY_FIELDS if saved[key] != before[key]]
+    if not any(key in changed and saved[key] != typed[key] for key in theirs):
+        return []
+    return [(key, saved[key], typed[key], key in changed) for key in theirs]
 
 
 # -- catalog and tax rates ------------------------------------------------------------------

@@ -123,7 +123,9 @@ FIELD_NAMES = {
     "currency": _l("Currency"),
     "credit_limit": _l("Credit limit"),
     "reminders_enabled": _l("Reminders"),
+    "language": _l("Language of documents and emails"),
 }
+LANGUAGE_NAMES = {"en": _l("English"), "el": _l("Greek")}
 METHOD_NAMES = {
     "bank_transfer": _l("Bank transfer"),
     "card": _l("Card"),
@@ -183,6 +185,8 @@ def name_helpers() -> dict[str, object]:
         "direction_name": lambda direction: DIRECTION_NAMES.get(direction, direction),
         "notification_name": lambda kind: NOTIFICATION_NAMES.get(kind, kind),
         "field_name": lambda field: FIELD_NAMES.get(field, field),
+        "language_name": lambda code: LANGUAGE_NAMES.get(code, code),
+        "language_options": lambda: list(LANGUAGE_NAMES.items()),
         "method_name": lambda method: METHOD_NAMES.get(method, method),
         "tax_code_name": lambda code: TAX_CODE_NAMES.get(code, code),
         "tax_code_options": lambda: list(TAX_CODE_NAMES.items()),

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from services.gateway.ui import api, render
-from services.gateway.ui.client import ApiError
+from services.gateway.ui.client import ApiError, ServiceDown
 from services.gateway.ui.formatting import amount_input, parse_amount
 from services.gateway.ui.security import login_required, requires_role
 from services.gateway.ui.views.common import form_errors, idempotency, page_args, section
@@ -21,6 +21,7 @@ bp = Blueprint("customers", __name__, url_prefix="/customers")
 ADDRESS = ("line1", "line2", "city", "postal_code", "region", "country")
 TEXT_FIELDS = ("name", "email", "phone", "tax_id", "notes")
 CHANNELS = ("phone", "email", "meeting", "note", "letter", "sms")
+LANGUAGES = ("en", "el")
 
 
 @bp.route("/")
@@ -43,6 +44,9 @@ def customer_form(form: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     body["payment_terms"] = form.get("payment_terms") or "net_30"
     body["currency"] = (form.get("currency") or "EUR").strip().upper()
     body["reminders_enabled"] = form.get("reminders_enabled") == "on"
+    # Empty on a new customer: the service gives them the company profile's language.
+    language = form.get("language") or None
+    body["language"] = language if language in LANGUAGES else None
     errors: dict[str, list[str]] = {}
     limit = (form.get("credit_limit") or "").strip()
     body["credit_limit"] = None
@@ -77,7 +81,8 @@ def _flat_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
 @requires_role("clerk")
 def new() -> ResponseReturnValue:
     if request.method == "GET":
-        return render("customers/form.html", values={}, errors={}, customer=None)
+        values = {"language": _company_language() or ""}
+        return render("customers/form.html", values=values, errors={}, customer=None)
     body, errors = customer_form(request.form)
     if not errors:
         try:
@@ -97,6 +102,16 @@ def new() -> ResponseReturnValue:
     return page
 
 
+def _company_language() -> str | None:
+    """The language new customers get (the company profile's), or None when billing is
+    down: then the form leaves it to the service, which knows it too."""
+    try:
+        language = api().get("billing", "/company").get("language")
+    except (ApiError, ServiceDown):
+        return None
+    return str(language) if language in LANGUAGES else None
+
+
 def _values_of(customer: dict[str, Any]) -> dict[str, Any]:
     values = {key: customer.get(key) or "" for key in TEXT_FIELDS}
     for key in ADDRESS:
@@ -105,6 +120,7 @@ def _values_of(customer: dict[str, Any]) -> dict[str, Any]:
     values["currency"] = customer["currency"]
     values["credit_limit"] = amount_input(customer.get("credit_limit"), customer["currency"])
     values["reminders_enabled"] = "on" if customer["reminders_enabled"] else ""
+    values["language"] = customer.get("language") or "en"
     values["version"] = customer["version"]
     return values
 
@@ -187,7 +203,6 @@ def _differs(before: Any, after: Any) -> bool:
             return Decimal(before) != Decimal(after)
         except ArithmeticError:
             pass
-    return (before or None) != (after or None)
     return (before or None) != (after or None)
 
 

@@ -239,16 +239,11 @@ def _invoice_context(invoice: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def _credit_notes_of(invoice: dict[str, Any]) -> list[dict[str, Any]]:
-    """The credit notes against this invoice, from the customer's transaction history
-    (billing has no credit-note list yet)."""
+    """The credit notes against this invoice, newest first (a draft has none)."""
     if not invoice.get("number"):
         return []
-    history = api().get("billing", f"/accounts/{invoice['customer_id']}/transactions", limit=500)[
-        "items"
-    ]
-    return [
-        t for t in history if t["type"] == "credit_note" and t.get("invoice_id") == invoice["id"]
-    ]
+    found = api().get("billing", "/credit-notes", invoice_id=invoice["id"], limit=100)
+    return list(found["items"])
 
 
 @bp.route("/<uuid:invoice_id>/status")
@@ -355,4 +350,15 @@ def pdf(invoice_id: Any) -> ResponseReturnValue:
         answer.data,
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="invoice-{invoice_id}.pdf"'},
+    )
+
+
+@bp.route("/credit-notes/<uuid:credit_note_id>/pdf")
+@login_required
+def credit_note_pdf(credit_note_id: Any) -> ResponseReturnValue:
+    answer = api().request("GET", "billing", f"/credit-notes/{credit_note_id}/pdf", raw=True)
+    return Response(
+        answer.data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="credit-note-{credit_note_id}.pdf"'},
     )
