@@ -493,7 +493,9 @@ class EmbeddedSuite:
         env.setdefault("TAMEIO_RELAY_POLL_SECONDS", "0.2")
         self.data_dir = Path(env["TAMEIO_DATA_DIR"])
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        apps: dict[str, Any] = {}
+        # Each service's app by name, as the gateway mounts them.
+        self.apps: dict[str, Any] = {}
+        apps = self.apps
         self.workers = []
         gateway_settings = self.gateway_settings = _settings("gateway", env)
         self.first_token = bootstrap_gateway(gateway_settings)
@@ -513,8 +515,12 @@ class EmbeddedSuite:
             each.start()
 
     def stop(self) -> None:
-        for each in self.workers:
-            each.stop()
+        # All at once: each waits for its own consumers to finish the batch in hand.
+        stoppers = [threading.Thread(target=each.stop) for each in self.workers]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
 
 
 def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
