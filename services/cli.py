@@ -523,19 +523,14 @@ class EmbeddedSuite:
             stopper.join()
 
 
-def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
-    """One process: memory:// broker, one SQLite file per service, waitress on ``port``."""
+def embedded_server(app: Any, host: str, port: int) -> Any:
+    """The waitress server ``tameio up`` serves the embedded gateway with (port 0: any free
+    port, then ``effective_port``)."""
     import waitress
 
-    env = dict(os.environ)
-    if data_dir is not None:
-        env["TAMEIO_DATA_DIR"] = str(data_dir)
-    suite = EmbeddedSuite(env)
-    suite.start()
-    data = suite.data_dir.resolve()
     # X-Forwarded-For reaches the app, which trusts it only per TAMEIO_TRUSTED_PROXIES.
-    server = waitress.create_server(
-        suite.gateway,
+    return waitress.create_server(
+        app,
         host=host,
         port=port,
         threads=16,
@@ -543,6 +538,17 @@ def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
         max_request_body_size=MAX_BODY_BYTES,
         clear_untrusted_proxy_headers=False,
     )
+
+
+def run_embedded(port: int, host: str, data_dir: Path | None) -> None:
+    """One process: memory:// broker, one SQLite file per service, waitress on ``port``."""
+    env = dict(os.environ)
+    if data_dir is not None:
+        env["TAMEIO_DATA_DIR"] = str(data_dir)
+    suite = EmbeddedSuite(env)
+    suite.start()
+    data = suite.data_dir.resolve()
+    server = embedded_server(suite.gateway, host, port)
     time.sleep(0.5)  # the workers' first lines (jobs run at start) come before the steps
     click.echo(f"Tameio (embedded) on http://{host}:{port}  data: {data}")
     click.echo(

@@ -1,5 +1,5 @@
 """Browser tests of the staff UI: Debian's Chromium driven by Playwright against an
-embedded suite (``tameio up``), one suite per test module.
+embedded suite (what ``tameio up`` runs, in the test process), one suite per test module.
 
 Screenshots of the pages go to ``test-artifacts/ui/`` (kept out of git) for a person to
 look at.
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,11 @@ from typing import Any
 import pytest
 import urllib3
 
-from tests.e2e.test_embedded_mode import ready, stop
-from tests.support.harness import wait_until
+from services.cli import EmbeddedSuite, embedded_server
+from services.gateway.app import create_app as create_gateway
+from services.gateway.routing import HttpBackend
+from shared.config import BUSINESS_SERVICES
+from shared.web.client import forget_local
 from tests.support.realmode import free_port
 
 CHROMIUM = os.environ.get("TAMEIO_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -45,6 +49,7 @@ TOKEN = "ui-tests-bootstrap-token"
 class Suite:
     base: str
     data_dir: Path
+    billing: Switch
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """The public API as an admin (for setting up what a test starts from)."""
@@ -78,43 +83,53 @@ def add_user(data_dir: Path, email: str, password: str, role: str) -> None:
     db.dispose()
 
 
+class Switch:
+    """Billing as the UI suite's gateway reaches it: in process, or while ``down`` over HTTP
+    at a port where nothing listens, as when its host is gone (the gateway answers 503)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.down = False
+        self.unreachable = HttpBackend(
+            "billing", f"http://127.0.0.1:{free_port()}", connect_timeout=0.5
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        return (self.unreachable if self.down else self.app)(environ, start_response)
+
+
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    """An embedded Tameio with an admin (from the environment), a clerk and a viewer (made
-    with ``tameio user create``) and a small catalog."""
-    tmp = tmp_path_factory.mktemp("ui")
-    data_dir = tmp / "var"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp / "up.log"
-    env = {
-        **os.environ,
-        "TAMEIO_LOG_LEVEL": "WARNING",
-        "TAMEIO_BOOTSTRAP_TOKEN": TOKEN,
-        "TAMEIO_ADMIN_EMAIL": ADMIN[0],
-        "TAMEIO_ADMIN_PASSWORD": ADMIN[1],
-        # Tests name their client in X-Forwarded-For, so throttling one spares the others.
-        "TAMEIO_TRUSTED_PROXIES": "1",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "services.cli",
-            "up",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
-        env=env,
-        stdout=log.open("a"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    """An embedded Tameio as ``tameio up`` runs it (every service and worker in one process,
+    here this one, served by waitress), with an admin (from the environment), a clerk (made
+    with ``tameio user create``), a viewer and a small catalog. Its billing service can be
+    switched off: ``suite.billing.down = True``."""
+    data_dir = tmp_path_factory.mktemp("ui") / "var"
+    run = uuid.uuid4().hex[:8]
+    embedded = EmbeddedSuite(
+        {
+            **os.environ,
+            "TAMEIO_DATA_DIR": str(data_dir),
+            "TAMEIO_LOG_LEVEL": "WARNING",
+            "TAMEIO_BOOTSTRAP_TOKEN": TOKEN,
+            "TAMEIO_ADMIN_EMAIL": ADMIN[0],
+            "TAMEIO_ADMIN_PASSWORD": ADMIN[1],
+            # Tests name their client in X-Forwarded-For, so throttling one spares the others.
+            "TAMEIO_TRUSTED_PROXIES": "1",
+            # The memory:// broker is one per process: a suite of its own names.
+            "TAMEIO_EXCHANGE": f"tameio.ui.{run}",
+            "TAMEIO_QUEUE_PREFIX": f"ui{run}-",
+        }
     )
+    billing = Switch(embedded.apps["billing"])
+    gateway = create_gateway(
+        embedded.gateway_settings, backends={**embedded.apps, "billing": billing}
+    )
+    embedded.start()
+    server = embedded_server(gateway, "127.0.0.1", 0)
+    threading.Thread(target=server.run, name="ui-suite-server", daemon=True).start()
     try:
-        wait_until(lambda: ready(base) or process.poll() is not None, timeout=60, interval=0.2)
-        assert process.poll() is None, log.read_text()[-3000:]
+        running = Suite(f"http://127.0.0.1:{server.effective_port}", data_dir, billing)
         _tameio(
             data_dir,
             "user",
@@ -127,7 +142,6 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
             CLERK[1],
         )
         add_user(data_dir, *VIEWER, "viewer")
-        running = Suite(base, data_dir)
         for sku, name, price, code in (
             ("CONSULT-H", "Consulting hour", "80.00", "standard"),
             ("LIC-Y", "Software licence, yearly", "1200.00", "standard"),
@@ -146,9 +160,11 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
             )
         yield running
     finally:
-        stop(process)
-        if os.environ.get("TAMEIO_KEEP_UI_LOG"):
-            shutil.copy(log, ARTIFACTS / "up.log")
+        server.close()
+        server.task_dispatcher.shutdown()
+        embedded.stop()
+        for name in BUSINESS_SERVICES:
+            forget_local(name)
 
 
 @pytest.fixture(scope="session")

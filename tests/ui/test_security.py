@@ -1,5 +1,5 @@
 """What a finance UI must withstand: script in customer data, forged forms, roles, password
-guessing; and the cookies it sets."""
+guessing, a service that is down; and the cookies it sets."""
 
 from __future__ import annotations
 
@@ -153,3 +153,62 @@ def test_the_language_a_user_chooses_beats_the_browsers_and_stays_with_them(new_
     sign_in(later, ("greek@tameio.test", "greek-pass-1234"))
     expect(later.locator("h1")).to_have_text("Αρχική")
     shot(later, "el-18-chosen-language")
+
+
+def test_pages_that_need_a_service_that_is_down_say_so_and_come_back_with_it(new_page, suite):
+    """Billing switched off: the gateway meets a port where nothing listens."""
+    customer = suite.api("POST", "/customers/customers", {"name": "Still Here Ltd"})
+    page = new_page()
+    sign_in(page, CLERK)
+    page.goto("/invoices/")
+    expect(page.locator("h1")).to_have_text("Invoices")
+
+    suite.billing.down = True
+    try:
+        answer = page.goto("/invoices/")
+        assert answer is not None and answer.status == 503
+        expect(page.locator("h1")).to_have_text("Service unavailable")
+        expect(page.locator(".banner.down")).to_have_text(
+            re.compile(r"The billing service is not answering right now\..*Try again in a moment\.")
+        )
+        expect(page.locator("#try-again")).to_be_visible()
+        assert "Traceback" not in page.content()
+        shot(page, "en-21-billing-down")
+
+        # The customer page shows what does not need billing, and says what is missing.
+        page.goto(f"/customers/{customer['id']}")
+        expect(page.locator("h1")).to_have_text("Still Here Ltd")
+        expect(page.locator(".banner.down")).to_contain_text("billing")
+        expect(page.locator("#transactions")).to_contain_text("Not available right now.")
+        shot(page, "en-22-customer-billing-down")
+
+        # The rest of the UI keeps working, without a banner: customers can still be added.
+        page.goto("/customers/new")
+        expect(page.locator(".banner.down")).to_have_count(0)
+        page.locator("#f-name").fill("Added Meanwhile Ltd")
+        page.locator("form.card button[type=submit]").click()
+        expect(page.locator("h1")).to_have_text("Added Meanwhile Ltd")
+        page.goto("/customers/")
+        expect(page.locator("table")).to_contain_text("Still Here Ltd")
+        expect(page.locator(".banner.down")).to_have_count(0)
+
+        greek = new_page(locale="el-GR")
+        sign_in(greek, CLERK)  # the dashboard needs no billing
+        expect(greek.locator(".banner.down")).to_have_count(0)
+        greek.goto("/invoices/")
+        expect(greek.locator("h1")).to_have_text("Η υπηρεσία δεν είναι διαθέσιμη")
+        expect(greek.locator(".banner.down")).to_contain_text("τιμολόγησης")
+        shot(greek, "el-21-billing-down")
+
+        # Back: "Try again" brings the page, with nothing stale on it.
+        page.goto("/invoices/")
+    finally:
+        suite.billing.down = False
+    page.locator("#try-again").click()
+    expect(page.locator("h1")).to_have_text("Invoices")
+    expect(page.locator(".banner.down")).to_have_count(0)
+    page.goto(f"/customers/{customer['id']}")
+    expect(page.locator(".banner.down")).to_have_count(0)
+    expect(page.locator("#transactions")).not_to_contain_text("Not available right now.")
+    # The browser noted the 503 answers, and nothing else went wrong on the pages.
+    assert [e for e in page.console_errors if "status of 503" not in e] == []

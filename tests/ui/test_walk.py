@@ -239,7 +239,7 @@ def test_the_whole_walk(new_page, suite, language):
     pdf = page.request.get(note.get_by_role("link").get_attribute("href"))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.body().startswith(b"%PDF")
-    shot(page, f"{language}-10-invoice-credited")
+    shot(page, f"{language}-23-invoice-credited")
 
     # The customer page: balance, history with a running balance, a call logged.
     page.locator(".page-head .sub a").click()
@@ -327,7 +327,7 @@ def test_an_admin_keeps_the_company_profile_and_api_tokens(new_page, suite, lang
         "GR",
         language,
     )
-    shot(page, f"{language}-18-admin-company")
+    shot(page, f"{language}-19-admin-company")
 
     # Someone saves the profile meanwhile: the page shows both, keeps theirs, mine on top.
     page.locator("#f-phone").fill(walk["mine"])
@@ -344,7 +344,7 @@ def test_an_admin_keeps_the_company_profile_and_api_tokens(new_page, suite, lang
     expect(banner.locator("tbody")).to_contain_text(instructions)
     expect(page.locator("#f-payment_instructions")).to_have_value(instructions)
     expect(page.locator("#f-phone")).to_have_value(walk["mine"])
-    shot(page, f"{language}-19-admin-company-conflict")
+    shot(page, f"{language}-20-admin-company-conflict")
     page.locator("form.card button[type=submit]").click()
     expect(page.locator(".banner.ok")).to_contain_text(walk["saved"])
     saved = suite.api("GET", "/billing/company")

@@ -317,6 +317,7 @@ EL = {
     "Reverse payment": "Αντιλογισμός πληρωμής",
     "Reverse this payment? The invoices it paid open again.": "Αντιλογισμός της πληρωμής; Τα τιμολόγια που εξόφλησε θα ανοίξουν ξανά.",
     "Reversed because": "Αιτία αντιλογισμού",
+    "Revoke": "Ανάκληση",
     "Revoke %(name)s": "Ανάκληση: %(name)s",
     "Revoke this token? Systems using it stop working.": "Ανάκληση του κλειδιού; Τα συστήματα που το χρησιμοποιούν θα σταματήσουν να λειτουργούν.",
     "Role": "Ρόλος",
