@@ -242,11 +242,19 @@ def _emit_credit_used(
     customer_id, currency = account.customer_id, account.currency
     if source.kind == "payment":
         data = events.payment_applied(
-            source.id, customer_id, plan, left, currency, day, from_credit=True
+            source.id,
+            customer_id,
+            plan,
+            unapplied_minor=left,
+            currency=currency,
+            day=day,
+            from_credit=True,
         )
         uow.emit("billing.payment.applied", source.id, data)
     else:
-        data = events.credit_note_applied(source.id, customer_id, plan, left, currency, day)
+        data = events.credit_note_applied(
+            source.id, customer_id, plan, unapplied_minor=left, currency=currency, day=day
+        )
         uow.emit("billing.credit_note.applied", source.id, data)
 
 
@@ -300,7 +308,14 @@ def apply_payment(
         _add_credit(uow, account, payment_id, "payment", leftover)
     notify = payment.get("notify") is not False
     data = events.payment_applied(
-        payment_id, customer_id, plan, leftover, currency, day, from_credit=False, notify=notify
+        payment_id,
+        customer_id,
+        plan,
+        unapplied_minor=leftover,
+        currency=currency,
+        day=day,
+        from_credit=False,
+        notify=notify,
     )
     uow.emit("billing.payment.applied", payment_id, data)
     emit_balance(uow, account, day, invoices)  # no invoice opened or closed but these
@@ -355,7 +370,13 @@ def reverse_payment(uow: UnitOfWork, payment_id: str, reason: str | None, day: d
         emit_invoice_change(uow, invoice, day, payment_id=payment_id)
     left = source.original_minor - source.used_minor if source else 0
     data = events.payment_unapplied(
-        payment_id, payment.customer_id, list(removed.items()), left, payment.currency, day, reason
+        payment_id,
+        payment.customer_id,
+        list(removed.items()),
+        unapplied_minor=left,
+        currency=payment.currency,
+        day=day,
+        reason=reason,
     )
     uow.emit("billing.payment.unapplied", payment_id, data)
     emit_balance(uow, account, day)
