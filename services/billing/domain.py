@@ -6,6 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from shared.money import from_minor, to_minor
+
+OPEN_STATUSES = ("open", "partially_paid")
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -90,3 +96,72 @@ def days_overdue(due_date: dt.date | None, due_minor: int, as_of: dt.date) -> in
     if due_date is None or due_minor <= 0 or as_of <= due_date:
         return 0
     return (as_of - due_date).days
+
+
+def amount_due_minor(status: str, due_minor: int) -> int:
+    """What the customer still owes on an invoice: nothing on a void or overpaid one."""
+    return 0 if status == "void" else max(due_minor, 0)
+
+
+def credit_note_lines(
+    amount_minor: int,
+    currency: str,
+    invoice_lines: Sequence[dict[str, Any]] | None,
+    tax_rate: Decimal | None,
+) -> list[dict[str, str]]:
+    """The lines of a credit note of ``amount_minor`` (gross): against an invoice, split over
+    the invoice's tax rates in proportion to each rate's gross; standalone, one line at
+    ``tax_rate`` (none: 0 %). Each line's net and tax sum to its gross."""
+    if invoice_lines is None:
+        parts = [(tax_rate or Decimal(0), amount_minor)]
+    else:
+        weights: dict[Decimal, int] = {}
+        for line in invoice_lines:
+            gross = to_minor(Decimal(line["net_amount"]) + Decimal(line["tax_amount"]), currency)
+            rate = Decimal(line["tax_rate"])
+            weights[rate] = weights.get(rate, 0) + gross
+        parts = split_gross(amount_minor, sorted(weights.items()))
+    lines = []
+    for rate, gross in parts:
+        net = net_of_gross(gross, rate)
+        lines.append(
+            {
+                "tax_rate": str(rate.quantize(CENT)),
+                "net_amount": str(from_minor(net, currency)),
+                "tax_amount": str(from_minor(gross - net, currency)),
+            }
+        )
+    return lines
+
+
+ADDRESS_FIELDS = ("line1", "line2", "city", "postal_code", "region", "country")
+TEXT_FIELDS = ("tax_id", "reply_to", "phone", "iban", "bic", "payment_instructions")
+DEFAULT_LANGUAGE = "en"
+
+
+def empty_profile() -> dict[str, Any]:
+    """The company profile before an admin has set it (version 0)."""
+    return {
+        "name": None,
+        "address": dict.fromkeys(ADDRESS_FIELDS),
+        "email": None,
+        **dict.fromkeys(TEXT_FIELDS),
+        "language": DEFAULT_LANGUAGE,
+        "version": 0,
+        "updated_at": None,
+    }
+
+
+def company_profile(changes: dict[str, Any], version: int, updated_at: str) -> dict[str, Any]:
+    """The whole profile from ``changes`` (validated by the API): every field present, the
+    address complete, the language defaulted."""
+    address = changes.get("address") or {}
+    return {
+        "name": changes["name"],
+        "address": {name: address.get(name) for name in ADDRESS_FIELDS},
+        "email": changes["email"],
+        **{name: changes.get(name) for name in TEXT_FIELDS},
+        "language": changes.get("language") or DEFAULT_LANGUAGE,
+        "version": version,
+        "updated_at": updated_at,
+    }

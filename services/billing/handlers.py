@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Table, select
 
-from services.billing import accounts
+from services.billing import commands
 from services.billing.models import (
     Invoice,
     ReceivedPayment,
@@ -79,12 +79,12 @@ def payment_received(uow: UnitOfWork, event: Event) -> None:
             is None
         ):
             raise NotYetKnown(f"invoice {invoice_id} not seen yet")
-    accounts.apply_payment(uow, payment, _minor(payment["amount"], currency), requested)
+    commands.apply_payment(uow, payment, _minor(payment["amount"], currency), requested)
 
 
 def payment_reversed(uow: UnitOfWork, event: Event) -> None:
     day = event.data.get("date") or event.occurred_at.date()
-    if not accounts.reverse_payment(
+    if not commands.reverse_payment(
         uow, str(event.data["payment_id"]), event.data.get("reason"), day
     ):
         raise NotYetKnown(f"payment {event.data['payment_id']} not applied yet")
@@ -93,7 +93,7 @@ def payment_reversed(uow: UnitOfWork, event: Event) -> None:
 def refund_issued(uow: UnitOfWork, event: Event) -> None:
     refund = event.data
     _customer_currency(uow, str(refund["customer_id"]), refund["currency"])
-    accounts.post_refund(uow, refund, _minor(refund["amount"], refund["currency"]))
+    commands.post_refund(uow, refund, _minor(refund["amount"], refund["currency"]))
 
 
 def _uuid(value: str) -> uuid.UUID:

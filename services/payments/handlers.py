@@ -3,79 +3,36 @@ applied each payment, and each customer's credit (to bound refunds)."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
-from sqlalchemy import select, update
-
-from services.payments.models import (
-    Payment,
-    Refund,
-    credit_replica,
-    customer_replica,
-    invoice_replica,
-)
+from services.payments import commands
+from services.payments.domain import reported_allocations
+from services.payments.models import customer_replica, invoice_replica
 from shared.db import UnitOfWork
-from shared.messaging import BadEvent, Event
-from shared.money import to_minor
-from shared.replicas import apply_snapshot, customer_replica_handlers, invoice_replica_handler
-
-
-def _payment(uow: UnitOfWork, payment_id: Any) -> Payment:
-    payment = uow.session.execute(
-        select(Payment).where(Payment.id == uuid.UUID(str(payment_id))).with_for_update()
-    ).scalar_one_or_none()
-    if payment is None:
-        raise BadEvent(f"billing reports payment {payment_id}, which payments never recorded")
-    return payment
-
-
-def _allocations(data: dict[str, Any]) -> list[dict[str, str]]:
-    return [
-        {"invoice_id": str(a["invoice_id"]), "amount": str(a["amount"])}
-        for a in data["allocations"]
-    ]
+from shared.messaging import Event
+from shared.replicas import customer_replica_handlers, invoice_replica_handler
 
 
 def payment_applied(uow: UnitOfWork, event: Event) -> None:
     """How billing applied the payment: its allocations, later uses of its leftover credit."""
     data = event.data
-    payment = _payment(uow, data["payment_id"])
-    if data.get("from_credit"):
-        payment.allocations = [*payment.allocations, *_allocations(data)]
-    else:
-        payment.allocations = _allocations(data) + list(payment.allocations)
-    if event.sequence > payment.applied_sequence:  # events may arrive out of order
-        payment.unapplied_minor = to_minor(data["unapplied_amount"], payment.currency)
-        payment.applied_sequence = event.sequence
-    if payment.status == "received":
-        payment.status = "applied"
+    commands.record_application(
+        uow,
+        data["payment_id"],
+        reported_allocations(data),
+        data["unapplied_amount"],
+        sequence=event.sequence,
+        from_credit=bool(data.get("from_credit")),
+    )
 
 
 def payment_unapplied(uow: UnitOfWork, event: Event) -> None:
-    payment = _payment(uow, event.data["payment_id"])
-    payment.allocations, payment.unapplied_minor = [], 0
-    payment.applied_sequence = max(payment.applied_sequence, event.sequence)
+    commands.record_unapplication(uow, event.data["payment_id"], event.sequence)
 
 
 def balance_changed(uow: UnitOfWork, event: Event) -> None:
     """Billing's credit for the customer; a refund it was caused by is now reflected in it."""
-    data = event.raw_data
-    apply_snapshot(
-        uow,
-        credit_replica,
-        data["customer_id"],
-        event.sequence,
-        {
-            "currency": data["currency"],
-            "unapplied_credit_minor": to_minor(event.data["unapplied_credit"], data["currency"]),
-            "snapshot": data,
-        },
+    commands.record_credit(
+        uow, event.raw_data, event.data["unapplied_credit"], event.sequence, event.causation_id
     )
-    if event.causation_id:
-        uow.session.execute(
-            update(Refund).where(Refund.event_id == event.causation_id).values(reflected=True)
-        )
 
 
 HANDLERS = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -23,7 +22,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, new_metadata, platform_tables
-from shared.money import from_minor
 from shared.replicas import customer_replica_table, invoice_replica_table
 
 
@@ -74,42 +72,6 @@ class Payment(Base):
     # Staff find a payment by the reference on the bank statement, in any case.
     __table_args__ = (Index("ix_payments_reference_lower", func.lower(reference)),)
 
-    def event_data(self) -> dict[str, Any]:
-        """payments.payment.received: the whole payment with the allocations asked for."""
-        c = self.currency
-        return {
-            "id": str(self.id),
-            "number": self.number,
-            "customer_id": self.customer_id,
-            "amount": from_minor(self.amount_minor, c),
-            "currency": c,
-            "method": self.method,
-            "reference": self.reference,
-            "received_on": self.received_on,
-            "date": self.received_on,
-            "allocations": self.requested,
-            "invoice_id": self.invoice_id,
-            "status": "received",
-            "version": self.version,
-            "created_at": self.created_at,
-        }
-
-    def view(self) -> dict[str, Any]:
-        """The API answer: ``allocations`` as billing applied them (empty until it has)."""
-        c = self.currency
-        return {
-            **self.event_data(),
-            "status": self.status,
-            "requested_allocations": self.requested,
-            "allocations": self.allocations,
-            "unapplied_amount": None
-            if self.unapplied_minor is None
-            else from_minor(self.unapplied_minor, c),
-            "reason": self.reverse_reason,
-            "reversed_at": self.reversed_at,
-            "updated_at": self.updated_at,
-        }
-
 
 class Refund(Base):
     __tablename__ = "refunds"
@@ -125,17 +87,3 @@ class Refund(Base):
     event_id: Mapped[str] = mapped_column(String(64), unique=True)  # its refund.issued event
     reflected: Mapped[bool] = mapped_column(default=False)  # billing's credit includes it
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "number": self.number,
-            "customer_id": self.customer_id,
-            "amount": from_minor(self.amount_minor, self.currency),
-            "currency": self.currency,
-            "method": self.method,
-            "reference": self.reference,
-            "date": self.date,
-            "status": "issued",
-            "created_at": self.created_at,
-        }

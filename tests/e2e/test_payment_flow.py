@@ -18,7 +18,7 @@ import urllib3
 from sqlalchemy import create_engine, pool, select, text
 from sqlalchemy.engine import Engine
 
-from services.payments.models import Refund, invoice_replica
+from services.payments.models import Refund, credit_replica, invoice_replica
 from services.registry import SERVICES
 from shared.messaging.topology import Topology
 from tests.support.gateway import FLAT, SETTLE, Gateway, settled
@@ -238,6 +238,16 @@ def test_a_refund_of_credit_is_posted_by_billing_and_reflected_back_in_payments(
     api.pay(customer, "130.00")
     settled(lambda: api.account(customer), unapplied_credit="30.00")
 
+    def credit_known() -> bool:  # payments bounds refunds by its replica of billing's credit
+        with payments_db.connect() as conn:
+            known = conn.execute(
+                select(credit_replica.c.unapplied_credit_minor).where(
+                    credit_replica.c.id == customer
+                )
+            ).scalar()
+            return known == 3000
+
+    wait_until(credit_known, timeout=SETTLE, interval=0.2, what="payments to learn the credit")
     refund = api.post(
         "payments/refunds",
         {"customer_id": customer, "amount": "10.00", "currency": "EUR", "method": "card"},

@@ -1,0 +1,214 @@
+"""What billing's events carry, built from rows already loaded, with no I/O: each payload is
+written once, here, and the commands only decide when to emit it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from services.billing.domain import OPEN_STATUSES, amount_due_minor, days_overdue
+from services.billing.models import Application, CreditNote, Invoice
+from shared.money import exponent, from_minor
+
+Plan = Sequence[tuple[Any, int]]  # [(invoice id, amount in minor units)]
+
+
+def allocations(plan: Plan, currency: str) -> list[dict[str, Any]]:
+    return [{"invoice_id": str(i), "amount": from_minor(a, currency)} for i, a in plan]
+
+
+def invoice_snapshot(
+    invoice: Invoice, applications: Sequence[Application], as_of: dt.date
+) -> dict[str, Any]:
+    """The whole invoice as the API answers it and billing.invoice.issued / .updated carry
+    it; ``applications`` are the invoice's active ones."""
+    c = invoice.currency
+    late = (
+        days_overdue(invoice.due_date, invoice.due_minor, as_of)
+        if invoice.status in OPEN_STATUSES
+        else 0
+    )
+    return {
+        "id": str(invoice.id),
+        "number": invoice.number,
+        "customer_id": invoice.customer_id,
+        "status": invoice.status,
+        "currency": c,
+        "date": as_of,
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "bill_to": invoice.bill_to,
+        "contract_id": invoice.contract_id,
+        "lines": invoice.lines,
+        "subtotal": from_minor(invoice.subtotal_minor, c),
+        "tax_total": from_minor(invoice.tax_minor, c),
+        "total": from_minor(invoice.total_minor, c),
+        "amount_paid": from_minor(invoice.paid_minor, c),
+        "amount_credited": from_minor(invoice.credited_minor, c),
+        "amount_due": from_minor(amount_due_minor(invoice.status, invoice.due_minor), c),
+        "overdue": late > 0,
+        "days_overdue": late,
+        "payments": [
+            {
+                "payment_id": a.source_id,
+                "amount": from_minor(a.amount_minor, c),
+                "applied_at": a.applied_at,
+                "date": a.date,
+            }
+            for a in applications
+            if a.source_kind == "payment"
+        ],
+        "paid_on": invoice.paid_on,
+        "notify": invoice.notify is not False,
+        "notes": invoice.notes,
+        "void_reason": invoice.void_reason,
+        "version": invoice.version,
+        "created_at": invoice.created_at,
+        "issued_at": invoice.issued_at,
+        "voided_at": invoice.voided_at,
+        "updated_at": invoice.updated_at,
+    }
+
+
+def invoice_settlement(
+    invoice: Invoice, day: dt.date, payment_id: str | None, credit_note_id: str | None
+) -> dict[str, Any]:
+    """billing.invoice.paid / .partially_paid: the figures after the money that moved."""
+    c = invoice.currency
+    return {
+        "invoice_id": str(invoice.id),
+        "customer_id": invoice.customer_id,
+        "amount_paid": from_minor(invoice.paid_minor, c),
+        "amount_due": from_minor(amount_due_minor(invoice.status, invoice.due_minor), c),
+        "amount_credited": from_minor(invoice.credited_minor, c),
+        "total": from_minor(invoice.total_minor, c),
+        "currency": c,
+        "date": day,
+        "number": invoice.number,
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "payment_id": payment_id,
+        "credit_note_id": credit_note_id,
+    }
+
+
+def payment_applied(
+    payment_id: str,
+    customer_id: str,
+    plan: Plan,
+    *,
+    unapplied_minor: int,
+    currency: str,
+    day: dt.date,
+    from_credit: bool,
+    notify: bool | None = None,
+) -> dict[str, Any]:
+    """billing.payment.applied: where a payment (or, ``from_credit``, its leftover credit
+    used later) went, and what of it is still unapplied."""
+    data = {
+        "payment_id": payment_id,
+        "customer_id": customer_id,
+        "allocations": allocations(plan, currency),
+        "unapplied_amount": from_minor(unapplied_minor, currency),
+        "currency": currency,
+        "date": day,
+        "from_credit": from_credit,
+    }
+    if notify is not None:
+        data["notify"] = notify
+    return data
+
+
+def credit_note_applied(
+    credit_note_id: str,
+    customer_id: str,
+    plan: Plan,
+    *,
+    unapplied_minor: int,
+    currency: str,
+    day: dt.date,
+) -> dict[str, Any]:
+    """billing.credit_note.applied: a credit note's leftover credit used on later invoices."""
+    return {
+        "credit_note_id": credit_note_id,
+        "customer_id": customer_id,
+        "allocations": allocations(plan, currency),
+        "unapplied_amount": from_minor(unapplied_minor, currency),
+        "currency": currency,
+        "date": day,
+    }
+
+
+def payment_unapplied(
+    payment_id: str,
+    customer_id: str,
+    removed: Plan,
+    *,
+    unapplied_minor: int,
+    currency: str,
+    day: dt.date,
+    reason: str | None,
+) -> dict[str, Any]:
+    """billing.payment.unapplied: what a reversal took off each invoice."""
+    return {
+        "payment_id": payment_id,
+        "customer_id": customer_id,
+        "allocations": allocations(removed, currency),
+        "currency": currency,
+        "date": day,
+        "reason": reason,
+        "unapplied_amount": from_minor(unapplied_minor, currency),
+    }
+
+
+def invoice_voided(invoice: Invoice, reason: str | None, day: dt.date) -> dict[str, Any]:
+    return {
+        "invoice_id": str(invoice.id),
+        "customer_id": invoice.customer_id,
+        "reason": reason,
+        "date": day,
+        "number": invoice.number,
+        "total": from_minor(invoice.total_minor, invoice.currency),
+        "currency": invoice.currency,
+    }
+
+
+def invoice_overdue(invoice: Invoice, as_of: dt.date) -> dict[str, Any]:
+    return {
+        "invoice_id": str(invoice.id),
+        "customer_id": invoice.customer_id,
+        "due_date": invoice.due_date,
+        "amount_due": from_minor(invoice.due_minor, invoice.currency),
+        "currency": invoice.currency,
+        "as_of": as_of,
+        "number": invoice.number,
+        "days_overdue": days_overdue(invoice.due_date, invoice.due_minor, as_of),
+    }
+
+
+def credit_note_snapshot(note: CreditNote, invoice_number: str | None) -> dict[str, Any]:
+    """The whole credit note, for its event, the API and its PDF: amount (gross), its lines'
+    net and tax, what it took off the invoice and what became account credit."""
+    c = note.currency
+    places = Decimal(1).scaleb(-exponent(c))
+    net = sum((Decimal(line["net_amount"]) for line in note.lines), Decimal(0))
+    tax = sum((Decimal(line["tax_amount"]) for line in note.lines), Decimal(0))
+    return {
+        "id": str(note.id),
+        "number": note.number,
+        "customer_id": note.customer_id,
+        "invoice_id": str(note.invoice_id) if note.invoice_id else None,
+        "invoice_number": invoice_number,
+        "amount": from_minor(note.amount_minor, c),
+        "currency": c,
+        "date": note.date,
+        "reason": note.reason,
+        "lines": note.lines,
+        "net_total": net.quantize(places),
+        "tax_total": tax.quantize(places),
+        "applied_amount": from_minor(note.applied_minor, c),
+        "unapplied_amount": from_minor(note.amount_minor - note.applied_minor, c),
+        "created_at": note.created_at,
+    }

@@ -1,0 +1,254 @@
+"""Billing's reads: invoices and credit notes as the API shows them, accounts, the
+transaction history, the company profile and the customer's language."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, true, tuple_
+
+from services.billing import events
+from services.billing.domain import OPEN_STATUSES, days_overdue, empty_profile
+from services.billing.models import (
+    Account,
+    Application,
+    CompanyProfile,
+    CreditNote,
+    Invoice,
+    LedgerEntry,
+    customer_replica,
+)
+from shared.clock import today
+from shared.db import UnitOfWork
+from shared.money import from_minor
+from shared.replicas import COMPANY
+from shared.web.lists import keyset_page
+from shared.web.problems import not_found
+
+
+def invoice(uow: UnitOfWork, invoice_id: uuid.UUID, *, for_update: bool = False) -> Invoice:
+    """The invoice, or 404."""
+    stmt = select(Invoice).where(Invoice.id == invoice_id)
+    found = uow.session.execute(stmt.with_for_update() if for_update else stmt).scalar_one_or_none()
+    if found is None:
+        raise not_found(f"invoice {invoice_id}")
+    return found
+
+
+def active_applications(uow: UnitOfWork, invoice_ids: Sequence[uuid.UUID]) -> dict[Any, list]:
+    """Per invoice, the money applied to it and not removed, oldest first (one query)."""
+    found: dict[Any, list[Application]] = {invoice_id: [] for invoice_id in invoice_ids}
+    if not invoice_ids:
+        return found
+    for application in uow.session.execute(
+        select(Application)
+        .where(Application.invoice_id.in_(invoice_ids), Application.removed_at.is_(None))
+        .order_by(Application.id)
+    ).scalars():
+        found[application.invoice_id].append(application)
+    return found
+
+
+def invoice_view(uow: UnitOfWork, row: Invoice, as_of: dt.date | None = None) -> dict[str, Any]:
+    """The whole invoice as the API answers and events carry it."""
+    applications = active_applications(uow, [row.id])[row.id]
+    return events.invoice_snapshot(row, applications, as_of or today())
+
+
+def invoice_views(uow: UnitOfWork, rows: Sequence[Invoice]) -> list[dict[str, Any]]:
+    """Many invoices, their applications read in one query."""
+    applications = active_applications(uow, [row.id for row in rows])
+    as_of = today()
+    return [events.invoice_snapshot(row, applications[row.id], as_of) for row in rows]
+
+
+def credit_note(uow: UnitOfWork, credit_note_id: uuid.UUID) -> CreditNote:
+    """The credit note, or 404."""
+    note = uow.session.get(CreditNote, credit_note_id)
+    if note is None:
+        raise not_found(f"credit note {credit_note_id}")
+    return note
+
+
+def credit_note_view(uow: UnitOfWork, note: CreditNote) -> dict[str, Any]:
+    """The whole credit note with the number of the invoice it credits."""
+    return credit_note_views(uow, [note])[0]
+
+
+def credit_note_views(uow: UnitOfWork, notes: Sequence[CreditNote]) -> list[dict[str, Any]]:
+    """Many credit notes, their invoices' numbers read in one query."""
+    invoice_ids = {note.invoice_id for note in notes if note.invoice_id}
+    numbers: dict[Any, str | None] = {}
+    if invoice_ids:
+        found = select(Invoice.id, Invoice.number).where(Invoice.id.in_(invoice_ids))
+        numbers = {row.id: row.number for row in uow.session.execute(found)}
+    return [
+        events.credit_note_snapshot(note, numbers.get(note.invoice_id) if note.invoice_id else None)
+        for note in notes
+    ]
+
+
+def account_summary(
+    uow: UnitOfWork,
+    customer_id: str,
+    currency: str,
+    as_of: dt.date,
+    candidates: Sequence[Invoice] | None = None,
+) -> dict[str, Any]:
+    """The account's figures. ``candidates``: every invoice of the customer that can be
+    open, already loaded in this transaction (saves reading them again)."""
+    balance = uow.session.execute(
+        select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
+            LedgerEntry.customer_id == customer_id
+        )
+    ).scalar_one()
+    loaded: Iterable[Invoice] = (
+        candidates
+        if candidates is not None
+        else uow.session.execute(
+            select(Invoice).where(
+                Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES)
+            )
+        ).scalars()
+    )
+    open_invoices = [i for i in loaded if i.status in OPEN_STATUSES]
+    account = uow.session.get(Account, customer_id)
+    credit = account.unapplied_credit_minor if account else 0
+    overdue = sum(
+        i.due_minor for i in open_invoices if days_overdue(i.due_date, i.due_minor, as_of) > 0
+    )
+    return {
+        "customer_id": customer_id,
+        "currency": currency,
+        "balance": from_minor(int(balance), currency),
+        "open_total": from_minor(sum(i.due_minor for i in open_invoices), currency),
+        "overdue_total": from_minor(overdue, currency),
+        "unapplied_credit": from_minor(credit, currency),
+        "open_invoices": len(open_invoices),
+        "as_of": as_of,
+    }
+
+
+def payment_allocations(
+    uow: UnitOfWork, payment_ids: list[str], currency: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Per payment, the invoices it pays now (directly or through its leftover credit; a
+    reversal removes them), with their numbers and amounts, oldest application first."""
+    if not payment_ids:
+        return {}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for application, number in uow.session.execute(
+        select(Application, Invoice.number)
+        .join(Invoice, Invoice.id == Application.invoice_id)
+        .where(
+            Application.source_id.in_(payment_ids),
+            Application.source_kind == "payment",
+            Application.removed_at.is_(None),
+        )
+        .order_by(Application.id)
+    ):
+        found.setdefault(application.source_id, []).append(
+            {
+                "invoice_id": str(application.invoice_id),
+                "invoice_number": number,
+                "amount": from_minor(application.amount_minor, currency),
+                "date": application.date,
+            }
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class History:
+    """A stretch of a customer's transaction history, each entry with the balance after it."""
+
+    opening_minor: int
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def transactions(
+    uow: UnitOfWork, customer_id: str, currency: str, window: dict[str, Any], *, whole: bool
+) -> History:
+    """The ledger entries dated within ``window`` (``from_``, ``to``), oldest first: the
+    page after ``window["cursor"]`` of ``window["limit"]`` entries, or every one if
+    ``whole``; with the balance before the first and after each."""
+    mine = LedgerEntry.customer_id == customer_id
+    stmt = select(LedgerEntry).where(mine)
+    if window["from_"]:
+        stmt = stmt.where(LedgerEntry.date >= window["from_"])
+    if window["to"]:
+        stmt = stmt.where(LedgerEntry.date <= window["to"])
+    next_cursor = None
+    if whole:
+        rows = list(uow.session.execute(stmt.order_by(LedgerEntry.date, LedgerEntry.id)).scalars())
+    else:
+        rows, next_cursor = keyset_page(
+            uow.session,
+            stmt,
+            [LedgerEntry.date, LedgerEntry.id],
+            lambda e: [e.date, e.id],
+            limit=window["limit"],
+            cursor=window["cursor"],
+        )
+    if rows:
+        before = tuple_(LedgerEntry.date, LedgerEntry.id) < tuple_(rows[0].date, rows[0].id)
+    elif window["from_"]:
+        before = LedgerEntry.date < window["from_"]
+    else:
+        before = true()
+    opening = int(
+        uow.session.execute(
+            select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(mine, before)
+        ).scalar_one()
+    )
+    return History(opening, _with_balances(uow, rows, opening, currency), next_cursor)
+
+
+def _with_balances(
+    uow: UnitOfWork, rows: Sequence[LedgerEntry], opening: int, currency: str
+) -> list[dict[str, Any]]:
+    allocations = payment_allocations(
+        uow, [e.payment_id for e in rows if e.type == "payment" and e.payment_id], currency
+    )
+    running, items = opening, []
+    for entry in rows:
+        running += entry.amount_minor
+        items.append(
+            {
+                "date": entry.date,
+                "type": entry.type,
+                "reference": entry.reference,
+                "amount": from_minor(entry.amount_minor, currency),
+                "balance_after": from_minor(running, currency),
+                "invoice_id": entry.invoice_id,
+                "payment_id": entry.payment_id,
+                "allocations": allocations.get(entry.payment_id or "", [])
+                if entry.type == "payment"
+                else [],
+            }
+        )
+    return items
+
+
+def current_profile(uow: UnitOfWork) -> dict[str, Any]:
+    """The company profile, or the empty one if none was set (version 0)."""
+    return company_or_none(uow) or empty_profile()
+
+
+def company_or_none(uow: UnitOfWork) -> dict[str, Any] | None:
+    """The company profile if an admin has set it (documents leave the seller out before)."""
+    row = uow.session.get(CompanyProfile, COMPANY)
+    return dict(row.profile) if row is not None else None
+
+
+def customer_language(uow: UnitOfWork, customer_id: str) -> str:
+    """The language the customer's documents are written in (``en`` if unknown)."""
+    row = uow.session.execute(
+        select(customer_replica.c.snapshot).where(customer_replica.c.id == str(customer_id))
+    ).first()
+    return str((row.snapshot if row is not None else {}).get("language") or "en")

@@ -1,0 +1,53 @@
+"""Payments' reads: a payment as the API shows it and the credit a refund may take."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+
+from services.payments import events
+from services.payments.domain import refundable
+from services.payments.models import Payment, Refund, credit_replica
+from shared.db import UnitOfWork
+from shared.money import from_minor
+from shared.web.problems import not_found
+
+
+def payment(uow: UnitOfWork, payment_id: uuid.UUID, *, for_update: bool = False) -> Payment:
+    """The payment, or 404."""
+    stmt = select(Payment).where(Payment.id == payment_id)
+    found = uow.session.execute(stmt.with_for_update() if for_update else stmt).scalar_one_or_none()
+    if found is None:
+        raise not_found(f"payment {payment_id}")
+    return found
+
+
+def payment_view(row: Payment) -> dict[str, Any]:
+    """The API answer: ``allocations`` as billing applied them (empty until it has)."""
+    return {
+        **events.payment_received(row),
+        "status": row.status,
+        "requested_allocations": row.requested,
+        "allocations": row.allocations,
+        "unapplied_amount": None
+        if row.unapplied_minor is None
+        else from_minor(row.unapplied_minor, row.currency),
+        "reason": row.reverse_reason,
+        "reversed_at": row.reversed_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def available_credit(uow: UnitOfWork, customer_id: str) -> int:
+    """Billing's last known unapplied credit minus refunds it has not reflected yet."""
+    known = uow.session.execute(
+        select(credit_replica.c.unapplied_credit_minor).where(credit_replica.c.id == customer_id)
+    ).scalar()
+    pending = uow.session.execute(
+        select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+            Refund.customer_id == customer_id, Refund.reflected.is_(False)
+        )
+    ).scalar_one()
+    return refundable(known, pending)
