@@ -184,7 +184,8 @@ def refund_issued(uow: UnitOfWork, event: Event) -> None:
 
 
 def payment_unapplied(uow: UnitOfWork, event: Event) -> None:
-    """A reversed payment: it was returned, and what it had paid is due again."""
+    """A reversed payment: it was returned, and what it had paid is due again. A reversal
+    that took nothing back (no invoice re-opened, no credit removed) sends nothing."""
     data = event.raw_data
     invoices = []
     for allocation in data["allocations"]:
@@ -196,6 +197,8 @@ def payment_unapplied(uow: UnitOfWork, event: Event) -> None:
         )
     due_again = sum((Decimal(a["amount"]) for a in data["allocations"]), Decimal(0))
     removed = Decimal(data.get("unapplied_amount") or 0)
+    if due_again == 0 and removed == 0:
+        return  # nothing it paid or left as credit was taken back: nothing to tell
     amount, due = str(due_again + removed), str(due_again)
     numbers = [str(line["number"]) for line in invoices if line["number"]]
     _notice(
