@@ -587,7 +587,7 @@ def void_invoice(uow: UnitOfWork, invoice: Invoice, reason: str | None, day: dt.
         emit_balance(uow, account, day)
 
 
-def credit(uow: UnitOfWork, note: Any, invoice: Invoice | None, *, notify: bool = True) -> None:
+def credit(uow: UnitOfWork, note: Any, invoice: Invoice | None) -> None:
     """Post a credit note: ledger -amount; against an invoice it lowers amount_due (never
     below 0), any excess becomes account credit."""
     account = lock_account(uow, note.customer_id, note.currency)
@@ -620,11 +620,7 @@ def credit(uow: UnitOfWork, note: Any, invoice: Invoice | None, *, notify: bool 
         )
         account.unapplied_credit_minor += excess
     uow.session.flush()
-    uow.emit(
-        "billing.credit_note.issued",
-        str(note.id),
-        {**credit_note_snapshot(uow, note), "notify": notify},
-    )
+    uow.emit("billing.credit_note.issued", str(note.id), credit_note_snapshot(uow, note))
     if applied and invoice is not None:
         emit_invoice_change(uow, invoice, note.date, credit_note_id=str(note.id))
     emit_balance(uow, account, note.date)

@@ -442,11 +442,12 @@ def create_credit_note(body: dict[str, Any]) -> Any:
                 applied_minor=0,
                 reason=body["reason"],
                 date=day,
+                notify=body["notify"],
                 created_at=utcnow(),
             )
             uow.session.add(note)
             uow.session.flush()
-            accounts.credit(uow, note, invoice, notify=body["notify"])
+            accounts.credit(uow, note, invoice)
             answer = CreditNoteSchema().dump(credit_note_snapshot(uow, note))
             return answer, 201, {"Location": f"credit-notes/{note.id}"}
 

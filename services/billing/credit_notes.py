@@ -34,5 +34,6 @@ def credit_note_snapshot(uow: UnitOfWork, note: CreditNote) -> dict[str, Any]:
         "tax_total": tax.quantize(places),
         "applied_amount": from_minor(note.applied_minor, c),
         "unapplied_amount": from_minor(note.amount_minor - note.applied_minor, c),
+        "notify": note.notify is not False,
         "created_at": note.created_at,
     }

@@ -114,6 +114,7 @@ def record_payment(body: dict[str, Any]) -> Any:
                 unapplied_minor=None,
                 applied_sequence=0,
                 status="received",
+                notify=body["notify"],
                 created_at=now,
                 updated_at=now,
             )
@@ -122,7 +123,7 @@ def record_payment(body: dict[str, Any]) -> Any:
             uow.emit(
                 "payments.payment.received",
                 str(payment.id),
-                {**payment.event_data(), "notify": body["notify"]},
+                payment.event_data(),
             )
             answer = PaymentSchema().dump(payment.view())
             return (
@@ -252,6 +253,7 @@ def issue_refund(body: dict[str, Any]) -> Any:
                 method=body["method"],
                 reference=body["reference"],
                 date=day,
+                notify=body["notify"],
                 event_id="",
                 created_at=utcnow(),
             )
@@ -259,7 +261,7 @@ def issue_refund(body: dict[str, Any]) -> Any:
             envelope = uow.emit(
                 "payments.refund.issued",
                 str(refund.id),
-                {**refund.snapshot(), "notify": body["notify"]},
+                refund.snapshot(),
             )
             refund.event_id = envelope["id"]
             return envelope["data"], 201, {"Location": f"refunds/{refund.id}"}
