@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -26,14 +27,18 @@ from services.billing.models import (
 )
 from services.billing.pdf import credit_note_pdf, invoice_pdf
 from services.billing.schemas import (
+    AccountQuery,
     AccountSchema,
     CompanyInput,
     CompanySchema,
     CreditNoteCreateSchema,
+    CreditNoteDocumentSchema,
     CreditNoteQuery,
     CreditNoteSchema,
+    DocumentQuery,
     DryRunQuery,
     InvoiceCreateSchema,
+    InvoiceDocumentSchema,
     InvoiceQuery,
     InvoiceSchema,
     OverdueJobResult,
@@ -358,21 +363,34 @@ def list_invoices(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/invoices/<uuid:invoice_id>", methods=["GET"])
-@blp.response(200, InvoiceSchema)
-def get_invoice(invoice_id: uuid.UUID) -> Any:
+@blp.arguments(DocumentQuery, location="query")
+@blp.response(200, InvoiceDocumentSchema)
+def get_invoice(args: dict[str, Any], invoice_id: uuid.UUID) -> Any:
+    """The invoice; with ``include=pdf`` also its PDF, rendered from this same answer, so
+    the figures and the document cannot disagree (what an invoice email is written from)."""
+    if args.get("include") != "pdf":
+        with unit_of_work() as uow:
+            return _answer(uow, _invoice(uow, invoice_id))
+    data, seller, language, version = _invoice_document(invoice_id)
+    body = {**data, "pdf": base64.b64encode(invoice_pdf(data, seller, language)).decode()}
+    return with_etag(json_response(body, 200), version)
+
+
+def _invoice_document(invoice_id: uuid.UUID) -> tuple[dict[str, Any], Any, str, int]:
+    """(the invoice as answered, the seller, the customer's language, its version), read in
+    one transaction: what its PDF is rendered from."""
     with unit_of_work() as uow:
-        return _answer(uow, _invoice(uow, invoice_id))
+        invoice = _invoice(uow, invoice_id)
+        data = InvoiceSchema().dump(accounts.invoice_snapshot(uow, invoice))
+        seller = company.company_or_none(uow)
+        return data, seller, _language(uow, invoice.customer_id), invoice.version
 
 
 @blp.route("/invoices/<uuid:invoice_id>/pdf", methods=["GET"])
 @blp.response(200, content_type="application/pdf", description="the invoice as a PDF")
 def get_invoice_pdf(invoice_id: uuid.UUID) -> Any:
     """Bill-to, lines with tax notes, totals and the amount due, as a PDF."""
-    with unit_of_work() as uow:
-        invoice = _invoice(uow, invoice_id)
-        data = InvoiceSchema().dump(accounts.invoice_snapshot(uow, invoice))
-        seller = company.company_or_none(uow)
-        language = _language(uow, invoice.customer_id)
+    data, seller, language, _version = _invoice_document(invoice_id)
     response = Response(invoice_pdf(data, seller, language), mimetype="application/pdf")
     name = data["number"] or f"draft-{invoice_id}"
     response.headers["Content-Disposition"] = f'inline; filename="{name}.pdf"'
@@ -515,10 +533,27 @@ def _credit_note(uow: UnitOfWork, credit_note_id: uuid.UUID) -> CreditNote:
 
 
 @blp.route("/credit-notes/<uuid:credit_note_id>", methods=["GET"])
-@blp.response(200, CreditNoteSchema)
-def get_credit_note(credit_note_id: uuid.UUID) -> Any:
+@blp.arguments(DocumentQuery, location="query")
+@blp.response(200, CreditNoteDocumentSchema)
+def get_credit_note(args: dict[str, Any], credit_note_id: uuid.UUID) -> Any:
+    """The credit note; with ``include=pdf`` also its PDF, rendered from this same answer."""
+    if args.get("include") != "pdf":
+        with unit_of_work() as uow:
+            return credit_note_snapshot(uow, _credit_note(uow, credit_note_id))
+    data, customer, seller, language = _credit_note_document(credit_note_id)
+    pdf = credit_note_pdf(data, customer, seller, language)
+    return json_response({**data, "pdf": base64.b64encode(pdf).decode()}, 200)
+
+
+def _credit_note_document(credit_note_id: uuid.UUID) -> tuple[dict[str, Any], Any, Any, str]:
+    """(the credit note as answered, its customer, the seller, the customer's language),
+    read in one transaction: what its PDF is rendered from."""
     with unit_of_work() as uow:
-        return credit_note_snapshot(uow, _credit_note(uow, credit_note_id))
+        note = _credit_note(uow, credit_note_id)
+        data = CreditNoteSchema().dump(credit_note_snapshot(uow, note))
+        customer = _customer(uow, uuid.UUID(note.customer_id))
+        seller = company.company_or_none(uow)
+        return data, dict(customer.snapshot), seller, _language(uow, note.customer_id)
 
 
 @blp.route("/credit-notes/<uuid:credit_note_id>/pdf", methods=["GET"])
@@ -526,13 +561,7 @@ def get_credit_note(credit_note_id: uuid.UUID) -> Any:
 def get_credit_note_pdf(credit_note_id: uuid.UUID) -> Any:
     """The seller, the customer, the invoice it credits, net, tax and total, and what it
     took off the invoice or left as account credit, in the customer's language."""
-    with unit_of_work() as uow:
-        note = _credit_note(uow, credit_note_id)
-        data = CreditNoteSchema().dump(credit_note_snapshot(uow, note))
-        customer = _customer(uow, uuid.UUID(note.customer_id))
-        snapshot = dict(customer.snapshot)
-        seller = company.company_or_none(uow)
-        language = _language(uow, note.customer_id)
+    data, snapshot, seller, language = _credit_note_document(credit_note_id)
     pdf = credit_note_pdf(data, snapshot, seller, language)
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{data["number"]}.pdf"'
@@ -566,12 +595,28 @@ def put_company(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/accounts/<uuid:customer_id>", methods=["GET"])
+@blp.arguments(AccountQuery, location="query")
 @blp.response(200, AccountSchema)
-def get_account(customer_id: uuid.UUID) -> Any:
-    """Balance (positive: the customer owes), open and overdue totals, unapplied credit."""
+def get_account(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
+    """Balance (positive: the customer owes), open and overdue totals, unapplied credit;
+    with ``invoice_id`` (repeated) also those invoices of the customer as they stand, from
+    the same read (what a receipt, reminder or notice is written from). An invoice that is
+    not the customer's is 422."""
     with unit_of_work() as uow:
         customer = _customer(uow, customer_id, in_path=True)
-        return accounts.account_summary(uow, customer.id, customer.currency, today())
+        summary = accounts.account_summary(uow, customer.id, customer.currency, today())
+        wanted = list(dict.fromkeys(args["invoice_id"]))
+        found = {
+            invoice.id: invoice
+            for invoice in uow.session.execute(
+                select(Invoice).where(Invoice.id.in_(wanted), Invoice.customer_id == customer.id)
+            ).scalars()
+        }
+        for invoice_id in wanted:
+            if invoice_id not in found:
+                raise invalid("invoice_id", f"no invoice {invoice_id} of this customer")
+        invoices = [accounts.invoice_snapshot(uow, found[i]) for i in wanted]
+        return {**summary, "invoices": invoices}
 
 
 @blp.route("/accounts/<uuid:customer_id>/transactions", methods=["GET"])
