@@ -119,8 +119,15 @@ def test_a_reminder_of_an_invoice_paid_before_it_goes_is_not_sent(notifier, smtp
     assert notifier.deliver() == 0
 
 
-def test_a_reversal_states_what_each_invoice_asks_when_it_is_sent(notifier, smtp):
-    customer, invoice = issued_and_emailed(notifier, smtp)
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("en", "{number}: 100.00 EUR (75.00 EUR open on it now)"),
+        ("el", "{number}: 100.00 EUR (ανοιχτό υπόλοιπο τώρα 75.00 EUR)"),
+    ],
+)
+def test_a_reversal_states_what_each_invoice_asks_when_it_is_sent(notifier, smtp, language, line):
+    customer, invoice = issued_and_emailed(notifier, smtp, language)
     payment = notifier.payment_applied(customer, [(invoice, "100.00")])["data"]["payment_id"]
     notifier.deliver()
     smtp.mailbox.received.clear()
@@ -142,11 +149,19 @@ def test_a_reversal_states_what_each_invoice_asks_when_it_is_sent(notifier, smtp
     notifier.deliver()
 
     (mail,) = smtp.wait_for(1)
-    assert f"{invoice['number']}: 100.00 EUR (75.00 EUR open on it now)" in mail.text
+    for part in (mail.text, mail.html):
+        assert line.format(number=invoice["number"]) in part
 
 
-def test_a_refund_states_the_credit_left_when_it_is_sent(notifier, smtp):
-    customer = notifier.customer(email="ap@acme.test")
+@pytest.mark.parametrize(
+    ("language", "left"),
+    [
+        ("en", "14.00 EUR remain as credit on your account."),
+        ("el", "Απομένουν 14.00 EUR ως πίστωση στον λογαριασμό σας."),
+    ],
+)
+def test_a_refund_states_the_credit_left_when_it_is_sent(notifier, smtp, language, left):
+    customer = notifier.customer(email="ap@acme.test", language=language)
     notifier.credit[customer["id"]] = "14.00"
     refund = {
         "id": str(uuid.uuid4()),
@@ -164,8 +179,8 @@ def test_a_refund_states_the_credit_left_when_it_is_sent(notifier, smtp):
     notifier.deliver()
 
     (mail,) = smtp.wait_for(1)
-    assert "14.00 EUR remain as credit on your account." in mail.text
-    assert "14.00 EUR remain as credit on your account." in mail.html
+    assert left in mail.text
+    assert left in mail.html
 
 
 def test_while_billing_is_down_a_receipt_waits_and_then_goes_with_the_figures_of_then(
