@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 from shared.context import active_trace
 
@@ -21,8 +22,10 @@ class TraceFilter(logging.Filter):
 CHATTY_LIBRARIES = ("fontTools", "weasyprint", "alembic")
 
 
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def trace_handler(stream: TextIO) -> logging.Handler:
+    """A handler writing lines as the console shows them: time, level, logger, the request
+    and correlation ids of the work in progress, the message."""
+    handler = logging.StreamHandler(stream)
     handler.addFilter(TraceFilter())
     handler.setFormatter(
         logging.Formatter(
@@ -30,8 +33,12 @@ def configure_logging(level: str = "INFO") -> None:
             "[req=%(request_id)s corr=%(correlation_id)s] %(message)s"
         )
     )
+    return handler
+
+
+def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [trace_handler(sys.stderr)]
     root.setLevel(level)
     for noisy in ("amqp", "kombu", "waitress.queue"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

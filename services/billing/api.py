@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
@@ -13,14 +14,18 @@ from services.billing.domain import OPEN_STATUSES
 from services.billing.models import CreditNote, Invoice, customer_replica
 from services.billing.pdf import credit_note_pdf, invoice_pdf
 from services.billing.schemas import (
+    AccountQuery,
     AccountSchema,
     CompanyInput,
     CompanySchema,
     CreditNoteCreateSchema,
+    CreditNoteDocumentSchema,
     CreditNoteQuery,
     CreditNoteSchema,
+    DocumentQuery,
     DryRunQuery,
     InvoiceCreateSchema,
+    InvoiceDocumentSchema,
     InvoiceQuery,
     InvoiceSchema,
     OverdueJobResult,
@@ -142,21 +147,34 @@ def list_invoices(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/invoices/<uuid:invoice_id>", methods=["GET"])
-@blp.response(200, InvoiceSchema)
-def get_invoice(invoice_id: uuid.UUID) -> Any:
+@blp.arguments(DocumentQuery, location="query")
+@blp.response(200, InvoiceDocumentSchema)
+def get_invoice(args: dict[str, Any], invoice_id: uuid.UUID) -> Any:
+    """The invoice; with ``include=pdf`` also its PDF, rendered from this same answer, so
+    the figures and the document cannot disagree (what an invoice email is written from)."""
+    if args.get("include") != "pdf":
+        with unit_of_work() as uow:
+            return _answer(uow, queries.invoice(uow, invoice_id))
+    data, seller, language, version = _invoice_document(invoice_id)
+    body = {**data, "pdf": base64.b64encode(invoice_pdf(data, seller, language)).decode()}
+    return with_etag(json_response(body, 200), version)
+
+
+def _invoice_document(invoice_id: uuid.UUID) -> tuple[dict[str, Any], Any, str, int]:
+    """(the invoice as answered, the seller, the customer's language, its version), read in
+    one transaction: what its PDF is rendered from."""
     with unit_of_work() as uow:
-        return _answer(uow, queries.invoice(uow, invoice_id))
+        invoice = queries.invoice(uow, invoice_id)
+        data = InvoiceSchema().dump(queries.invoice_view(uow, invoice))
+        seller = queries.company_or_none(uow)
+        return data, seller, queries.customer_language(uow, invoice.customer_id), invoice.version
 
 
 @blp.route("/invoices/<uuid:invoice_id>/pdf", methods=["GET"])
 @blp.response(200, content_type="application/pdf", description="the invoice as a PDF")
 def get_invoice_pdf(invoice_id: uuid.UUID) -> Any:
     """Bill-to, lines with tax notes, totals and the amount due, as a PDF."""
-    with unit_of_work() as uow:
-        invoice = queries.invoice(uow, invoice_id)
-        data = InvoiceSchema().dump(queries.invoice_view(uow, invoice))
-        seller = queries.company_or_none(uow)
-        language = queries.customer_language(uow, invoice.customer_id)
+    data, seller, language, _version = _invoice_document(invoice_id)
     response = Response(invoice_pdf(data, seller, language), mimetype="application/pdf")
     name = data["number"] or f"draft-{invoice_id}"
     response.headers["Content-Disposition"] = f'inline; filename="{name}.pdf"'
@@ -208,10 +226,28 @@ def list_credit_notes(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/credit-notes/<uuid:credit_note_id>", methods=["GET"])
-@blp.response(200, CreditNoteSchema)
-def get_credit_note(credit_note_id: uuid.UUID) -> Any:
+@blp.arguments(DocumentQuery, location="query")
+@blp.response(200, CreditNoteDocumentSchema)
+def get_credit_note(args: dict[str, Any], credit_note_id: uuid.UUID) -> Any:
+    """The credit note; with ``include=pdf`` also its PDF, rendered from this same answer."""
+    if args.get("include") != "pdf":
+        with unit_of_work() as uow:
+            return queries.credit_note_view(uow, queries.credit_note(uow, credit_note_id))
+    data, customer, seller, language = _credit_note_document(credit_note_id)
+    pdf = credit_note_pdf(data, customer, seller, language)
+    return json_response({**data, "pdf": base64.b64encode(pdf).decode()}, 200)
+
+
+def _credit_note_document(credit_note_id: uuid.UUID) -> tuple[dict[str, Any], Any, Any, str]:
+    """(the credit note as answered, its customer, the seller, the customer's language),
+    read in one transaction: what its PDF is rendered from."""
     with unit_of_work() as uow:
-        return queries.credit_note_view(uow, queries.credit_note(uow, credit_note_id))
+        note = queries.credit_note(uow, credit_note_id)
+        data = CreditNoteSchema().dump(queries.credit_note_view(uow, note))
+        customer = replica_customer(uow, customer_replica, uuid.UUID(note.customer_id))
+        seller = queries.company_or_none(uow)
+        language = queries.customer_language(uow, note.customer_id)
+        return data, dict(customer.snapshot), seller, language
 
 
 @blp.route("/credit-notes/<uuid:credit_note_id>/pdf", methods=["GET"])
@@ -219,13 +255,7 @@ def get_credit_note(credit_note_id: uuid.UUID) -> Any:
 def get_credit_note_pdf(credit_note_id: uuid.UUID) -> Any:
     """The seller, the customer, the invoice it credits, net, tax and total, and what it
     took off the invoice or left as account credit, in the customer's language."""
-    with unit_of_work() as uow:
-        note = queries.credit_note(uow, credit_note_id)
-        data = CreditNoteSchema().dump(queries.credit_note_view(uow, note))
-        customer = replica_customer(uow, customer_replica, uuid.UUID(note.customer_id))
-        snapshot = dict(customer.snapshot)
-        seller = queries.company_or_none(uow)
-        language = queries.customer_language(uow, note.customer_id)
+    data, snapshot, seller, language = _credit_note_document(credit_note_id)
     pdf = credit_note_pdf(data, snapshot, seller, language)
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{data["number"]}.pdf"'
@@ -259,12 +289,18 @@ def put_company(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/accounts/<uuid:customer_id>", methods=["GET"])
+@blp.arguments(AccountQuery, location="query")
 @blp.response(200, AccountSchema)
-def get_account(customer_id: uuid.UUID) -> Any:
-    """Balance (positive: the customer owes), open and overdue totals, unapplied credit."""
+def get_account(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
+    """Balance (positive: the customer owes), open and overdue totals, unapplied credit;
+    with ``invoice_id`` (repeated) also those invoices of the customer as they stand, from
+    the same read (what a receipt, reminder or notice is written from). An invoice that is
+    not the customer's is 422."""
     with unit_of_work() as uow:
         customer = replica_customer(uow, customer_replica, customer_id, in_path=True)
-        return queries.account_summary(uow, customer.id, customer.currency, today())
+        summary = queries.account_summary(uow, customer.id, customer.currency, today())
+        invoices = queries.customer_invoices(uow, customer.id, args["invoice_id"])
+        return {**summary, "invoices": queries.invoice_views(uow, invoices)}
 
 
 @blp.route("/accounts/<uuid:customer_id>/transactions", methods=["GET"])

@@ -587,11 +587,12 @@ def create_credit_note(uow: UnitOfWork, request: dict[str, Any]) -> CreditNote:
         applied_minor=0,
         reason=request["reason"],
         date=day,
+        notify=request["notify"],
         created_at=utcnow(),
     )
     uow.session.add(note)
     uow.session.flush()
-    _credit(uow, note, invoice, notify=request["notify"])
+    _credit(uow, note, invoice)
     return note
 
 
@@ -610,7 +611,7 @@ def _creditable_invoice(
     return invoice
 
 
-def _credit(uow: UnitOfWork, note: CreditNote, invoice: Invoice | None, *, notify: bool) -> None:
+def _credit(uow: UnitOfWork, note: CreditNote, invoice: Invoice | None) -> None:
     """Post a credit note: ledger -amount; against an invoice it lowers amount_due (never
     below 0), any excess becomes account credit."""
     account = lock_account(uow, note.customer_id, note.currency)
@@ -640,8 +641,7 @@ def _credit(uow: UnitOfWork, note: CreditNote, invoice: Invoice | None, *, notif
     if note.amount_minor - applied:
         _add_credit(uow, account, str(note.id), "credit_note", note.amount_minor - applied)
     uow.session.flush()
-    snapshot = queries.credit_note_view(uow, note)
-    uow.emit("billing.credit_note.issued", str(note.id), {**snapshot, "notify": notify})
+    uow.emit("billing.credit_note.issued", str(note.id), queries.credit_note_view(uow, note))
     if applied and invoice is not None:
         emit_invoice_change(uow, invoice, note.date, credit_note_id=str(note.id))
     emit_balance(uow, account, note.date)

@@ -210,5 +210,6 @@ def credit_note_snapshot(note: CreditNote, invoice_number: str | None) -> dict[s
         "tax_total": tax.quantize(places),
         "applied_amount": from_minor(note.applied_minor, c),
         "unapplied_amount": from_minor(note.amount_minor - note.applied_minor, c),
+        "notify": note.notify is not False,
         "created_at": note.created_at,
     }

@@ -133,6 +133,8 @@ class CreditNote(Base):
     applied_minor: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(Text)
     date: Mapped[dt.date] = mapped_column(Date)
+    # False: entered as history (an import); no email is sent for it.
+    notify: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

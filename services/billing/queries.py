@@ -27,7 +27,7 @@ from shared.db import UnitOfWork
 from shared.money import from_minor
 from shared.replicas import COMPANY
 from shared.web.lists import keyset_page
-from shared.web.problems import not_found
+from shared.web.problems import invalid, not_found
 
 
 def invoice(uow: UnitOfWork, invoice_id: uuid.UUID, *, for_update: bool = False) -> Invoice:
@@ -37,6 +37,26 @@ def invoice(uow: UnitOfWork, invoice_id: uuid.UUID, *, for_update: bool = False)
     if found is None:
         raise not_found(f"invoice {invoice_id}")
     return found
+
+
+def customer_invoices(
+    uow: UnitOfWork, customer_id: str, invoice_ids: Sequence[uuid.UUID]
+) -> list[Invoice]:
+    """The customer's invoices ``invoice_ids`` in that order (each once); 422 naming
+    ``invoice_id`` if one is not the customer's."""
+    wanted = list(dict.fromkeys(invoice_ids))
+    if not wanted:
+        return []
+    found = {
+        row.id: row
+        for row in uow.session.execute(
+            select(Invoice).where(Invoice.id.in_(wanted), Invoice.customer_id == customer_id)
+        ).scalars()
+    }
+    for invoice_id in wanted:
+        if invoice_id not in found:
+            raise invalid("invoice_id", f"no invoice {invoice_id} of this customer")
+    return [found[invoice_id] for invoice_id in wanted]
 
 
 def active_applications(uow: UnitOfWork, invoice_ids: Sequence[uuid.UUID]) -> dict[Any, list]:

@@ -89,6 +89,15 @@ class CreditNoteQuery(PageQuery):
     invoice_id = fields.UUID()
 
 
+class AccountQuery(RequestSchema):
+    invoice_id = fields.List(
+        fields.UUID(),
+        load_default=list,
+        validate=validate.Length(max=100),
+        metadata={"description": "repeat to have these invoices of the customer in the answer"},
+    )
+
+
 class AccountSchema(Schema):
     customer_id = fields.String(required=True)
     currency = Currency(required=True)
@@ -98,6 +107,30 @@ class AccountSchema(Schema):
     unapplied_credit = Amount(required=True)
     open_invoices = fields.Integer(required=True)
     as_of = fields.Date(required=True)
+    invoices = fields.List(
+        fields.Nested(InvoiceSnapshot),
+        required=True,
+        metadata={
+            "description": "the invoices asked for with invoice_id, read in the same "
+            "transaction as the figures above (empty unless asked)"
+        },
+    )
+
+
+class DocumentQuery(RequestSchema):
+    include = fields.String(
+        validate=validate.OneOf(["pdf"]),
+        metadata={"description": "pdf: the answer also carries the document's PDF (base64)"},
+    )
+
+
+def pdf_field() -> fields.String:
+    return fields.String(
+        metadata={
+            "description": "with include=pdf: the PDF (base64), rendered from this very answer",
+            "format": "byte",
+        }
+    )
 
 
 class TransactionAllocation(Schema):
@@ -207,3 +240,11 @@ class CompanySchema(CompanyProfile):
 
 InvoiceSchema = InvoiceSnapshot
 CreditNoteSchema = CreditNoteIssued
+
+
+class InvoiceDocumentSchema(InvoiceSnapshot):
+    pdf = pdf_field()
+
+
+class CreditNoteDocumentSchema(CreditNoteIssued):
+    pdf = pdf_field()

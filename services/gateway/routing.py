@@ -21,6 +21,7 @@ from shared.web.auth import Identity, sign_identity
 from shared.web.edge import declared_length
 from shared.web.inputs import MAX_BODY_BYTES
 from shared.web.problems import problem_response
+from shared.web.requestlog import answered_at_the_edge
 
 log = logging.getLogger(__name__)
 
@@ -158,13 +159,14 @@ class ApiRouter:
         service, _, rest = path[len("/api/") :].partition("/")
         backend = self.backends.get(service)
         if backend is None:
-            return problem_response(404, f"No service called {service!r}.")(environ, start_response)
+            unknown = problem_response(404, f"No service called {service!r}.")
+            return answered_at_the_edge(environ, start_response, unknown)
         tail = "/" + rest
         identity = None
         if tail not in PUBLIC_PATHS:
             identity, refusal = self._check_credentials(environ)
-            if refusal is not None:
-                return refusal(environ, start_response)
+            if refusal is not None:  # answered here, so logged here (the service never sees it)
+                return answered_at_the_edge(environ, start_response, refusal)
         return self._forward(environ, start_response, backend, service, tail, identity)
 
     def as_identity(self, identity: Identity) -> WSGIApp:

@@ -25,13 +25,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from services.notifier.documents import (
-    DocumentAway,
-    fetch_credit_note_pdf,
-    fetch_invoice,
-    refresh_invoice_email,
-)
+from services.notifier.documents import DocumentAway, write_at_sending
 from services.notifier.models import Notification, company_replica
+from services.notifier.notices import NothingToSay
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db import Database, UnitOfWork
@@ -60,8 +56,10 @@ def queue(
     payment_id: str | None = None,
     level: int | None = None,
     business_date: dt.date | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> Notification | None:
-    """Record a notification for ``cause`` unless one exists (then None). Without an
+    """Record a notification for ``cause`` unless one exists (then None). ``facts``: what
+    its cause said, to write it again from billing's figures when it is sent. Without an
     address it can never be sent: it is recorded failed at once, in this transaction."""
     if uow.session.execute(select(Notification.id).where(Notification.cause == cause)).first():
         return None
@@ -81,7 +79,8 @@ def queue(
         customer_id=customer_id,
         payment_id=payment_id,
         business_date=business_date,
-        message_id=make_msgid(domain="tameio.invalid"),
+        facts=facts,
+        message_id=None,  # given when it is first claimed for sending (message_id_for)
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -210,17 +209,21 @@ def deliver_due(
         if only is not None:
             stmt = stmt.where(Notification.id.in_(list(only)))
         due = list(uow.session.execute(stmt).scalars())
+        company = company_profile(uow, company_replica)
         for notification in due:
             notification.status = "sending"
             notification.next_attempt_at = now + LEASE
-        company = company_profile(uow, company_replica)
+            notification.message_id = notification.message_id or message_id_for(company, settings)
         uow.commit()
     for notification in due:
         error, attachment = None, None
         try:
-            attachment = patiently(attached_document, db, settings, notification)
+            attachment = patiently(write_at_sending, db, settings, notification)
         except DocumentAway as exc:
             patiently(postpone, db, notification.id, str(exc))
+            continue
+        except NothingToSay as exc:
+            patiently(withdraw, db, notification.id, str(exc))
             continue
         if not notification.to:
             error = NO_ADDRESS
@@ -233,19 +236,14 @@ def deliver_due(
     return len(due)
 
 
-def attached_document(db: Database, settings: Settings, notification: Notification) -> bytes | None:
-    """The PDF an invoice email or credit note notice carries, fetched now (an invoice
-    email is written anew from the same answer); None for other kinds. Raises
-    DocumentAway while billing cannot give it."""
-    if not notification.to:
-        return None
-    if notification.kind == "invoice_issued" and notification.invoice_id:
-        invoice, pdf = fetch_invoice(settings, notification.invoice_id)
-        refresh_invoice_email(db, notification, invoice)
-        return pdf
-    if notification.kind == "credit_note":
-        return fetch_credit_note_pdf(settings, notification)
-    return None
+def message_id_for(company: dict[str, Any] | None, settings: Settings) -> str:
+    """A new Message-ID under the sender's domain: the company profile's email, else the
+    host of TAMEIO_PUBLIC_URL, else this machine's name."""
+    email = str((company or {}).get("email") or "")
+    if "@" in email:
+        return make_msgid(domain=email.rpartition("@")[2])
+    host = urlsplit(settings.public_url).hostname if settings.public_url else None
+    return make_msgid(domain=host)
 
 
 def postpone(db: Database, notification_id: uuid.UUID, reason: str) -> None:
@@ -262,6 +260,16 @@ def postpone(db: Database, notification_id: uuid.UUID, reason: str) -> None:
         notification.status = "queued"
         notification.error = f"waiting for its document: {reason}"[:2000]
         notification.next_attempt_at = now + delay
+        uow.commit()
+
+
+def withdraw(db: Database, notification_id: uuid.UUID, reason: str) -> None:
+    """Not to be sent after all (a reminder of an invoice paid meanwhile): ``cancelled``,
+    with the reason; the customer was told nothing, so nothing is reported."""
+    with db.unit_of_work() as uow:
+        notification = uow.session.get(Notification, notification_id, with_for_update=True)
+        assert notification is not None
+        notification.status, notification.error = "cancelled", f"not sent: {reason}"[:2000]
         uow.commit()
 
 

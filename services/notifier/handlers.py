@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from services.notifier.delivery import queue
-from services.notifier.domain import payment_notice_kind
 from services.notifier.models import company_replica, customer_replica, invoice_replica
-from services.notifier.wording import invoice_email, language_of, render, subject
+from services.notifier.notices import Reader, write
+from services.notifier.wording import invoice_email, language_of
 from shared.db import UnitOfWork
 from shared.messaging import Event, NotYetKnown
 from shared.replicas import (
@@ -59,6 +59,51 @@ def invoice_issued(uow: UnitOfWork, event: Event) -> None:
     )
 
 
+def _invoices(uow: UnitOfWork, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The invoices (as their replicas last heard) by id; NotYetKnown for one not seen."""
+    found = {
+        row.id: dict(row.snapshot)
+        for row in uow.session.execute(
+            select(invoice_replica.c.id, invoice_replica.c.snapshot).where(
+                invoice_replica.c.id.in_(ids)
+            )
+        )
+    }
+    for invoice_id in ids:
+        if invoice_id not in found:
+            raise NotYetKnown(f"invoice {invoice_id} not seen yet")
+    return found
+
+
+def _notice(
+    uow: UnitOfWork,
+    customer_id: str,
+    kind: str,
+    cause: str,
+    facts: dict[str, Any],
+    invoices: dict[str, dict[str, Any]] | None = None,
+    **refs: Any,
+) -> None:
+    """Queue one notice of ``kind`` for ``cause`` to the customer, in their language,
+    written from ``facts`` and the invoices as replicated now; ``facts`` are kept so that
+    it is written again from billing's figures when it is sent."""
+    customer = _customer(uow, customer_id)
+    reader = Reader(customer.name, language_of(customer), company_profile(uow, company_replica))
+    written = write(kind, facts, invoices or {}, None, reader)
+    queue(
+        uow,
+        cause=cause,
+        kind=written.kind,
+        customer_id=customer.id,
+        to=customer.email,
+        subject=written.subject,
+        body=written.text,
+        body_html=written.html,
+        facts=facts,
+        **refs,
+    )
+
+
 def payment_applied(uow: UnitOfWork, event: Event) -> None:
     """One email per payment: a receipt when every invoice it touched is paid, otherwise a
     partial-payment notice naming each invoice's remaining amount and due date."""
@@ -67,88 +112,16 @@ def payment_applied(uow: UnitOfWork, event: Event) -> None:
         return  # credit used on a later invoice: that invoice's email tells the story
     if data.get("notify") is False:
         return  # a payment entered as history
-    customer = _customer(uow, data["customer_id"])
-    lines = []
-    for allocation in data["allocations"]:
-        invoice = uow.session.execute(
-            select(invoice_replica).where(invoice_replica.c.id == allocation["invoice_id"])
-        ).first()
-        if invoice is None:
-            raise NotYetKnown(f"invoice {allocation['invoice_id']} not seen yet")
-        lines.append(
-            {
-                "number": invoice.number,
-                "applied": allocation["amount"],
-                "amount_due": invoice.amount_due,
-                "due_date": invoice.due_date,
-                "paid": Decimal(invoice.amount_due) == 0,
-            }
-        )
-    kind = payment_notice_kind([line["amount_due"] for line in lines])
-    applied = sum((Decimal(a["amount"]) for a in data["allocations"]), Decimal(0))
-    amount = applied + Decimal(data["unapplied_amount"])
-    zero = (
-        "0." + "0" * len(data["unapplied_amount"].partition(".")[2])
-        if "." in data["unapplied_amount"]
-        else "0"
-    )
-    context = {
-        "customer_name": customer.name,
-        "amount": str(amount),
-        "currency": data["currency"],
-        "invoices": lines,
-        "unapplied": data["unapplied_amount"],
-        "zero": zero,
-        "payment_date": data.get("date"),
-    }
-    open_numbers = [str(line["number"]) for line in lines if not line["paid"]]
-    context["reference"] = ", ".join(open_numbers) or None
-    language = language_of(customer)
-    text, html = render(
-        kind, context, language=language, company=company_profile(uow, company_replica)
-    )
-    queue(
+    ids = [str(a["invoice_id"]) for a in data["allocations"]]
+    _notice(
         uow,
-        cause=f"payment:{data['payment_id']}",
-        kind=kind,
-        customer_id=customer.id,
-        to=customer.email,
-        subject=subject(language, kind, amount=amount, currency=data["currency"]),
-        body=text,
-        body_html=html,
+        data["customer_id"],
+        "payment_receipt",
+        f"payment:{data['payment_id']}",
+        data,
+        _invoices(uow, ids),
         payment_id=data["payment_id"],
-        invoice_id=str(data["allocations"][0]["invoice_id"]) if data["allocations"] else None,
-    )
-
-
-def _notice(
-    uow: UnitOfWork,
-    customer_id: str,
-    kind: str,
-    cause: str,
-    context: dict[str, Any],
-    subject_values: dict[str, Any],
-    **refs: Any,
-) -> None:
-    """Queue one notice of ``kind`` for ``cause`` to the customer, in their language."""
-    customer = _customer(uow, customer_id)
-    language = language_of(customer)
-    text, html = render(
-        kind,
-        {"customer_name": customer.name, **context},
-        language=language,
-        company=company_profile(uow, company_replica),
-    )
-    queue(
-        uow,
-        cause=cause,
-        kind=kind,
-        customer_id=customer.id,
-        to=customer.email,
-        subject=subject(language, kind, **subject_values),
-        body=text,
-        body_html=html,
-        **refs,
+        invoice_id=ids[0] if ids else None,
     )
 
 
@@ -162,8 +135,7 @@ def credit_note_issued(uow: UnitOfWork, event: Event) -> None:
         note["customer_id"],
         "credit_note",
         f"credit_note:{note['id']}",
-        {"note": note},
-        {"number": note["number"], "amount": note["amount"], "currency": note["currency"]},
+        note,
         invoice_id=note.get("invoice_id"),
     )
 
@@ -173,48 +145,34 @@ def refund_issued(uow: UnitOfWork, event: Event) -> None:
     refund = event.raw_data
     if refund.get("notify") is False:
         return
-    _notice(
-        uow,
-        refund["customer_id"],
-        "refund",
-        f"refund:{refund['id']}",
-        {"refund": refund},
-        {"amount": refund["amount"], "currency": refund["currency"]},
-    )
+    _notice(uow, refund["customer_id"], "refund", f"refund:{refund['id']}", refund)
 
 
 def payment_unapplied(uow: UnitOfWork, event: Event) -> None:
-    """A reversed payment: it was returned, and what it had paid is due again."""
+    """A reversed payment: it was returned, and what it had paid is due again. A reversal
+    that took nothing back (no invoice re-opened, no credit removed) sends nothing."""
     data = event.raw_data
-    invoices = []
-    for allocation in data["allocations"]:
-        invoice = uow.session.execute(
-            select(invoice_replica.c.number).where(invoice_replica.c.id == allocation["invoice_id"])
-        ).first()
-        invoices.append(
-            {"number": invoice.number if invoice else None, "amount": allocation["amount"]}
-        )
     due_again = sum((Decimal(a["amount"]) for a in data["allocations"]), Decimal(0))
-    removed = Decimal(data.get("unapplied_amount") or 0)
-    amount, due = str(due_again + removed), str(due_again)
-    numbers = [str(line["number"]) for line in invoices if line["number"]]
+    if due_again == 0 and Decimal(data.get("unapplied_amount") or 0) == 0:
+        return  # nothing it paid or left as credit was taken back: nothing to tell
+    ids = [str(a["invoice_id"]) for a in data["allocations"]]
+    known = {
+        row.id: dict(row.snapshot)
+        for row in uow.session.execute(
+            select(invoice_replica.c.id, invoice_replica.c.snapshot).where(
+                invoice_replica.c.id.in_(ids)
+            )
+        )
+    }
     _notice(
         uow,
         data["customer_id"],
         "payment_reversed",
         f"payment_reversed:{data['payment_id']}",
-        {
-            "amount": amount,
-            "currency": data["currency"],
-            "reason": data.get("reason"),
-            "due_again": due,
-            "credit_removed": str(removed),
-            "invoices": invoices,
-            "reference": ", ".join(numbers) or None,
-        },
-        {"amount": amount, "due_again": due, "currency": data["currency"]},
+        data,
+        known,
         payment_id=data["payment_id"],
-        invoice_id=str(data["allocations"][0]["invoice_id"]) if data["allocations"] else None,
+        invoice_id=ids[0] if ids else None,
     )
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, Text, Uuid
+from sqlalchemy import JSON, Date, Integer, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, new_metadata, platform_tables
@@ -48,7 +48,8 @@ class Notification(Base):
     invoice_id: Mapped[str | None] = mapped_column(String(64), index=True)
     customer_id: Mapped[str] = mapped_column(String(64), index=True)
     payment_id: Mapped[str | None] = mapped_column(String(64))
-    message_id: Mapped[str] = mapped_column(String(200))
+    # Set when first claimed for sending, under the sender's domain; kept for a resend.
+    message_id: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     error: Mapped[str | None] = mapped_column(Text)
@@ -57,6 +58,9 @@ class Notification(Base):
     # The business day it was queued for (reminders: the run's as_of), so the spacing of
     # reminder levels counts business days whatever day the run happened on.
     business_date: Mapped[dt.date | None] = mapped_column(Date)
+    # What its cause said (the event's data; a reminder's level and day), so that it is
+    # written again from billing's figures when it is sent. None: sent as queued.
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -16,7 +16,8 @@ from services.notifier.models import (
     customer_replica,
     invoice_replica,
 )
-from services.notifier.wording import LANGUAGES, render, subject
+from services.notifier.notices import NothingToSay, Reader, reminder_notice
+from services.notifier.wording import LANGUAGES
 from shared.config import Settings
 from shared.db import Database, UnitOfWork
 from shared.messaging.worker import Job
@@ -86,36 +87,17 @@ def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
         level = reminder_due(levels, invoice.due_date, as_of, highest, sent_on)
         if level is None:
             continue
-        days_late = (as_of - invoice.due_date).days
-        context: dict[str, Any] = {
-            "customer_name": invoice.name,
-            "invoice": invoice.snapshot,
-            "days_late": days_late,
+        facts = {
+            "invoice_id": invoice.id,
             "template": level.template,
+            "days_late": (as_of - invoice.due_date).days,
+            "as_of": as_of.isoformat(),
         }
-        language = language_of(invoice)
-        text, html = render(
-            "reminder",
-            {**context, "reference": invoice.number},
-            language=language,
-            company=company,
-        )
-        key = (
-            "reminder_final"
-            if level.template == "final"
-            else "reminder_upcoming"
-            if days_late < 0
-            else "reminder_late"
-        )
-        subject_line = subject(
-            language,
-            key,
-            number=invoice.number,
-            amount_due=invoice.amount_due,
-            currency=invoice.currency,
-            due_date=invoice.due_date,
-            **({"days": days_late} if key == "reminder_late" else {}),
-        )
+        reader = Reader(invoice.name, language_of(invoice), company)
+        try:
+            written = reminder_notice(facts, dict(invoice.snapshot), reader)
+        except NothingToSay:
+            continue  # the replica's status and its amount disagree: nothing to remind of
         notification = queue(
             uow,
             cause=f"reminder:{invoice.id}:{level.level}",
@@ -124,10 +106,11 @@ def run_reminders(uow: UnitOfWork, as_of: dt.date) -> list[Notification]:
             business_date=as_of,
             customer_id=invoice.customer_id,
             to=invoice.email,
-            subject=subject_line,
-            body=text,
-            body_html=html,
+            subject=written.subject,
+            body=written.text,
+            body_html=written.html,
             invoice_id=invoice.id,
+            facts=facts,
         )
         if notification is not None:
             queued.append(notification)

@@ -38,7 +38,9 @@ class NotificationQuery(PageQuery):
             ]
         )
     )
-    status = fields.String(validate=validate.OneOf(["queued", "sending", "sent", "failed"]))
+    status = fields.String(
+        validate=validate.OneOf(["queued", "sending", "sent", "failed", "cancelled"])
+    )
 
 
 class RunSchema(RequestSchema):

@@ -102,13 +102,13 @@ def record_payment(uow: UnitOfWork, request: dict[str, Any]) -> Payment:
         unapplied_minor=None,
         applied_sequence=0,
         status="received",
+        notify=request["notify"],
         created_at=now,
         updated_at=now,
     )
     uow.session.add(payment)
     uow.session.flush()
-    data = {**events.payment_received(payment), "notify": request["notify"]}
-    uow.emit("payments.payment.received", str(payment.id), data)
+    uow.emit("payments.payment.received", str(payment.id), events.payment_received(payment))
     return payment
 
 
@@ -153,12 +153,12 @@ def issue_refund(uow: UnitOfWork, request: dict[str, Any]) -> dict[str, Any]:
         method=request["method"],
         reference=request["reference"],
         date=day,
+        notify=request["notify"],
         event_id="",
         created_at=utcnow(),
     )
     uow.session.add(refund)
-    data = {**events.refund_issued(refund), "notify": request["notify"]}
-    envelope = uow.emit("payments.refund.issued", str(refund.id), data)
+    envelope = uow.emit("payments.refund.issued", str(refund.id), events.refund_issued(refund))
     refund.event_id = envelope["id"]
     return dict(envelope["data"])
 

@@ -25,6 +25,7 @@ def payment_received(payment: Payment) -> dict[str, Any]:
         "allocations": payment.requested,
         "invoice_id": payment.invoice_id,
         "status": "received",
+        "notify": payment.notify is not False,
         "version": payment.version,
         "created_at": payment.created_at,
     }
@@ -57,5 +58,6 @@ def refund_issued(refund: Refund) -> dict[str, Any]:
         "reference": refund.reference,
         "date": refund.date,
         "status": "issued",
+        "notify": refund.notify is not False,
         "created_at": refund.created_at,
     }

@@ -9,6 +9,7 @@ import uuid
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -63,6 +65,8 @@ class Payment(Base):
     applied_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(20))  # received | applied | reversed
     reverse_reason: Mapped[str | None] = mapped_column(Text)
+    # False: entered as history (an import); no receipt is sent for it.
+    notify: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     reversed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -86,4 +90,6 @@ class Refund(Base):
     date: Mapped[dt.date] = mapped_column(Date)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)  # its refund.issued event
     reflected: Mapped[bool] = mapped_column(default=False)  # billing's credit includes it
+    # False: entered as history (an import); no notice is sent for it.
+    notify: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -99,6 +99,10 @@ class PaymentSchema(Schema):
     )
     unapplied_amount = Amount(allow_none=True)
     reason = fields.String(allow_none=True)
+    notify = fields.Boolean(
+        required=True,
+        metadata={"description": "false: entered as history, no receipt was sent for it"},
+    )
     version = fields.Integer(required=True)
     created_at = Timestamp(required=True)
     reversed_at = Timestamp(allow_none=True)

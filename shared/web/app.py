@@ -33,9 +33,9 @@ from shared.web.inputs import (
 from shared.web.metrics import install_metrics
 from shared.web.openapi import finish
 from shared.web.problems import Problem, from_http_exception, problem_response
+from shared.web.requestlog import log_request
 
 log = logging.getLogger(__name__)
-requests_log = logging.getLogger("tameio.http")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 Authenticate = Callable[[Request], Identity | None]
@@ -158,14 +158,9 @@ def create_base_app(
     @app.after_request
     def _request_id(response: Response) -> Response:
         started = g.pop("started", None)
-        if started is not None:  # one line per request: method, path, status, time, id
-            requests_log.info(
-                "%s %s %s %.0f ms %s",
-                request.method,
-                request.script_root + request.path,
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
-                current_trace().request_id,
+        if started is not None:  # one line per request: method, path, status, time
+            log_request(
+                request.method, request.script_root + request.path, response.status_code, started
             )
         token = g.pop("trace_token", None)
         if token is not None:

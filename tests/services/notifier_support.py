@@ -5,6 +5,7 @@ what a user or subscriber sees (API answers, rows, published events, received ma
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import email
 import email.policy
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import parse_qs
 
 from aiosmtpd.controller import Controller
 from sqlalchemy import update
@@ -167,26 +169,32 @@ class Notifier:
         self.processor = EventProcessor(sut.db, sut.definition.handlers)
         self.sequences: dict[str, int] = {}
         self.invoice_numbers = 0
-        self.invoices: dict[str, dict[str, Any]] = {}  # as billing would answer them now
+        # As billing would answer them now: invoices and credit notes as the latest event
+        # about them said, each customer's unapplied credit as a test sets it.
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.credit_notes: dict[str, dict[str, Any]] = {}
+        self.credit: dict[str, str] = {}
+        self.billing_requests: list[str] = []
         if billing_up:
             register_local("billing", self.billing_app)
 
     def billing_app(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        """Billing as notifier asks it when it sends an invoice email: each invoice as the
-        latest event about it said, and a stand-in PDF."""
-        parts = environ["PATH_INFO"].strip("/").split("/")
-        if parts[0] == "credit-notes" and parts[-1] == "pdf":
-            start_response("200 OK", [("Content-Type", "application/pdf")])
-            return [b"%PDF-1.7 credit note " + parts[1].encode()]
-        invoice = self.invoices.get(parts[1]) if len(parts) >= 2 else None
-        if invoice is None:
-            start_response("404 NOT FOUND", [("Content-Type", "application/problem+json")])
-            return [b'{"status": 404}']
-        if parts[-1] == "pdf":
-            start_response("200 OK", [("Content-Type", "application/pdf")])
-            return [b"%PDF-1.7 " + invoice["number"].encode()]
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [json.dumps(invoice, default=json_default).encode()]
+        """Billing as notifier asks it when it sends an email: an invoice or credit note
+        with a stand-in PDF (``include=pdf``), or an account with the invoices named."""
+        path, query = environ["PATH_INFO"], parse_qs(environ.get("QUERY_STRING", ""))
+        self.billing_requests.append(path)
+        kind, _, key = path.strip("/").partition("/")
+        if kind == "accounts":
+            wanted = [self.invoices.get(i) for i in query.get("invoice_id", [])]
+            if None in wanted:
+                return _answer(start_response, 422, {"errors": {"invoice_id": ["unknown"]}})
+            credit = self.credit.get(key, "0.00")
+            return _answer(start_response, 200, {"unapplied_credit": credit, "invoices": wanted})
+        document = (self.invoices if kind == "invoices" else self.credit_notes).get(key)
+        if document is None or query.get("include") != ["pdf"]:
+            return _answer(start_response, 404, {"status": 404})
+        pdf = f"%PDF-1.7 {document['number']} due {document.get('amount_due')}".encode()
+        return _answer(start_response, 200, {**document, "pdf": base64.b64encode(pdf).decode()})
 
     # -- feeding events -------------------------------------------------------------------
 
@@ -198,6 +206,8 @@ class Notifier:
         self.sequences[subject] = sequence
         if event_type in (ISSUED, UPDATED):
             self.invoices[data["id"]] = data
+        if event_type == "billing.credit_note.issued":
+            self.credit_notes[data["id"]] = data
         sent = envelope(event_type, subject, sequence, data, source=source)
         self.process(sent, expect=Outcome.APPLIED)
         return sent
@@ -318,6 +328,11 @@ class Notifier:
         answer = self.client().post("/reminders/run", json={"as_of": str(as_of)})
         assert answer.status_code == 200, answer.get_json()
         return dict(answer.get_json())
+
+
+def _answer(start_response: Any, status: int, body: Any) -> list[bytes]:
+    start_response(f"{status} X", [("Content-Type", "application/json")])
+    return [json.dumps(body, default=json_default).encode()]
 
 
 def put_json(sut: ServiceUnderTest, path: str, body: Any, role: str = "admin") -> Any:

@@ -31,6 +31,12 @@ def test_a_credit_note_entered_as_history_says_so(billing):
     assert answer.status_code == 201, answer.get_json()
     (issued,) = billing.events("billing.credit_note.issued", after=mark)
     assert issued["data"]["notify"] is False
+    assert answer.get_json()["notify"] is False
+    note_id = answer.get_json()["id"]
+    kept = billing.client("viewer").get(f"/credit-notes/{note_id}").get_json()
+    assert kept["notify"] is False  # read back from its row
+    current = billing.credit_note(customer, "1.00").get_json()
+    assert billing.client("viewer").get(f"/credit-notes/{current['id']}").get_json()["notify"]
 
 
 def test_a_payment_entered_as_history_is_applied_without_notice(billing):

@@ -38,7 +38,7 @@ def test_the_invoice_email_comes_from_the_company_with_reply_to_date_and_both_pa
     assert mail.mail_from == "accounts@demo.test"
     assert message["Reply-To"] == "help@demo.test"
     assert parsedate_to_datetime(message["Date"]).tzinfo is not None
-    assert message["Message-ID"]
+    assert message["Message-ID"].endswith("@demo.test>")  # the company's email domain
     for part in (mail.text, mail.html):
         for expected in (
             "Tameio Demo ΑΕ",
@@ -88,7 +88,11 @@ def test_a_greek_customer_gets_the_receipt_in_greek(notifier, smtp):
 
 
 def test_before_any_profile_emails_come_from_the_placeholder_sender(service_factory, smtp):
-    notifier = Notifier(service_factory("notifier", TAMEIO_SMTP_URL=smtp.url))
+    notifier = Notifier(
+        service_factory(
+            "notifier", TAMEIO_SMTP_URL=smtp.url, TAMEIO_PUBLIC_URL="https://ar.example.test"
+        )
+    )
     notifier.invoice(notifier.customer(), "10.00")
     notifier.deliver()
 
@@ -96,3 +100,16 @@ def test_before_any_profile_emails_come_from_the_placeholder_sender(service_fact
     assert mail.message["From"].addresses[0].addr_spec == "receivables@tameio.invalid"
     assert mail.message["Reply-To"] is None
     assert mail.message["Date"]
+    assert mail.message["Message-ID"].endswith("@ar.example.test>")  # the configured host
+
+
+def test_a_profile_set_while_an_email_waits_gives_its_message_id(service_factory, smtp):
+    notifier = Notifier(service_factory("notifier", TAMEIO_SMTP_URL=smtp.url))
+    notifier.invoice(notifier.customer(), "10.00")
+    notifier.feed("billing.company.updated", "company", company_data(), "billing")
+
+    notifier.deliver()
+
+    (mail,) = smtp.wait_for(1)
+    assert mail.message["Message-ID"].endswith("@demo.test>")
+    assert notifier.rows()[0].message_id == mail.message["Message-ID"]

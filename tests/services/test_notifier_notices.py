@@ -159,3 +159,24 @@ def test_a_reversed_payment_tells_what_is_due_again_once(notifier, smtp, languag
     assert says in mail.text
     assert f"{invoice['number']}: 800.00 EUR" in mail.text
     assert invoice["number"] in mail.html
+
+
+def test_a_reversal_that_takes_nothing_back_sends_nothing(notifier, smtp):
+    """Billing re-opened no invoice and removed no credit: no "payment of 0.00 returned"."""
+    customer = notifier.customer(email="ap@acme.test")
+    payment_id = str(uuid.uuid4())
+    unapplied = {
+        "payment_id": payment_id,
+        "customer_id": customer["id"],
+        "allocations": [],
+        "currency": "EUR",
+        "date": "2026-03-12",
+        "unapplied_amount": "0.00",
+        "reason": "bounced",
+    }
+
+    notifier.feed("billing.payment.unapplied", payment_id, unapplied, "billing")
+    notifier.deliver()
+
+    assert notifier.notifications() == []
+    assert smtp.received == []

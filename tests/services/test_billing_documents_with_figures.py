@@ -1,0 +1,82 @@
+"""What an email is written from comes from one read (issue 17): an invoice or a credit note
+with its PDF in one answer (``include=pdf``), and an account with the invoices a notice
+names (``invoice_id``), so text and attachment cannot disagree."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+from tests.services.test_billing_company import PROFILE, folded, pdf_text, put_company
+
+DAY = dt.date(2026, 3, 2)
+
+
+def test_an_invoice_with_its_pdf_in_one_answer(billing):
+    put_company(billing, PROFILE)
+    customer = billing.customer(name="Figures Ltd")
+    invoice = billing.invoice(customer, ("WIDGET", "1"), issue_date=DAY)
+    billing.pay(customer, "50.00", invoice_id=invoice["id"])
+    viewer = billing.client("viewer")
+
+    answer = viewer.get(f"/invoices/{invoice['id']}", query_string={"include": "pdf"})
+
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    plain = viewer.get(f"/invoices/{invoice['id']}")
+    assert {k: v for k, v in body.items() if k != "pdf"} == plain.get_json()
+    assert answer.headers["ETag"] == plain.headers["ETag"]
+    assert (body["amount_paid"], body["amount_due"]) == ("50.00", "74.00")
+    text = folded(pdf_text(base64.b64decode(body["pdf"])))
+    for words in (invoice["number"], "Figures Ltd", "50.00", "74.00", "Tameio Demo ΑΕ"):
+        assert folded(words) in text, words
+    assert "pdf" not in plain.get_json()
+
+
+def test_a_credit_note_with_its_pdf_in_one_answer(billing):
+    customer = billing.customer()
+    note = billing.credit_note(customer, "5.00", reason="Goodwill").get_json()
+    viewer = billing.client("viewer")
+
+    body = viewer.get(f"/credit-notes/{note['id']}?include=pdf").get_json()
+
+    assert {k: v for k, v in body.items() if k != "pdf"} == note
+    text = pdf_text(base64.b64decode(body["pdf"]))
+    assert note["number"] in text and "5.00" in text
+
+
+def test_include_names_a_document_part(billing):
+    customer = billing.customer()
+    invoice = billing.invoice(customer, ("WIDGET", "1"), issue_date=DAY)
+
+    answer = billing.client("viewer").get(f"/invoices/{invoice['id']}?include=xml")
+
+    assert answer.status_code == 422
+    assert "include" in answer.get_json()["errors"]
+
+
+def test_an_account_with_the_invoices_a_notice_names(billing):
+    customer, other = billing.customer(), billing.customer()
+    first = billing.invoice(customer, ("WIDGET", "1"), issue_date=DAY)
+    second = billing.invoice(customer, ("WIDGET", "2"), issue_date=DAY)
+    foreign = billing.invoice(other, ("WIDGET", "1"), issue_date=DAY)
+    billing.pay(customer, "130.00", invoice_id=first["id"])  # pays it; 6.00 goes to second
+    viewer = billing.client("viewer")
+
+    answer = viewer.get(
+        f"/accounts/{customer}",
+        query_string=[("invoice_id", second["id"]), ("invoice_id", first["id"])],
+    )
+
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["unapplied_credit"] == "0.00"
+    assert [i["number"] for i in body["invoices"]] == [second["number"], first["number"]]
+    assert [i["amount_due"] for i in body["invoices"]] == [
+        billing.get_invoice(second["id"])["amount_due"],
+        "0.00",
+    ]
+    assert viewer.get(f"/accounts/{customer}").get_json()["invoices"] == []
+    wrong = viewer.get(f"/accounts/{customer}", query_string={"invoice_id": foreign["id"]})
+    assert wrong.status_code == 422
+    assert "invoice_id" in wrong.get_json()["errors"]
