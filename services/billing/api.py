@@ -14,6 +14,7 @@ from sqlalchemy import func, select, true, tuple_
 from services.billing import accounts, company
 from services.billing.credit_notes import credit_note_snapshot
 from services.billing.domain import net_of_gross, split_gross
+from services.billing.jobs import report_overdue
 from services.billing.models import (
     Application,
     CreditNote,
@@ -659,8 +660,6 @@ def overdue_job(query: dict[str, Any], body: dict[str, Any]) -> Any:
     """Emit billing.invoice.overdue once per invoice past due as of ``as_of`` (today or
     earlier); idempotent. ``dry_run`` (body or query) answers what would be flagged and
     changes nothing, and may look ahead."""
-    from services.billing.jobs import report_overdue
-
     dry_run = bool(query["dry_run"] or body.get("dry_run"))
     as_of = job_day(body.get("as_of"), dry_run)
     with unit_of_work() as uow:

@@ -12,7 +12,7 @@ from services.gateway import models
 from services.gateway.domain import TokenCache, identify_token
 from services.gateway.routing import ApiRouter, HttpBackend, WSGIApp
 from services.gateway.throttle import LoginThrottle
-from services.gateway.ui import create_ui
+from services.gateway.ui.app import create_ui
 from shared.config import BUSINESS_SERVICES, Settings
 from shared.db import Database
 from shared.service import ServiceDefinition

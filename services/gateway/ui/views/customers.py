@@ -10,9 +10,9 @@ from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from services.gateway.ui import api, render
 from services.gateway.ui.client import ApiError
 from services.gateway.ui.formatting import amount_input, parse_amount
+from services.gateway.ui.pages import api, render
 from services.gateway.ui.security import login_required, requires_role
 from services.gateway.ui.views.common import form_errors, idempotency, page_args, section
 
