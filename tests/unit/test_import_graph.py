@@ -5,7 +5,9 @@ cycle in a function body does not pass)."""
 
 from __future__ import annotations
 
-from tests.support.codebase import cycles, import_graph
+import ast
+
+from tests.support.codebase import PACKAGES, cycles, import_graph, project_modules
 
 # The modules that assemble the suite: they may import every service.
 ASSEMBLERS = {"services", "services.cli", "services.registry", "services.demo", "services.welcome"}
@@ -53,3 +55,24 @@ def test_shared_imports_no_service():
         if module.startswith("shared")
     }
     assert {m: t for m, t in reaching.items() if t} == {}
+
+
+def test_no_project_module_is_imported_inside_a_function():
+    inside = sorted(
+        f"{module.relative}:{node.lineno}"
+        for module in project_modules().values()
+        for function in ast.walk(module.tree)
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and (
+            getattr(node, "level", 0)
+            or (getattr(node, "module", None) or node.names[0].name).split(".")[0] in PACKAGES
+        )
+    )
+    assert inside == []
+
+
+def test_cli_reaches_the_services_only_through_the_registry():
+    services = {t for t in import_graph()["services.cli"] if service_of(t) is not None}
+    assert services == {"services.registry", "services.welcome", "services.demo"}
