@@ -96,9 +96,16 @@ def active_applications(uow: UnitOfWork, invoice_id: uuid.UUID) -> list[Applicat
 
 
 def invoice_snapshot(
-    uow: UnitOfWork, invoice: Invoice, as_of: dt.date | None = None
+    uow: UnitOfWork,
+    invoice: Invoice,
+    as_of: dt.date | None = None,
+    *,
+    applications: list[Application] | None = None,
 ) -> dict[str, Any]:
-    """The whole invoice as the API answers and events carry it."""
+    """The whole invoice as the API answers and events carry it; ``applications`` are its
+    active ones when the caller loaded them already (a page of invoices)."""
+    if applications is None:
+        applications = active_applications(uow, invoice.id)
     as_of = as_of or today()
     c = invoice.currency
     late = (
@@ -133,7 +140,7 @@ def invoice_snapshot(
                 "applied_at": a.applied_at,
                 "date": a.date,
             }
-            for a in active_applications(uow, invoice.id)
+            for a in applications
             if a.source_kind == "payment"
         ],
         "paid_on": invoice.paid_on,

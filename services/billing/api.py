@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -61,14 +62,7 @@ from shared.web.auth import requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.inputs import job_day
-from shared.web.lists import (
-    csv_response,
-    keyset_page,
-    list_response,
-    page_of,
-    schema_columns,
-    wants_csv,
-)
+from shared.web.lists import Listing, keyset_page, list_page, list_response, page_of, wants_csv
 from shared.web.lookups import fetch_owned, replica_customer
 from shared.web.problems import Problem, conflict, invalid, not_found
 from shared.web.schemas import LAST_DAY
@@ -79,6 +73,10 @@ blp = Blueprint(
     __name__,
     description="Invoices, credit notes and customer accounts",
     template_folder="templates",
+)
+INVOICES = Listing((Invoice.created_at, Invoice.id), InvoiceSchema, "invoices", descending=True)
+CREDIT_NOTES = Listing(
+    (CreditNote.created_at, CreditNote.id), CreditNoteSchema, "credit-notes", descending=True
 )
 CENT = Decimal("0.01")
 
@@ -345,17 +343,19 @@ def list_invoices(args: dict[str, Any]) -> Any:
         late = Invoice.status.in_(accounts.OPEN_STATUSES) & (Invoice.due_date < today())
         stmt = stmt.where(late if args["overdue"] else ~late)
     with unit_of_work() as uow:
-        rows, next_cursor = keyset_page(
-            uow.session,
-            stmt,
-            [Invoice.created_at, Invoice.id],
-            lambda i: [i.created_at, i.id],
-            limit=args["limit"],
-            cursor=args["cursor"],
-            descending=True,
-        )
-        items = [accounts.invoice_snapshot(uow, row) for row in rows]
-    return list_response(items, InvoiceSchema, next_cursor, filename="invoices")
+        return list_page(uow.session, stmt, INVOICES, args, partial(_invoice_items, uow))
+
+
+def _invoice_items(uow: UnitOfWork, rows: list[Invoice]) -> list[dict[str, Any]]:
+    """A page of invoices with their payments: the applications in one query."""
+    applied: dict[uuid.UUID, list[Application]] = {row.id: [] for row in rows}
+    for application in uow.session.execute(
+        select(Application)
+        .where(Application.invoice_id.in_(applied), Application.removed_at.is_(None))
+        .order_by(Application.id)
+    ).scalars():
+        applied[application.invoice_id].append(application)
+    return [accounts.invoice_snapshot(uow, row, applications=applied[row.id]) for row in rows]
 
 
 @blp.route("/invoices/<uuid:invoice_id>", methods=["GET"])
@@ -465,17 +465,16 @@ def list_credit_notes(args: dict[str, Any]) -> Any:
     if "invoice_id" in args:
         stmt = stmt.where(CreditNote.invoice_id == args["invoice_id"])
     with unit_of_work() as uow:
-        rows, next_cursor = keyset_page(
-            uow.session,
-            stmt,
-            [CreditNote.created_at, CreditNote.id],
-            lambda n: [n.created_at, n.id],
-            limit=args["limit"],
-            cursor=args["cursor"],
-            descending=True,
-        )
-        items = [credit_note_snapshot(uow, row) for row in rows]
-    return list_response(items, CreditNoteSchema, next_cursor, filename="credit-notes")
+        return list_page(uow.session, stmt, CREDIT_NOTES, args, partial(_credit_note_items, uow))
+
+
+def _credit_note_items(uow: UnitOfWork, rows: list[CreditNote]) -> list[dict[str, Any]]:
+    """A page of credit notes with their invoices' numbers: the invoices in one query, after
+    which each note finds its own in the session (held here: the session holds them weakly)."""
+    wanted = {row.invoice_id for row in rows if row.invoice_id}
+    by_id = select(Invoice).where(Invoice.id.in_(wanted))
+    _held = list(uow.session.execute(by_id).scalars()) if wanted else []
+    return [credit_note_snapshot(uow, row) for row in rows]
 
 
 def payment_allocations(
@@ -600,7 +599,6 @@ def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
                 uow.session,
                 stmt,
                 [LedgerEntry.date, LedgerEntry.id],
-                lambda e: [e.date, e.id],
                 limit=args["limit"],
                 cursor=args["cursor"],
             )
@@ -636,16 +634,9 @@ def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
                     else [],
                 }
             )
-    if wants_csv():
-        dumped = TransactionSchema(many=True).dump(items)
-        return csv_response(dumped, "transactions", schema_columns(TransactionSchema()))
-    return {
-        "customer_id": customer.id,
-        "currency": currency,
-        "opening_balance": from_minor(opening, currency),
-        "items": items,
-        "next_cursor": next_cursor,
-    }
+    opening_balance = from_minor(opening, currency)
+    head = {"customer_id": customer.id, "currency": currency, "opening_balance": opening_balance}
+    return list_response(items, TransactionSchema, next_cursor, filename="transactions", body=head)
 
 
 # -- jobs ---------------------------------------------------------------------------------

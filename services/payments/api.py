@@ -28,12 +28,13 @@ from shared.money import MoneyError, from_minor, to_minor
 from shared.web.auth import requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
-from shared.web.lists import keyset_page, list_response, page_of
+from shared.web.lists import Listing, list_page, page_of
 from shared.web.lookups import replica_customer, replica_invoice
 from shared.web.problems import conflict, invalid, not_found
 from shared.web.writes import check_if_match, idempotent_create, json_response, with_etag
 
 blp = Blueprint("payments", __name__, description="Payments received, reversals and refunds")
+PAYMENTS = Listing((Payment.created_at, Payment.id), PaymentSchema, "payments", descending=True)
 OPEN = ("open", "partially_paid")
 
 
@@ -150,17 +151,7 @@ def list_payments(args: dict[str, Any]) -> Any:
     if "status" in args:
         stmt = stmt.where(Payment.status == args["status"])
     with unit_of_work() as uow:
-        rows, next_cursor = keyset_page(
-            uow.session,
-            stmt,
-            [Payment.created_at, Payment.id],
-            lambda p: [p.created_at, p.id],
-            limit=args["limit"],
-            cursor=args["cursor"],
-            descending=True,
-        )
-        items = [row.view() for row in rows]
-    return list_response(items, PaymentSchema, next_cursor, filename="payments")
+        return list_page(uow.session, stmt, PAYMENTS, args, lambda rows: [p.view() for p in rows])
 
 
 @blp.route("/payments/<uuid:payment_id>", methods=["GET"])

@@ -19,7 +19,7 @@ from shared.events.fields import Currency
 from shared.web.auth import requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
-from shared.web.lists import BomFlag, csv_response, wants_csv
+from shared.web.lists import BomFlag, list_response
 from shared.web.problems import invalid
 from shared.web.schemas import BusinessDate, RequestSchema
 
@@ -99,14 +99,11 @@ COLUMNS = {
 
 def _render(report: dict[str, Any], name: str) -> Any:
     """JSON (with the parameters) or CSV (the same columns whatever the data)."""
-    if wants_csv():
-        rows = [{k: "" if v is None else str(v) for k, v in row.items()} for row in report["items"]]
-        by_month = report.get("group_by") == "month"
-        keys = ["month"] if by_month else ["customer_id", "customer_name"]
-        return csv_response(rows, name, [*keys, "currency", *COLUMNS[name]])
+    keys = ["month"] if report.get("group_by") == "month" else ["customer_id", "customer_name"]
     if "from" in report:
         report["from_"] = report.pop("from")
-    return report
+    columns = [*keys, "currency", *COLUMNS[name]]
+    return list_response(report["items"], None, filename=name, columns=columns, body=report)
 
 
 @blp.route("/reports/aging", methods=["GET"])
