@@ -92,6 +92,20 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
     existing = metadata.info.get("tameio_platform")
     if existing is not None:
         return existing
+    tables = PlatformTables(
+        _outbox(metadata),
+        _inbox(metadata),
+        _retries(metadata),
+        _dead_letters(metadata),
+        _counters(metadata),
+        _idempotency_keys(metadata),
+        _worker_status(metadata),
+    )
+    metadata.info["tameio_platform"] = tables
+    return tables
+
+
+def _outbox(metadata: MetaData) -> Table:
     outbox = Table(
         "outbox",
         metadata,
@@ -111,6 +125,10 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         sqlite_where=outbox.c.published_at.is_(None),
     )
     Index("ix_outbox_published_at", outbox.c.published_at)
+    return outbox
+
+
+def _inbox(metadata: MetaData) -> Table:
     inbox = Table(
         "inbox",
         metadata,
@@ -118,6 +136,10 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("event_type", String(120), nullable=False),
         Column("received_at", UTCDateTime, nullable=False),
     )
+    return inbox
+
+
+def _retries(metadata: MetaData) -> Table:
     retries = Table(
         "event_retries",
         metadata,
@@ -130,6 +152,10 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("due_at", UTCDateTime, nullable=False, index=True),
         Column("last_error", Text, nullable=False),
     )
+    return retries
+
+
+def _dead_letters(metadata: MetaData) -> Table:
     dead_letters = Table(
         "dead_letters",
         metadata,
@@ -144,12 +170,20 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("parked_at", UTCDateTime, nullable=False),
         Column("replayed_at", UTCDateTime, nullable=True),
     )
+    return dead_letters
+
+
+def _counters(metadata: MetaData) -> Table:
     counters = Table(
         "counters",
         metadata,
         Column("name", String(200), primary_key=True),
         Column("value", BigInteger, nullable=False),
     )
+    return counters
+
+
+def _idempotency_keys(metadata: MetaData) -> Table:
     idempotency_keys = Table(
         "idempotency_keys",
         metadata,
@@ -161,6 +195,10 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("headers", JSON, nullable=False),
         Column("created_at", UTCDateTime, nullable=False, index=True),
     )
+    return idempotency_keys
+
+
+def _worker_status(metadata: MetaData) -> Table:
     worker_status = Table(
         "worker_status",
         metadata,
@@ -173,11 +211,7 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("consumer_restarts", Integer, nullable=True),
         Column("last_error", Text, nullable=True),
     )
-    tables = PlatformTables(
-        outbox, inbox, retries, dead_letters, counters, idempotency_keys, worker_status
-    )
-    metadata.info["tameio_platform"] = tables
-    return tables
+    return worker_status
 
 
 def insert_for(dialect: str) -> Any:

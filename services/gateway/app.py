@@ -28,6 +28,21 @@ DESCRIPTION = "The public entry: API routing to every service, tokens, staff use
 log = logging.getLogger("tameio")
 
 
+def _token_identity(settings: Settings, db: Database) -> Callable[[str], Identity | None]:
+    """Who an API token is (None: nobody), remembered for a few seconds."""
+    cache = TokenCache(ttl_seconds=10.0)
+
+    def token_identity(token: str) -> Identity | None:
+        known, identity = cache.get(token)
+        if not known:
+            with db.unit_of_work() as uow:
+                identity = identify_token(uow.session, token, settings.bootstrap_token)
+            cache.put(token, identity)
+        return identity
+
+    return token_identity
+
+
 def create_app(
     settings: Settings | None = None,
     db: Database | None = None,
@@ -38,15 +53,7 @@ def create_app(
     settings = settings or load_settings("gateway")
     db = db or SERVICE.database(settings)
 
-    cache = TokenCache(ttl_seconds=10.0)
-
-    def token_identity(token: str) -> Identity | None:
-        known, identity = cache.get(token)
-        if not known:
-            with db.unit_of_work() as uow:
-                identity = identify_token(uow.session, token, settings.bootstrap_token)
-            cache.put(token, identity)
-        return identity
+    token_identity = _token_identity(settings, db)
 
     def request_identity(req: Request) -> Identity | None:
         scheme, _, token = req.headers.get("Authorization", "").partition(" ")

@@ -250,6 +250,7 @@ REVENUE_FIGURES = (
 
 
 def revenue_figures(
+    *,
     invoiced: int,
     invoiced_tax: int,
     credited_gross: int,
@@ -370,50 +371,43 @@ def _payments(uow: UnitOfWork, end: dt.date) -> tuple[set[str], set[str]]:
     return received, reversed_
 
 
-def _behaviour(
-    days_to_pay: list[int],
-    days_late: list[int],
-    partial_payments: int,
-    open_overdue: int,
-    open_minor: int,
-    invoiced_minor: int,
-    days: int,
-) -> dict[str, Any]:
-    """The payment-behaviour figures of one row (a customer, or all of them)."""
+def _behaviour(row: dict[str, Any], days: int) -> dict[str, Any]:
+    """The payment-behaviour figures of one row (a customer, or all of them) over a period
+    of ``days``."""
+    days_to_pay, days_late = row["days_to_pay"], row["days_late"]
     paid = len(days_to_pay)
     return {
         "invoices_paid": paid,
         "avg_days_to_pay": round(sum(days_to_pay) / paid, 1) if paid else None,
         "avg_days_late": round(sum(days_late) / paid, 1) if paid else None,
         "on_time_rate": round(sum(1 for d in days_late if d == 0) / paid, 4) if paid else None,
-        "partial_payments": partial_payments,
-        "open_overdue": open_overdue,
-        "dso": round(open_minor / invoiced_minor * days, 1) if invoiced_minor else None,
+        "partial_payments": len(row["partial"]),
+        "open_overdue": row["open_overdue"],
+        "dso": round(row["open"] / row["invoiced"] * days, 1) if row["invoiced"] else None,
     }
 
 
-def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str, Any]:
-    """Per customer and over all customers (per currency), over invoices fully paid in the
-    period: invoices_paid, avg_days_to_pay, avg_days_late, on_time_rate, partial_payments
-    (payments not reversed by ``to`` that left an invoice partly paid in the period),
-    open_overdue; and DSO = receivable open at ``to`` / invoiced (tax included) in the
-    period x days in the period."""
-    names = _names(uow)
+def _fresh_row() -> dict[str, Any]:
+    return {
+        "days_to_pay": [],
+        "days_late": [],
+        "partial": set(),
+        "open_overdue": 0,
+        "invoiced": 0,
+        "open": 0,
+    }
+
+
+def _behaviour_rows(
+    uow: UnitOfWork, start: dt.date, end: dt.date
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per customer and currency: days to pay and days late of the invoices paid in the
+    period, the payments that left one partly paid, what was invoiced in it, what is open
+    (and how many overdue) at its end."""
     moves = _settlements(uow)
     received, reversed_ = _payments(uow, end)
     counted = received - reversed_
-
-    def fresh() -> dict[str, Any]:
-        return {
-            "days_to_pay": [],
-            "days_late": [],
-            "partial": set(),
-            "open_overdue": 0,
-            "invoiced": 0,
-            "open": 0,
-        }
-
-    stats: dict[tuple[str, str], dict[str, Any]] = defaultdict(fresh)
+    stats: dict[tuple[str, str], dict[str, Any]] = defaultdict(_fresh_row)
     invoices = uow.session.execute(
         select(ReportInvoice).where(
             or_(ReportInvoice.void_on.is_(None), ReportInvoice.void_on > end)
@@ -435,9 +429,20 @@ def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str,
         row["open"] += due
         if due > 0 and invoice.due_date < end:
             row["open_overdue"] += 1
+    return stats
+
+
+def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """Per customer and over all customers (per currency), over invoices fully paid in the
+    period: invoices_paid, avg_days_to_pay, avg_days_late, on_time_rate, partial_payments
+    (payments not reversed by ``to`` that left an invoice partly paid in the period),
+    open_overdue; and DSO = receivable open at ``to`` / invoiced (tax included) in the
+    period x days in the period."""
+    names = _names(uow)
+    stats = _behaviour_rows(uow, start, end)
     days = (end - start).days + 1
     items = []
-    totals: dict[str, dict[str, Any]] = defaultdict(fresh)
+    totals: dict[str, dict[str, Any]] = defaultdict(_fresh_row)
     for (customer_id, cur), row in sorted(
         stats.items(), key=lambda kv: (names.get(kv[0][0]) or "", kv[0])
     ):
@@ -452,23 +457,12 @@ def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str,
                 "customer_id": customer_id,
                 "customer_name": names.get(customer_id),
                 "currency": cur,
-                **_behaviour(*_figures_of(row), days),
+                **_behaviour(row, days),
             }
         )
     return {
         "from": start,
         "to": end,
         "items": items,
-        "totals": {cur: _behaviour(*_figures_of(row), days) for cur, row in sorted(totals.items())},
+        "totals": {cur: _behaviour(row, days) for cur, row in sorted(totals.items())},
     }
-
-
-def _figures_of(row: dict[str, Any]) -> tuple[list[int], list[int], int, int, int, int]:
-    return (
-        row["days_to_pay"],
-        row["days_late"],
-        len(row["partial"]),
-        row["open_overdue"],
-        row["open"],
-        row["invoiced"],
-    )

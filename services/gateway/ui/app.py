@@ -93,6 +93,16 @@ def create_ui(settings: Settings, db: Database, routes_for: Callable[[Identity],
             "down": g.get("down", set()),
         }
 
+    _install_error_pages(app)
+    for views in (auth, home, customers, invoices, payments, reports, admin):
+        app.register_blueprint(views.bp)
+    return app
+
+
+def _install_error_pages(app: Flask) -> None:
+    """Errors as pages in the user's language: HTTP errors, a service down, an API refusal,
+    anything unexpected."""
+
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> tuple[str, int]:
         code = error.code or 500
@@ -126,7 +136,3 @@ def create_ui(settings: Settings, db: Database, routes_for: Callable[[Identity],
         log.exception("UI page failed")
         message = _("Something went wrong on our side. Try again; if it keeps happening, tell us.")
         return render_template("error.html", code=500, message=message), 500
-
-    for views in (auth, home, customers, invoices, payments, reports, admin):
-        app.register_blueprint(views.bp)
-    return app
