@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from services.reporting import api, handlers, models
-from services.reporting.projections import rebuild_read_models
+from services.reporting.commands import rebuild_read_models
 from shared.config import load_settings
 from shared.service import ServiceDefinition
 

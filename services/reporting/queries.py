@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
+from services.reporting.domain import REVENUE_FIGURES, behaviour_figures, revenue_figures
 from services.reporting.models import (
     INVOICE_KINDS,
     DayBalance,
@@ -236,44 +237,6 @@ def outstanding(uow: UnitOfWork, as_of: dt.date, currency: str | None) -> dict[s
     }
 
 
-REVENUE_FIGURES = (
-    "invoiced",
-    "credited",
-    "net_revenue",
-    "tax",
-    "invoiced_gross",
-    "credited_tax",
-    "credited_gross",
-    "collected",
-    "refunded",
-)
-
-
-def revenue_figures(
-    *,
-    invoiced: int,
-    invoiced_tax: int,
-    credited_gross: int,
-    credited_tax: int,
-    received: int,
-    refunded: int,
-) -> dict[str, int]:
-    """Every revenue figure on one basis from what was invoiced (net and tax), credited
-    (gross and tax), received (payments less reversals) and refunded, in minor units."""
-    credited = credited_gross - credited_tax
-    return {
-        "invoiced": invoiced,
-        "credited": credited,
-        "net_revenue": invoiced - credited,
-        "tax": invoiced_tax - credited_tax,
-        "invoiced_gross": invoiced + invoiced_tax,
-        "credited_tax": credited_tax,
-        "credited_gross": credited_gross,
-        "collected": received - refunded,
-        "refunded": refunded,
-    }
-
-
 def revenue(uow: UnitOfWork, start: dt.date, end: dt.date, group_by: str) -> dict[str, Any]:
     """Revenue in the period, per customer or month: invoices by issue date, credit notes,
     payments, reversals and refunds by their dates (see the README for each figure)."""
@@ -371,22 +334,6 @@ def _payments(uow: UnitOfWork, end: dt.date) -> tuple[set[str], set[str]]:
     return received, reversed_
 
 
-def _behaviour(row: dict[str, Any], days: int) -> dict[str, Any]:
-    """The payment-behaviour figures of one row (a customer, or all of them) over a period
-    of ``days``."""
-    days_to_pay, days_late = row["days_to_pay"], row["days_late"]
-    paid = len(days_to_pay)
-    return {
-        "invoices_paid": paid,
-        "avg_days_to_pay": round(sum(days_to_pay) / paid, 1) if paid else None,
-        "avg_days_late": round(sum(days_late) / paid, 1) if paid else None,
-        "on_time_rate": round(sum(1 for d in days_late if d == 0) / paid, 4) if paid else None,
-        "partial_payments": len(row["partial"]),
-        "open_overdue": row["open_overdue"],
-        "dso": round(row["open"] / row["invoiced"] * days, 1) if row["invoiced"] else None,
-    }
-
-
 def _fresh_row() -> dict[str, Any]:
     return {
         "days_to_pay": [],
@@ -457,12 +404,12 @@ def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str,
                 "customer_id": customer_id,
                 "customer_name": names.get(customer_id),
                 "currency": cur,
-                **_behaviour(row, days),
+                **behaviour_figures(row, days),
             }
         )
     return {
         "from": start,
         "to": end,
         "items": items,
-        "totals": {cur: _behaviour(row, days) for cur, row in sorted(totals.items())},
+        "totals": {cur: behaviour_figures(row, days) for cur, row in sorted(totals.items())},
     }
