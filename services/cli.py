@@ -1,14 +1,20 @@
-"""The ``tameio`` command: run modes, migrations, tokens, users, generated docs."""
+"""The ``tameio`` command: run modes, migrations, the broker, generated docs, and every
+service's own commands (``ServiceDefinition.commands``: tokens, users, report rebuilds)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
+import runpy
 import secrets
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -17,13 +23,22 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import click
+import waitress
+from alembic import command as alembic_command
+from gunicorn.app.base import BaseApplication
+from gunicorn.config import Config
 from kombu import Connection
 
+from services import demo as demo_data
 from services.registry import SERVICES, definitions, topology
 from services.welcome import next_steps
+from shared.asyncapi import asyncapi_document
 from shared.config import BUSINESS_SERVICES, SERVICE_PORTS, ConfigError, Settings, load_settings
 from shared.logs import configure_logging
+from shared.messaging.definitions import with_passwords as add_passwords
+from shared.migrations import alembic_config, upgrade
 from shared.probe import heartbeat_path
+from shared.web.app import openapi_document
 from shared.web.client import register_local
 from shared.web.inputs import MAX_BODY_BYTES
 
@@ -63,6 +78,13 @@ def main(log_level: str) -> None:
     configure_logging(log_level.upper())
 
 
+for _definition in SERVICES.values():
+    for _command in _definition.commands:
+        if _command.name in main.commands:
+            raise RuntimeError(f"two commands named {_command.name}")
+        main.add_command(_command)
+
+
 # -- migrate ------------------------------------------------------------------------------
 
 
@@ -76,23 +98,6 @@ def migrate(service: str | None) -> None:
         click.echo(f"{name}: migrated ({settings.database_url.split('@')[-1]})")
 
 
-@main.command("rebuild-reports")
-def rebuild_reports() -> None:
-    """Replay reporting's event log into fresh read models (what POST /admin/rebuild does,
-    without an HTTP request's time limit); progress is logged as it goes."""
-    from services.reporting.projections import rebuild_read_models
-
-    settings = _settings("reporting", require_secret=False)
-    db = SERVICES["reporting"].database(settings)
-    try:
-        with db.unit_of_work() as uow:
-            count = rebuild_read_models(uow.session)
-            uow.commit()
-    finally:
-        db.dispose()
-    click.echo(f"reporting: read models rebuilt from {count} logged events")
-
-
 # -- serve / worker -----------------------------------------------------------------------
 
 
@@ -101,18 +106,12 @@ GUNICORN_CONFIG = Path(__file__).parent.parent / "shared" / "web" / "gunicorn_co
 
 def gunicorn_settings(config_file: Path) -> dict[str, Any]:
     """The gunicorn settings a config file sets (its module-level names gunicorn knows)."""
-    import runpy
-
-    from gunicorn.config import Config
-
     known = Config().settings
     names = runpy.run_path(str(config_file))
     return {name: value for name, value in names.items() if name in known}
 
 
 def _gunicorn(app_factory: Any, host: str, port: int, config_file: Path) -> None:
-    from gunicorn.app.base import BaseApplication
-
     settings = gunicorn_settings(config_file)  # a bad TAMEIO_WEB_* stops us here, unforked
 
     class Standalone(BaseApplication):
@@ -147,15 +146,14 @@ def serve(service: str, port: int | None, host: str, config_file: Path) -> None:
     """Serve one service's HTTP API with gunicorn (what its web container runs)."""
     settings = _settings(service)  # fail fast, before forking workers
     definition = SERVICES[service]
-    if service == "gateway":
-        from services.gateway.app import create_app as create_gateway
-
-        bootstrap_gateway(settings)
-        factory: Any = lambda: create_gateway(settings)  # noqa: E731
-    else:
-        factory = lambda: definition.create_app(settings)  # noqa: E731
+    definition.prepare_to_serve(settings)
     own_port = urlsplit(settings.service_urls[service]).port  # TAMEIO_<SERVICE>_URL says where
-    _gunicorn(factory, host, port or own_port or SERVICE_PORTS[service], config_file)
+    _gunicorn(
+        lambda: definition.create_app(settings),
+        host,
+        port or own_port or SERVICE_PORTS[service],
+        config_file,
+    )
 
 
 @main.command()
@@ -177,86 +175,6 @@ def worker(service: str) -> None:
     sys.exit(0 if stopped_in_time else 1)
 
 
-# -- tokens and users ---------------------------------------------------------------------
-
-
-def _gateway_db(settings: Settings) -> Any:
-    gateway = SERVICES["gateway"]
-    gateway.migrate(settings)
-    return gateway.database(settings)
-
-
-def bootstrap_gateway(settings: Settings) -> str | None:
-    """Create the admin user from TAMEIO_ADMIN_EMAIL/PASSWORD if there is no user yet.
-
-    In embedded mode, also make a first admin token when none exists and return it.
-    """
-    from sqlalchemy import func, select
-
-    from services.gateway.domain import create_token, create_user
-    from services.gateway.models import ApiToken, User
-
-    db = _gateway_db(settings)
-    token = None
-    with db.unit_of_work() as uow:
-        no_users = not uow.session.execute(select(func.count()).select_from(User)).scalar_one()
-        if settings.admin_email and settings.admin_password and no_users:
-            create_user(uow.session, settings.admin_email, "admin", settings.admin_password)
-        elif no_users:
-            log.warning(
-                "no staff user can sign in to the UI yet: set TAMEIO_ADMIN_EMAIL and "
-                "TAMEIO_ADMIN_PASSWORD, or run `tameio user create --email EMAIL --role admin`"
-            )
-        no_tokens = not uow.session.execute(select(func.count()).select_from(ApiToken)).scalar_one()
-        if settings.embedded and no_tokens and not settings.bootstrap_token:
-            token = create_token(uow.session, "first-start", "admin")
-        uow.commit()
-    db.dispose()
-    return token
-
-
-@main.group()
-def token() -> None:
-    """API tokens."""
-
-
-@token.command("create")
-@click.option("--role", required=True, type=click.Choice(["viewer", "clerk", "admin"]))
-@click.option("--name", required=True)
-def token_create(role: str, name: str) -> None:
-    """Print a new API token (shown only this once)."""
-    db = _gateway_db(_settings("gateway", require_secret=False))
-    with db.unit_of_work() as uow:
-        from services.gateway.domain import create_token
-
-        value = create_token(uow.session, name, role)
-        uow.commit()
-    click.echo(value)
-
-
-@main.group()
-def user() -> None:
-    """Staff users of the UI."""
-
-
-@user.command("create")
-@click.option("--email", required=True)
-@click.option("--role", required=True, type=click.Choice(["viewer", "clerk", "admin"]))
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-def user_create(email: str, role: str, password: str) -> None:
-    """Create a staff user (asks for the password if not given)."""
-    from services.gateway.domain import create_user
-
-    db = _gateway_db(_settings("gateway", require_secret=False))
-    with db.unit_of_work() as uow:
-        try:
-            created = create_user(uow.session, email, role, password)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        uow.commit()
-    click.echo(f"user {created.email} ({role}) created")
-
-
 @main.command()
 @click.option(
     "--url",
@@ -272,10 +190,6 @@ def user_create(email: str, role: str, password: str) -> None:
 @click.option("--customers", type=click.IntRange(1, 30), default=30, show_default=True)
 def demo(url: str, token: str | None, customers: int) -> None:
     """Fill a running suite with a year of realistic demo data, through the public API."""
-    import datetime as dt
-
-    from services import demo as demo_data
-
     if not token:
         raise click.ClickException("give an admin API token: --token or TAMEIO_TOKEN")
     api = demo_data.PublicApi(url.rstrip("/"), token)
@@ -332,8 +246,6 @@ def apply_policies(settings: Settings) -> bool:
 
     The commands run side by side: each rabbitmqctl starts a virtual machine of its own,
     which takes longer than the change it makes."""
-    import shutil
-
     if not shutil.which("rabbitmqctl"):
         return False
     commands = policy_commands(settings)
@@ -359,8 +271,6 @@ def apply_policies(settings: Settings) -> bool:
 @click.option("--apply", "apply_now", is_flag=True, help="run them with the local rabbitmqctl")
 def broker_policies(delivery_limit: int, apply_now: bool) -> None:
     """Print (or apply) the queue policies: delivery limit and dead-letter exchange."""
-    import shlex
-
     settings = _settings("gateway", require_secret=False)
     for command in policy_commands(settings, delivery_limit):
         if apply_now:
@@ -378,8 +288,6 @@ def broker_policies(delivery_limit: int, apply_now: bool) -> None:
 def broker_definitions(with_passwords: bool, output: Path | None) -> None:
     """Print (or write) the RabbitMQ definitions: exchange, queues, bindings, policies,
     users and permissions (deploy/rabbitmq/definitions.json is this without passwords)."""
-    from shared.messaging.definitions import with_passwords as add_passwords
-
     document = definitions(_settings("gateway", require_secret=False))
     if with_passwords:
         document = add_passwords(document, os.environ)
@@ -403,8 +311,6 @@ def events() -> None:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def events_asyncapi(output: Path | None) -> None:
     """Print (or write) the AsyncAPI document generated from the catalog."""
-    from shared.asyncapi import asyncapi_document
-
     text = json.dumps(asyncapi_document(), indent=2, ensure_ascii=False) + "\n"
     if output:
         output.write_text(text)
@@ -414,11 +320,6 @@ def events_asyncapi(output: Path | None) -> None:
 
 def render_docs() -> dict[Path, str]:
     """Every generated document (OpenAPI per service, AsyncAPI) by path under docs/."""
-    import tempfile
-
-    from shared.asyncapi import asyncapi_document
-    from shared.web.app import openapi_document
-
     docs: dict[Path, str] = {
         Path("docs/events/asyncapi.json"): json.dumps(
             asyncapi_document(), indent=2, ensure_ascii=False
@@ -430,12 +331,7 @@ def render_docs() -> dict[Path, str]:
         for name, definition in SERVICES.items():
             settings = load_settings(name, env)
             db = definition.database(settings)
-            if name == "gateway":
-                from services.gateway.app import create_app as create_gateway
-
-                app = create_gateway(settings, db, backends={})
-            else:
-                app = definition.create_app(settings, db)
+            app = definition.create_app(settings, db)
             docs[Path(f"docs/api/{name}.openapi.json")] = (
                 json.dumps(openapi_document(app), indent=2, ensure_ascii=False) + "\n"
             )
@@ -483,8 +379,6 @@ class EmbeddedSuite:
     their workers (consumers, relays, jobs) on the memory:// broker."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        from services.gateway.app import create_app as create_gateway
-
         env = dict(env)
         env["TAMEIO_BROKER_URL"] = "memory://"
         env["TAMEIO_DATA_DIR"] = str(Path(env.get("TAMEIO_DATA_DIR") or "var"))
@@ -498,7 +392,8 @@ class EmbeddedSuite:
         apps = self.apps
         self.workers = []
         gateway_settings = self.gateway_settings = _settings("gateway", env)
-        self.first_token = bootstrap_gateway(gateway_settings)
+        gateway = SERVICES["gateway"]
+        self.first_token = gateway.prepare_to_serve(gateway_settings)
         declare_topology(gateway_settings)
         for name in BUSINESS_SERVICES:
             settings = _settings(name, env)
@@ -508,7 +403,7 @@ class EmbeddedSuite:
             apps[name] = definition.create_app(settings, db).wsgi_app
             register_local(name, apps[name])
             self.workers.append(definition.worker(settings, db, topology(settings)))
-        self.gateway = create_gateway(gateway_settings, backends=apps)
+        self.gateway = gateway.create_app(gateway_settings, backends=apps)
 
     def start(self) -> None:
         for each in self.workers:
@@ -526,8 +421,6 @@ class EmbeddedSuite:
 def embedded_server(app: Any, host: str, port: int) -> Any:
     """The waitress server ``tameio up`` serves the embedded gateway with (port 0: any free
     port, then ``effective_port``)."""
-    import waitress
-
     # X-Forwarded-For reaches the app, which trusts it only per TAMEIO_TRUSTED_PROXIES.
     return waitress.create_server(
         app,
@@ -680,13 +573,6 @@ def dev() -> None:
 @click.option("-m", "--message", required=True)
 def makemigration(service: str, message: str) -> None:
     """Autogenerate the next Alembic revision of SERVICE against a scratch SQLite database."""
-    import shutil
-    import tempfile
-
-    from alembic import command
-
-    from shared.migrations import alembic_config, upgrade
-
     definition = SERVICES[service]
     template = Path(__file__).parent.parent / "shared" / "alembic_template" / "script.py.mako"
     target = definition.migrations_dir / "script.py.mako"
@@ -695,7 +581,7 @@ def makemigration(service: str, message: str) -> None:
         upgrade(url, definition.migrations_dir)
         shutil.copy(template, target)
         try:
-            command.revision(
+            alembic_command.revision(
                 alembic_config(url, definition.migrations_dir), message=message, autogenerate=True
             )
         finally:

@@ -157,59 +157,18 @@ def load_settings(
     env = os.environ if env is None else env
     if service not in SERVICE_PORTS:
         raise ConfigError(f"service: unknown service {service!r}")
-
     data_dir = Path(env.get("TAMEIO_DATA_DIR") or "var")
-    tz_name = env.get("TAMEIO_TIMEZONE") or "UTC"
-    try:
-        timezone = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"TAMEIO_TIMEZONE: unknown time zone {tz_name!r}") from None
-
-    broker_url = env.get("TAMEIO_BROKER_URL") or "memory://"
-    broker_scheme = urlsplit(broker_url).scheme
-    if broker_scheme not in {"amqp", "amqps", "pyamqp", "memory"}:
-        raise ConfigError(
-            f"TAMEIO_BROKER_URL: unsupported scheme {broker_scheme!r} (amqp or memory)"
-        )
-
-    secret = env.get("TAMEIO_INTERNAL_SECRET") or ""
-    if require_secret and len(secret) < 16:
-        raise ConfigError(
-            "TAMEIO_INTERNAL_SECRET: missing or shorter than 16 characters "
-            "(it signs the caller identity between gateway and services)"
-        )
-
-    bootstrap = env.get("TAMEIO_BOOTSTRAP_TOKEN") or None
-    if bootstrap is not None and len(bootstrap) < 16:
-        raise ConfigError("TAMEIO_BOOTSTRAP_TOKEN: must be at least 16 characters")
-
-    smtp_url = env.get("TAMEIO_SMTP_URL") or None
-    if smtp_url and urlsplit(smtp_url).scheme not in {"smtp", "smtps"}:
-        raise ConfigError(
-            f"TAMEIO_SMTP_URL: scheme must be smtp or smtps, got {urlsplit(smtp_url).scheme!r}"
-        )
-
+    # Checked in this order: the first bad setting is the one reported.
+    timezone = _timezone(env)
+    broker_url = _broker_url(env)
+    secret = _internal_secret(env, required=require_secret)
+    bootstrap = _bootstrap_token(env)
+    smtp_url = _smtp_url(env)
     exchange = env.get("TAMEIO_EXCHANGE") or "tameio.events"
-    prefix = env.get("TAMEIO_QUEUE_PREFIX") or ""
-    if not re.fullmatch(r"[A-Za-z0-9._-]*", prefix):
-        raise ConfigError(
-            f"TAMEIO_QUEUE_PREFIX: only letters, digits, '.', '_' and '-': {prefix!r}"
-        )
-
-    urls = {}
-    for name, port in SERVICE_PORTS.items():
-        url = env.get(f"TAMEIO_{name.upper()}_URL") or f"http://127.0.0.1:{port}"
-        if urlsplit(url).scheme not in {"http", "https"}:
-            raise ConfigError(f"TAMEIO_{name.upper()}_URL: must be an http(s) URL, got {url!r}")
-        urls[name] = url.rstrip("/")
-
-    public_url = env.get("TAMEIO_PUBLIC_URL") or None
-    if public_url and urlsplit(public_url).scheme not in {"http", "https"}:
-        raise ConfigError(f"TAMEIO_PUBLIC_URL: must be an http(s) URL, got {public_url!r}")
-    proxies = env.get("TAMEIO_TRUSTED_PROXIES") or "0"
-    if not proxies.isdigit() or int(proxies) > 10:
-        raise ConfigError(f"TAMEIO_TRUSTED_PROXIES: a whole number from 0 to 10, got {proxies!r}")
-
+    prefix = _queue_prefix(env)
+    urls = _service_urls(env)
+    public_url = _http_url(env, "TAMEIO_PUBLIC_URL")
+    proxies = _trusted_proxies(env)
     return Settings(
         service=service,
         database_url=database_url_for(service, env, data_dir),
@@ -230,5 +189,82 @@ def load_settings(
         admin_password=env.get("TAMEIO_ADMIN_PASSWORD") or None,
         declare_topology=_bool(env, "TAMEIO_DECLARE_TOPOLOGY", True),
         public_url=public_url.rstrip("/") if public_url else None,
-        trusted_proxies=int(proxies),
+        trusted_proxies=proxies,
     )
+
+
+def _timezone(env: Mapping[str, str]) -> ZoneInfo:
+    tz_name = env.get("TAMEIO_TIMEZONE") or "UTC"
+    try:
+        return ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TAMEIO_TIMEZONE: unknown time zone {tz_name!r}") from None
+
+
+def _broker_url(env: Mapping[str, str]) -> str:
+    broker_url = env.get("TAMEIO_BROKER_URL") or "memory://"
+    broker_scheme = urlsplit(broker_url).scheme
+    if broker_scheme not in {"amqp", "amqps", "pyamqp", "memory"}:
+        raise ConfigError(
+            f"TAMEIO_BROKER_URL: unsupported scheme {broker_scheme!r} (amqp or memory)"
+        )
+    return broker_url
+
+
+def _internal_secret(env: Mapping[str, str], *, required: bool) -> str:
+    secret = env.get("TAMEIO_INTERNAL_SECRET") or ""
+    if required and len(secret) < 16:
+        raise ConfigError(
+            "TAMEIO_INTERNAL_SECRET: missing or shorter than 16 characters "
+            "(it signs the caller identity between gateway and services)"
+        )
+    return secret
+
+
+def _bootstrap_token(env: Mapping[str, str]) -> str | None:
+    bootstrap = env.get("TAMEIO_BOOTSTRAP_TOKEN") or None
+    if bootstrap is not None and len(bootstrap) < 16:
+        raise ConfigError("TAMEIO_BOOTSTRAP_TOKEN: must be at least 16 characters")
+    return bootstrap
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    smtp_url = env.get("TAMEIO_SMTP_URL") or None
+    if smtp_url and urlsplit(smtp_url).scheme not in {"smtp", "smtps"}:
+        raise ConfigError(
+            f"TAMEIO_SMTP_URL: scheme must be smtp or smtps, got {urlsplit(smtp_url).scheme!r}"
+        )
+    return smtp_url
+
+
+def _queue_prefix(env: Mapping[str, str]) -> str:
+    prefix = env.get("TAMEIO_QUEUE_PREFIX") or ""
+    if not re.fullmatch(r"[A-Za-z0-9._-]*", prefix):
+        raise ConfigError(
+            f"TAMEIO_QUEUE_PREFIX: only letters, digits, '.', '_' and '-': {prefix!r}"
+        )
+    return prefix
+
+
+def _service_urls(env: Mapping[str, str]) -> dict[str, str]:
+    urls = {}
+    for name, port in SERVICE_PORTS.items():
+        url = env.get(f"TAMEIO_{name.upper()}_URL") or f"http://127.0.0.1:{port}"
+        if urlsplit(url).scheme not in {"http", "https"}:
+            raise ConfigError(f"TAMEIO_{name.upper()}_URL: must be an http(s) URL, got {url!r}")
+        urls[name] = url.rstrip("/")
+    return urls
+
+
+def _http_url(env: Mapping[str, str], name: str) -> str | None:
+    url = env.get(name) or None
+    if url and urlsplit(url).scheme not in {"http", "https"}:
+        raise ConfigError(f"{name}: must be an http(s) URL, got {url!r}")
+    return url
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> int:
+    proxies = env.get("TAMEIO_TRUSTED_PROXIES") or "0"
+    if not proxies.isdigit() or int(proxies) > 10:
+        raise ConfigError(f"TAMEIO_TRUSTED_PROXIES: a whole number from 0 to 10, got {proxies!r}")
+    return int(proxies)

@@ -162,6 +162,34 @@ def tax_for(
     raise ValueError(f"unknown tax treatment {treatment.type!r}")
 
 
+def _catalog_item(index: int, line: LineRequest, items: Mapping[str, CatalogItem]) -> CatalogItem:
+    """The line's item; PricingError for an unknown sku or a quantity not above 0."""
+    item = items.get(line.sku)
+    if item is None:
+        raise PricingError(f"lines.{index}.sku", f"unknown sku {line.sku!r}")
+    if line.quantity <= 0:
+        raise PricingError(f"lines.{index}.quantity", "must be greater than 0")
+    return item
+
+
+def _unit_price(
+    index: int, line: LineRequest, item: CatalogItem, contract: Contract | None, currency: str
+) -> Decimal:
+    """The line's own price, else the contract's for the sku, else the catalog's (only in
+    the customer's currency); PricingError when there is none."""
+    if line.unit_price is not None:
+        return line.unit_price
+    if contract is not None and line.sku in contract.prices:
+        return contract.prices[line.sku]
+    if item.currency == currency:
+        return item.unit_price
+    raise PricingError(
+        f"lines.{index}.unit_price",
+        f"{line.sku} is priced in {item.currency}, the customer in {currency}: "
+        "give a unit_price or a contract price",
+    )
+
+
 def price_lines(
     lines: Sequence[LineRequest],
     *,
@@ -186,23 +214,8 @@ def price_lines(
     treatment = contract.tax_treatment if contract else TaxTreatment()
     priced: list[PricedLine] = []
     for index, line in enumerate(lines):
-        item = items.get(line.sku)
-        if item is None:
-            raise PricingError(f"lines.{index}.sku", f"unknown sku {line.sku!r}")
-        if line.quantity <= 0:
-            raise PricingError(f"lines.{index}.quantity", "must be greater than 0")
-        if line.unit_price is not None:
-            unit_price = line.unit_price
-        elif contract is not None and line.sku in contract.prices:
-            unit_price = contract.prices[line.sku]
-        elif item.currency == currency:
-            unit_price = item.unit_price
-        else:
-            raise PricingError(
-                f"lines.{index}.unit_price",
-                f"{line.sku} is priced in {item.currency}, the customer in {currency}: "
-                "give a unit_price or a contract price",
-            )
+        item = _catalog_item(index, line, items)
+        unit_price = _unit_price(index, line, item, contract, currency)
         if unit_price < 0:
             raise PricingError(f"lines.{index}.unit_price", "must not be negative")
         net = round_money(line.quantity * unit_price * (1 - discount / HUNDRED), currency)

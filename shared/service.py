@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import click
 from flask import Flask
 from flask_smorest import Blueprint
 from sqlalchemy import MetaData
@@ -18,6 +20,10 @@ from shared.messaging.worker import Job, Loop, Worker
 from shared.migrations import upgrade
 from shared.web import admin
 from shared.web.app import create_base_app
+
+# Builds a service's app when the shared one will not do (the gateway routes to the others):
+# (settings, db, backends) -> app, where backends are the apps it fronts, by service name.
+AppFactory = Callable[[Settings | None, Database | None, Mapping[str, Any] | None], Flask]
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,12 @@ class ServiceDefinition:
     # transaction (decision 34): latency traded for fewer transactions, commits and relay
     # rounds per event. TAMEIO_CONSUMER_LINGER_SECONDS overrides it.
     consumer_linger: float = 0.2
+    # The service's own ``tameio`` commands (click commands or groups); cli.py adds them.
+    commands: Sequence[click.Command] = ()
+    app_factory: AppFactory | None = None
+    # Run before the service serves, after migrating: what must exist first (the gateway's
+    # first admin). May answer a first API token to show the operator.
+    prepare: Callable[[Settings], str | None] | None = None
 
     @property
     def queue(self) -> QueueSpec:
@@ -49,7 +61,19 @@ class ServiceDefinition:
     def migrate(self, settings: Settings) -> None:
         upgrade(settings.database_url, self.migrations_dir)
 
-    def create_app(self, settings: Settings | None = None, db: Database | None = None) -> Flask:
+    def create_app(
+        self,
+        settings: Settings | None = None,
+        db: Database | None = None,
+        *,
+        backends: Mapping[str, Any] | None = None,
+    ) -> Flask:
+        """The service's Flask app; ``backends`` are the in-process apps of the services it
+        fronts (embedded mode), for a service with its own ``app_factory``."""
+        if self.app_factory is not None:
+            return self.app_factory(settings, db, backends)
+        if backends is not None:
+            raise TypeError(f"{self.name} fronts no other service")
         settings = settings or self.settings()
         db = db or self.database(settings)
         blueprints = list(self.blueprints)
@@ -58,6 +82,11 @@ class ServiceDefinition:
         return create_base_app(
             settings, db, title=self.title, description=self.description, blueprints=blueprints
         )
+
+    def prepare_to_serve(self, settings: Settings) -> str | None:
+        """Run the service's ``prepare`` step, if any; answers a first API token if it made
+        one."""
+        return self.prepare(settings) if self.prepare is not None else None
 
     def worker(self, settings: Settings, db: Database, topology: Topology) -> Worker:
         return Worker(

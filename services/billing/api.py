@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from functools import partial
 from typing import Any
 
 from flask import Response
@@ -42,14 +43,7 @@ from shared.web.auth import requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.inputs import job_day
-from shared.web.lists import (
-    csv_response,
-    keyset_page,
-    list_response,
-    page_of,
-    schema_columns,
-    wants_csv,
-)
+from shared.web.lists import Listing, list_page, list_response, page_of, wants_csv
 from shared.web.lookups import replica_customer
 from shared.web.writes import check_if_match, idempotent_create, json_response, with_etag
 
@@ -58,6 +52,10 @@ blp = Blueprint(
     __name__,
     description="Invoices, credit notes and customer accounts",
     template_folder="templates",
+)
+INVOICES = Listing((Invoice.created_at, Invoice.id), InvoiceSchema, "invoices", descending=True)
+CREDIT_NOTES = Listing(
+    (CreditNote.created_at, CreditNote.id), CreditNoteSchema, "credit-notes", descending=True
 )
 
 
@@ -133,17 +131,7 @@ def list_invoices(args: dict[str, Any]) -> Any:
         late = Invoice.status.in_(OPEN_STATUSES) & (Invoice.due_date < today())
         stmt = stmt.where(late if args["overdue"] else ~late)
     with unit_of_work() as uow:
-        rows, next_cursor = keyset_page(
-            uow.session,
-            stmt,
-            [Invoice.created_at, Invoice.id],
-            lambda i: [i.created_at, i.id],
-            limit=args["limit"],
-            cursor=args["cursor"],
-            descending=True,
-        )
-        items = queries.invoice_views(uow, rows)
-    return list_response(items, InvoiceSchema, next_cursor, filename="invoices")
+        return list_page(uow.session, stmt, INVOICES, args, partial(queries.invoice_views, uow))
 
 
 @blp.route("/invoices/<uuid:invoice_id>", methods=["GET"])
@@ -212,17 +200,8 @@ def list_credit_notes(args: dict[str, Any]) -> Any:
     if "invoice_id" in args:
         stmt = stmt.where(CreditNote.invoice_id == args["invoice_id"])
     with unit_of_work() as uow:
-        rows, next_cursor = keyset_page(
-            uow.session,
-            stmt,
-            [CreditNote.created_at, CreditNote.id],
-            lambda n: [n.created_at, n.id],
-            limit=args["limit"],
-            cursor=args["cursor"],
-            descending=True,
-        )
-        items = queries.credit_note_views(uow, rows)
-    return list_response(items, CreditNoteSchema, next_cursor, filename="credit-notes")
+        views = partial(queries.credit_note_views, uow)
+        return list_page(uow.session, stmt, CREDIT_NOTES, args, views)
 
 
 @blp.route("/credit-notes/<uuid:credit_note_id>", methods=["GET"])
@@ -313,16 +292,14 @@ def transactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
     with unit_of_work() as uow:
         customer = replica_customer(uow, customer_replica, customer_id, in_path=True)
         history = queries.transactions(uow, customer.id, customer.currency, args, whole=wants_csv())
-    if wants_csv():
-        dumped = TransactionSchema(many=True).dump(history.items)
-        return csv_response(dumped, "transactions", schema_columns(TransactionSchema()))
-    return {
+    head = {
         "customer_id": customer.id,
         "currency": customer.currency,
         "opening_balance": from_minor(history.opening_minor, customer.currency),
-        "items": history.items,
-        "next_cursor": history.next_cursor,
     }
+    return list_response(
+        history.items, TransactionSchema, history.next_cursor, filename="transactions", body=head
+    )
 
 
 # -- jobs ---------------------------------------------------------------------------------

@@ -273,18 +273,7 @@ def apply_payment(
     )
     account = lock_account(uow, customer_id, currency)
     payment_id = str(payment["id"])
-    uow.session.add(
-        ReceivedPayment(
-            id=payment_id,
-            customer_id=customer_id,
-            number=payment.get("number"),
-            amount_minor=amount_minor,
-            currency=currency,
-            received_on=day,
-            status="applied",
-            created_at=utcnow(),
-        )
-    )
+    uow.session.add(_received(payment, amount_minor))
     reference = payment.get("number") or payment_id
     post(
         uow,
@@ -319,6 +308,20 @@ def apply_payment(
     )
     uow.emit("billing.payment.applied", payment_id, data)
     emit_balance(uow, account, day, invoices)  # no invoice opened or closed but these
+
+
+def _received(payment: dict[str, Any], amount_minor: int) -> ReceivedPayment:
+    """Billing's record of a payment it applied (reversals find it by id)."""
+    return ReceivedPayment(
+        id=str(payment["id"]),
+        customer_id=str(payment["customer_id"]),
+        number=payment.get("number"),
+        amount_minor=amount_minor,
+        currency=payment["currency"],
+        received_on=payment["received_on"],
+        status="applied",
+        created_at=utcnow(),
+    )
 
 
 def _add_credit(uow: UnitOfWork, account: Account, source_id: str, kind: str, amount: int) -> None:

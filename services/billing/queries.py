@@ -211,7 +211,6 @@ def transactions(
             uow.session,
             stmt,
             [LedgerEntry.date, LedgerEntry.id],
-            lambda e: [e.date, e.id],
             limit=window["limit"],
             cursor=window["cursor"],
         )

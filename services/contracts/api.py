@@ -44,7 +44,7 @@ from shared.pricing import Contract as PricingContract
 from shared.web.auth import requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
-from shared.web.lists import PageQuery, keyset_page, list_response, page_of
+from shared.web.lists import Listing, PageQuery, list_page, page_of, snapshots
 from shared.web.lookups import replica_customer
 from shared.web.problems import Problem, conflict, invalid, not_found
 from shared.web.writes import check_if_match, json_response, with_etag
@@ -52,6 +52,10 @@ from shared.web.writes import check_if_match, json_response, with_etag
 CENT = Decimal("0.01")  # percentages are shown with two decimals
 
 blp = Blueprint("contracts", __name__, description="Item catalog, tax rates, contracts and quotes")
+ITEMS = Listing((Item.sku,), ItemSchema, "items")
+CONTRACTS = Listing(
+    (Contract.created_at, Contract.id), ContractSchema, "contracts", descending=True
+)
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -143,16 +147,7 @@ def create_item(body: dict[str, Any]) -> Any:
 def list_items(args: dict[str, Any]) -> Any:
     """The catalog in sku order."""
     with unit_of_work() as uow:
-        rows, next_cursor = keyset_page(
-            uow.session,
-            select(Item),
-            [Item.sku],
-            lambda i: [i.sku],
-            limit=args["limit"],
-            cursor=args["cursor"],
-        )
-        items = [row.snapshot() for row in rows]
-    return list_response(items, ItemSchema, next_cursor, filename="items")
+        return list_page(uow.session, select(Item), ITEMS, args, snapshots)
 
 
 @blp.route("/items/<string:sku>", methods=["GET"])
@@ -298,17 +293,7 @@ def list_contracts(args: dict[str, Any]) -> Any:
     if "status" in args:
         stmt = stmt.where(Contract.status == args["status"])
     with unit_of_work() as uow:
-        rows, next_cursor = keyset_page(
-            uow.session,
-            stmt,
-            [Contract.created_at, Contract.id],
-            lambda c: [c.created_at, c.id],
-            limit=args["limit"],
-            cursor=args["cursor"],
-            descending=True,
-        )
-        items = [row.snapshot() for row in rows]
-    return list_response(items, ContractSchema, next_cursor, filename="contracts")
+        return list_page(uow.session, stmt, CONTRACTS, args, snapshots)
 
 
 @blp.route("/contracts/<uuid:contract_id>", methods=["GET"])

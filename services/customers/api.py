@@ -24,11 +24,15 @@ from shared.replicas import company_profile
 from shared.web.auth import current_identity, requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
-from shared.web.lists import keyset_page, list_response, page_of
+from shared.web.lists import Listing, list_page, page_of, snapshots
 from shared.web.problems import conflict, invalid, not_found
 from shared.web.writes import check_if_match, idempotent_create, json_response, with_etag
 
 blp = Blueprint("customers", __name__, description="Customers and their communication history")
+CUSTOMERS = Listing((Customer.seq,), CustomerSchema, "customers")
+INTERACTIONS = Listing(
+    (Interaction.occurred_at, Interaction.id), InteractionSchema, "interactions", descending=True
+)
 
 
 def _load_customer(
@@ -124,16 +128,7 @@ def list_customers(args: dict[str, Any]) -> Any:
     if "status" in args:
         stmt = stmt.where(Customer.status == args["status"])
     with unit_of_work() as uow:
-        rows, next_cursor = keyset_page(
-            uow.session,
-            stmt,
-            [Customer.seq],
-            lambda c: [c.seq],
-            limit=args["limit"],
-            cursor=args["cursor"],
-        )
-        items = [customer.snapshot() for customer in rows]
-    return list_response(items, CustomerSchema, next_cursor, filename="customers")
+        return list_page(uow.session, stmt, CUSTOMERS, args, snapshots)
 
 
 @blp.route("/customers/<uuid:customer_id>", methods=["GET"])
@@ -225,17 +220,8 @@ def list_interactions(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
     """The communication history, newest first."""
     with unit_of_work() as uow:
         _load_customer(uow, customer_id)
-        rows, next_cursor = keyset_page(
-            uow.session,
-            select(Interaction).where(Interaction.customer_id == customer_id),
-            [Interaction.occurred_at, Interaction.id],
-            lambda i: [i.occurred_at, i.id],
-            limit=args["limit"],
-            cursor=args["cursor"],
-            descending=True,
-        )
-        items = [interaction.snapshot() for interaction in rows]
-    return list_response(items, InteractionSchema, next_cursor, filename="interactions")
+        mine = select(Interaction).where(Interaction.customer_id == customer_id)
+        return list_page(uow.session, mine, INTERACTIONS, args, snapshots)
 
 
 @blp.route("/customers/<uuid:customer_id>/interactions", methods=["POST"])

@@ -1,32 +1,47 @@
-"""create_app() for the gateway: its own app, with the API router in front."""
+"""create_app() for the gateway: its own app, with the API router in front; its first
+start and its ``tameio token`` and ``tameio user`` commands."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask, Request
 
-from services.gateway import models
-from services.gateway.domain import TokenCache, identify_token
+from services.gateway import commands, models
+from services.gateway.domain import TokenCache, create_token, create_user, identify_token
 from services.gateway.routing import ApiRouter, HttpBackend, WSGIApp
 from services.gateway.throttle import LoginThrottle
-from services.gateway.ui import create_ui
-from shared.config import BUSINESS_SERVICES, Settings
+from services.gateway.ui.app import create_ui
+from shared.config import BUSINESS_SERVICES, Settings, load_settings
 from shared.db import Database
 from shared.service import ServiceDefinition
 from shared.web.app import PUBLIC_PATHS, create_base_app
 from shared.web.auth import Identity
 from shared.web.edge import Edge
 
-SERVICE = ServiceDefinition(
-    name="gateway",
-    title="Tameio gateway",
-    description="The public entry: API routing to every service, tokens, staff users, UI.",
-    metadata=models.Base.metadata,
-    migrations_dir=Path(__file__).parent / "migrations",
-)
+TITLE = "Tameio gateway"
+DESCRIPTION = "The public entry: API routing to every service, tokens, staff users, UI."
+log = logging.getLogger("tameio")
+
+
+def _token_identity(
+    settings: Settings, db: Database, cache: TokenCache
+) -> Callable[[str], Identity | None]:
+    """Who an API token is (None: nobody), remembered in ``cache`` for a few seconds."""
+
+    def token_identity(token: str) -> Identity | None:
+        known, identity = cache.get(token)
+        if not known:
+            with db.unit_of_work() as uow:
+                identity = identify_token(uow.session, token, settings.bootstrap_token)
+            cache.put(token, identity)
+        return identity
+
+    return token_identity
 
 
 def create_app(
@@ -36,18 +51,11 @@ def create_app(
 ) -> Flask:
     """The gateway; ``backends`` maps service names to in-process apps (embedded mode),
     otherwise each service is reached over HTTP at its TAMEIO_<SERVICE>_URL."""
-    settings = settings or SERVICE.settings()
+    settings = settings or load_settings("gateway")
     db = db or SERVICE.database(settings)
 
     cache = TokenCache(ttl_seconds=10.0)
-
-    def token_identity(token: str) -> Identity | None:
-        known, identity = cache.get(token)
-        if not known:
-            with db.unit_of_work() as uow:
-                identity = identify_token(uow.session, token, settings.bootstrap_token)
-            cache.put(token, identity)
-        return identity
+    token_identity = _token_identity(settings, db, cache)
 
     def request_identity(req: Request) -> Identity | None:
         scheme, _, token = req.headers.get("Authorization", "").partition(" ")
@@ -58,8 +66,8 @@ def create_app(
     app = create_base_app(
         settings,
         db,
-        title=SERVICE.title,
-        description=SERVICE.description,
+        title=TITLE,
+        description=DESCRIPTION,
         blueprints=[],
         authenticate=request_identity,
         # Its own routes are probes and documents; the staff UI's forms have their own
@@ -91,3 +99,82 @@ def create_app(
     app.wsgi_app = Edge(router, tls=settings.tls)  # type: ignore[method-assign]
     app.extensions["tameio_ui_app"] = ui
     return app
+
+
+# -- first start and commands -------------------------------------------------------------
+
+
+def _migrated_db(settings: Settings) -> Database:
+    SERVICE.migrate(settings)
+    return SERVICE.database(settings)
+
+
+def prepare(settings: Settings) -> str | None:
+    """Create the admin user from TAMEIO_ADMIN_EMAIL/PASSWORD if there is no user yet.
+
+    In embedded mode, also make a first admin token when none exists and return it.
+    """
+    db = _migrated_db(settings)
+    first_token = settings.embedded and not settings.bootstrap_token
+    with db.unit_of_work() as uow:
+        made = commands.first_start(
+            uow.session, settings.admin_email, settings.admin_password, first_token=first_token
+        )
+        uow.commit()
+    db.dispose()
+    if made.nobody_can_sign_in:
+        log.warning(
+            "no staff user can sign in to the UI yet: set TAMEIO_ADMIN_EMAIL and "
+            "TAMEIO_ADMIN_PASSWORD, or run `tameio user create --email EMAIL --role admin`"
+        )
+    return made.token
+
+
+@click.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice(["viewer", "clerk", "admin"]))
+@click.option("--name", required=True)
+def token_create(role: str, name: str) -> None:
+    """Print a new API token (shown only this once)."""
+    db = _migrated_db(load_settings("gateway", require_secret=False))
+    with db.unit_of_work() as uow:
+        value = create_token(uow.session, name, role)
+        uow.commit()
+    click.echo(value)
+
+
+@click.group()
+def user() -> None:
+    """Staff users of the UI."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["viewer", "clerk", "admin"]))
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def user_create(email: str, role: str, password: str) -> None:
+    """Create a staff user (asks for the password if not given)."""
+    db = _migrated_db(load_settings("gateway", require_secret=False))
+    with db.unit_of_work() as uow:
+        try:
+            created = create_user(uow.session, email, role, password)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        uow.commit()
+    click.echo(f"user {created.email} ({role}) created")
+
+
+SERVICE = ServiceDefinition(
+    name="gateway",
+    title=TITLE,
+    description=DESCRIPTION,
+    metadata=models.Base.metadata,
+    migrations_dir=Path(__file__).parent / "migrations",
+    commands=(token, user),
+    app_factory=create_app,
+    prepare=prepare,
+)

@@ -16,6 +16,8 @@ from services.gateway.domain import (
     CLIENT_WINDOW,
     Throttle,
     check_password,
+    create_token,
+    create_user,
     hash_password,
     needs_rehash,
     password_matches,
@@ -191,3 +193,28 @@ def revoke_token(session: Session, token_id: uuid.UUID, now: dt.datetime) -> str
     if token.revoked_at is None:
         token.revoked_at = now
     return str(token.token_hash)
+
+
+# -- first start --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FirstStart:
+    """What the first start made: an admin user from the settings, a first admin token."""
+
+    nobody_can_sign_in: bool
+    token: str | None = None
+
+
+def first_start(
+    session: Session, admin_email: str | None, admin_password: str | None, *, first_token: bool
+) -> FirstStart:
+    """Create the admin user from ``admin_email``/``admin_password`` if there is no user
+    yet, and, with ``first_token``, a first admin token if there is no token yet."""
+    no_users = not session.execute(select(func.count()).select_from(User)).scalar_one()
+    made_admin = bool(admin_email and admin_password and no_users)
+    if made_admin:
+        create_user(session, str(admin_email), "admin", str(admin_password))
+    no_tokens = not session.execute(select(func.count()).select_from(ApiToken)).scalar_one()
+    token = create_token(session, "first-start", "admin") if first_token and no_tokens else None
+    return FirstStart(nobody_can_sign_in=no_users and not made_admin, token=token)

@@ -140,6 +140,7 @@ class ApiRouter:
         backends: Mapping[str, WSGIApp],
         authenticate: Callable[[str], Identity | None],
         secret: str,
+        *,
         throttle: LoginThrottle | None = None,
         trusted_proxies: int = 0,
     ) -> None:
@@ -167,7 +168,7 @@ class ApiRouter:
             identity, refusal = self._check_credentials(environ)
             if refusal is not None:  # answered here, so logged here (the service never sees it)
                 return answered_at_the_edge(environ, start_response, refusal)
-        return self._forward(environ, start_response, backend, service, tail, identity)
+        return self._forward(environ, start_response, service, tail, identity)
 
     def as_identity(self, identity: Identity) -> WSGIApp:
         """The same routes for a caller the gateway has already authenticated (a signed-in
@@ -181,7 +182,7 @@ class ApiRouter:
                 return problem_response(404, f"No service called {service!r}.")(
                     environ, start_response
                 )
-            return self._forward(environ, start_response, backend, service, "/" + rest, identity)
+            return self._forward(environ, start_response, service, "/" + rest, identity)
 
         return app
 
@@ -189,11 +190,12 @@ class ApiRouter:
         self,
         environ: dict[str, Any],
         start_response: Callable[..., Any],
-        backend: WSGIApp,
         service: str,
         tail: str,
         identity: Identity | None,
     ) -> Iterable[bytes]:
+        """Pass the request on to ``service`` (a known one) as ``tail``, signed for
+        ``identity``."""
         environ = dict(environ)
         environ.pop("HTTP_X_TAMEIO_IDENTITY", None)  # never trust one from outside
         environ.setdefault("HTTP_X_REQUEST_ID", str(uuid.uuid4()))
@@ -201,7 +203,7 @@ class ApiRouter:
             environ["HTTP_X_TAMEIO_IDENTITY"] = sign_identity(self.secret, identity)
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/api/{service}"
         environ["PATH_INFO"] = tail
-        return backend(environ, start_response)
+        return self.backends[service](environ, start_response)
 
     def _check_credentials(self, environ: dict[str, Any]) -> tuple[Any, Any]:
         """(identity, None) for a valid token; (None, problem response) otherwise: 429 while

@@ -22,11 +22,14 @@ from shared.web.auth import requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import service_context, unit_of_work
 from shared.web.inputs import job_day
-from shared.web.lists import keyset_page, list_response, page_of
+from shared.web.lists import Listing, list_page, page_of, snapshots
 from shared.web.problems import invalid
 
 blp = Blueprint(
     "notifier", __name__, description="Notifications, reminder policy and reminder runs"
+)
+NOTIFICATIONS = Listing(
+    (Notification.created_at, Notification.id), NotificationSchema, "notifications", descending=True
 )
 
 
@@ -43,17 +46,7 @@ def list_notifications(args: dict[str, Any]) -> Any:
         if field in args:
             stmt = stmt.where(getattr(Notification, field) == args[field])
     with unit_of_work() as uow:
-        rows, next_cursor = keyset_page(
-            uow.session,
-            stmt,
-            [Notification.created_at, Notification.id],
-            lambda n: [n.created_at, n.id],
-            limit=args["limit"],
-            cursor=args["cursor"],
-            descending=True,
-        )
-        items = [row.snapshot() for row in rows]
-    return list_response(items, NotificationSchema, next_cursor, filename="notifications")
+        return list_page(uow.session, stmt, NOTIFICATIONS, args, snapshots)
 
 
 def _policy_body(levels: list[Level]) -> dict[str, Any]:

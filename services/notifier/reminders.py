@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.notifier.delivery import queue
+from services.notifier.delivery import deliver_due, queue
 from services.notifier.domain import DEFAULT_POLICY, Level, reminder_due
 from services.notifier.models import (
     Notification,
@@ -124,8 +124,6 @@ def _daily(db: Database, as_of: dt.date) -> None:
 
 
 def deliver(db: Database, settings: Settings) -> int:
-    from services.notifier.delivery import deliver_due
-
     return deliver_due(db, settings)
 
 

@@ -20,10 +20,11 @@ from services.payments.schemas import (
 from shared.web.auth import requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
-from shared.web.lists import keyset_page, list_response, page_of
+from shared.web.lists import Listing, list_page, page_of
 from shared.web.writes import check_if_match, idempotent_create, json_response, with_etag
 
 blp = Blueprint("payments", __name__, description="Payments received, reversals and refunds")
+PAYMENTS = Listing((Payment.created_at, Payment.id), PaymentSchema, "payments", descending=True)
 
 
 def _answer(payment: Payment, status: int = 200, headers: dict[str, str] | None = None) -> Any:
@@ -65,17 +66,7 @@ def list_payments(args: dict[str, Any]) -> Any:
     if "status" in args:
         stmt = stmt.where(Payment.status == args["status"])
     with unit_of_work() as uow:
-        rows, next_cursor = keyset_page(
-            uow.session,
-            stmt,
-            [Payment.created_at, Payment.id],
-            lambda p: [p.created_at, p.id],
-            limit=args["limit"],
-            cursor=args["cursor"],
-            descending=True,
-        )
-        items = [queries.payment_view(row) for row in rows]
-    return list_response(items, PaymentSchema, next_cursor, filename="payments")
+        return list_page(uow.session, stmt, PAYMENTS, args, queries.payment_views)
 
 
 @blp.route("/payments/<uuid:payment_id>", methods=["GET"])

@@ -40,6 +40,10 @@ def payment_view(row: Payment) -> dict[str, Any]:
     }
 
 
+def payment_views(rows: list[Payment]) -> list[dict[str, Any]]:
+    return [payment_view(row) for row in rows]
+
+
 def available_credit(uow: UnitOfWork, customer_id: str) -> int:
     """Billing's last known unapplied credit minus refunds it has not reflected yet."""
     known = uow.session.execute(

@@ -4,72 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, post_load, validate
-
-from services.reporting.projections import rebuild_read_models
-from services.reporting.reports import (
-    REVENUE_FIGURES,
-    aging,
-    outstanding,
-    payment_behavior,
-    revenue,
+from services.reporting.commands import rebuild_read_models
+from services.reporting.domain import REVENUE_FIGURES
+from services.reporting.queries import aging, outstanding, payment_behavior, revenue
+from services.reporting.schemas import (
+    AsOfQuery,
+    BehaviorQuery,
+    PeriodQuery,
+    RebuildSchema,
+    ReportSchema,
 )
 from shared.clock import today
-from shared.events.fields import Currency
 from shared.web.auth import requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
-from shared.web.lists import BomFlag, csv_response, wants_csv
-from shared.web.problems import invalid
-from shared.web.schemas import BusinessDate, RequestSchema
+from shared.web.lists import list_response
 
 blp = Blueprint("reporting", __name__, description="Aging, outstanding balances, revenue")
-
-
-class AsOfQuery(RequestSchema):
-    as_of = BusinessDate(load_default=None)
-    currency = Currency(load_default=None)
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
-    bom = BomFlag()
-
-
-class BehaviorQuery(RequestSchema):
-    """A period; without ``to`` it ends today, without ``from`` it starts on 1 January of
-    the year of ``to`` (so by default: the current year to date)."""
-
-    from_ = BusinessDate(data_key="from", load_default=None)
-    to = BusinessDate(load_default=None)
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
-    bom = BomFlag()
-
-    @post_load
-    def _year_to_date(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        data["to"] = data["to"] or today()
-        data["from_"] = data["from_"] or data["to"].replace(month=1, day=1)
-        if data["to"] < data["from_"]:
-            raise invalid("to", "must not be before from")
-        return data
-
-
-class PeriodQuery(BehaviorQuery):
-    group_by = fields.String(
-        load_default="customer", validate=validate.OneOf(["customer", "month"])
-    )
-
-
-class ReportSchema(Schema):
-    items = fields.List(fields.Dict(), required=True)
-    totals = fields.Dict(required=True, metadata={"description": "per currency"})
-    # The parameters the report was computed for.
-    as_of = fields.Date()
-    currency = fields.String(allow_none=True)
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
-    group_by = fields.String()
-
-
-class RebuildSchema(Schema):
-    events = fields.Integer(required=True)
 
 
 COLUMNS = {
@@ -99,14 +50,11 @@ COLUMNS = {
 
 def _render(report: dict[str, Any], name: str) -> Any:
     """JSON (with the parameters) or CSV (the same columns whatever the data)."""
-    if wants_csv():
-        rows = [{k: "" if v is None else str(v) for k, v in row.items()} for row in report["items"]]
-        by_month = report.get("group_by") == "month"
-        keys = ["month"] if by_month else ["customer_id", "customer_name"]
-        return csv_response(rows, name, [*keys, "currency", *COLUMNS[name]])
+    keys = ["month"] if report.get("group_by") == "month" else ["customer_id", "customer_name"]
     if "from" in report:
         report["from_"] = report.pop("from")
-    return report
+    columns = [*keys, "currency", *COLUMNS[name]]
+    return list_response(report["items"], None, filename=name, columns=columns, body=report)
 
 
 @blp.route("/reports/aging", methods=["GET"])

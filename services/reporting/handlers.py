@@ -7,8 +7,8 @@ from typing import cast
 
 from sqlalchemy import Table
 
+from services.reporting.commands import project
 from services.reporting.models import LoggedEvent
-from services.reporting.projections import project
 from shared.clock import utcnow
 from shared.db import UnitOfWork
 from shared.messaging import Event

@@ -66,7 +66,7 @@ class ReportInvoice(Base):
     total_minor: Mapped[int] = mapped_column(BigInteger)
     void_on: Mapped[dt.date | None] = mapped_column(Date)
     # Kept from the invoice's applied and unapplied movements, whatever order they arrived in
-    # (projections.refresh_invoices): what they settled in all (paid or credited, net of
+    # (commands.refresh_invoices): what they settled in all (paid or credited, net of
     # reversals), the first and last dates among them, and the day it owed nothing for good
     # (the last of those dates; the issue date for a zero total), null while it owes. So as of
     # any date the invoice owes its total before ``first_settled_on``, total - settled from

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from kombu import Consumer, Message
@@ -50,6 +51,16 @@ class Outcome(enum.Enum):
     RETRY = "retry"
     PARKED = "parked"
     SKIPPED = "skipped"  # a retry row another worker is handling
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A message's failed attempts so far: how many (this one included), since when, and
+    its row in the retry table if it has one."""
+
+    number: int
+    first_failed_at: dt.datetime | None
+    retry_id: int | None
 
 
 class _Park(Exception):
@@ -142,22 +153,21 @@ class EventProcessor:
         cannot even record a retry or a dead letter (the caller must then not ack)."""
         raw = message_bytes(body)
         event: Event | None = None
+        tried = Attempt(attempts + 1, first_failed_at, retry_id)
         try:
             event = self._parse(raw)
             outcome = self._apply(event, retry_id)
         except _Park as exc:
-            outcome = self._park(raw, event, str(exc), attempts + 1, first_failed_at, retry_id)
+            outcome = self._park(raw, event, str(exc), tried)
         except (BadEvent, ValidationError, DataError, UnicodeError) as exc:
             # Bad data: the handler's own checks, or the database refusing a value (a NUL
             # in a text field, a lone surrogate, a number out of range) fail the same way on
             # every attempt.
             error = f"{type(exc).__name__}: {exc}"
-            outcome = self._park(raw, event, error, attempts + 1, first_failed_at, retry_id)
+            outcome = self._park(raw, event, error, tried)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            outcome = self._retry_or_park(
-                raw, event, error, attempts + 1, first_failed_at, retry_id
-            )
+            outcome = self._retry_or_park(raw, event, error, tried)
         self.counts[outcome] += 1
         return outcome
 
@@ -282,25 +292,14 @@ class EventProcessor:
         return float(min(self.base_delay * 2**doublings, self.max_delay))
 
     def _retry_or_park(
-        self,
-        body: bytes,
-        event: Event | None,
-        error: str,
-        attempts: int,
-        first_failed_at: dt.datetime | None,
-        retry_id: int | None,
+        self, body: bytes, event: Event | None, error: str, tried: Attempt
     ) -> Outcome:
         now = utcnow()
-        first = first_failed_at or now
+        attempts, retry_id = tried.number, tried.retry_id
+        first = tried.first_failed_at or now
         if now - first >= self.retry_window:
-            return self._park(
-                body,
-                event,
-                f"gave up after {attempts} attempts: {error}",
-                attempts,
-                first,
-                retry_id,
-            )
+            gave_up = f"gave up after {attempts} attempts: {error}"
+            return self._park(body, event, gave_up, Attempt(attempts, first, retry_id))
         retries = self.db.tables.retries
         due = now + dt.timedelta(seconds=self.delay_for(attempts))
         with self.db.unit_of_work() as uow:
@@ -332,14 +331,7 @@ class EventProcessor:
         return Outcome.RETRY
 
     def _park(
-        self,
-        body: bytes,
-        event: Event | None,
-        error: str,
-        attempts: int,
-        first_failed_at: dt.datetime | None,
-        retry_id: int | None,
-        origin: str = "consumer",
+        self, body: bytes, event: Event | None, error: str, tried: Attempt, origin: str = "consumer"
     ) -> Outcome:
         """Keep the message as a dead letter: its exact bytes, the ids it names (made safe for
         a text column) and the reason. Never fails because of what the message contains."""
@@ -354,28 +346,21 @@ class EventProcessor:
                     event_type=event_type,
                     body=body,
                     error=error,
-                    attempts=attempts,
+                    attempts=tried.number,
                     origin=origin,
-                    first_failed_at=first_failed_at or now,
+                    first_failed_at=tried.first_failed_at or now,
                     parked_at=now,
                 )
             )
-            self._drop_retry(uow, retry_id)
+            self._drop_retry(uow, tried.retry_id)
             uow.commit()
         log.warning("parked event %s (%s): %s", event_id, event_type, error[:500])
         return Outcome.PARKED
 
     def park_from_broker(self, body: bytes | str, reason: str) -> Outcome:
         """Record a message the broker dead-lettered (delivery limit reached)."""
-        outcome = self._park(
-            message_bytes(body),
-            None,
-            f"dead-lettered by the broker: {reason}",
-            0,
-            None,
-            None,
-            "broker",
-        )
+        error = f"dead-lettered by the broker: {reason}"
+        outcome = self._park(message_bytes(body), None, error, Attempt(0, None, None), "broker")
         self.counts[outcome] += 1
         return outcome
 

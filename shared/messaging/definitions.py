@@ -50,7 +50,41 @@ def broker_definitions(
     dead = topology.dead_letter_exchange.name
     publishing = sorted(set(publishers))
     services = sorted(set(topology.queues) | set(publishing))
+    queues, bindings = _queues_and_bindings(topology)
+    permissions, topic_permissions = _permissions(topology, services, publishing)
+    return {
+        "users": [_user(ADMIN, ["administrator"])]
+        + [_user(service, []) for service in services]
+        + [_user(SUBSCRIBER, [])],
+        "vhosts": [{"name": VHOST}],
+        "permissions": permissions,
+        "topic_permissions": topic_permissions,
+        "parameters": [],
+        "global_parameters": [],
+        "policies": [{"vhost": VHOST, **policy} for policy in topology.policies(delivery_limit)],
+        "queues": queues,
+        "exchanges": [_exchange(exchange, "topic"), _exchange(dead, "direct")],
+        "bindings": bindings,
+    }
 
+
+def _exchange(name: str, kind: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "vhost": VHOST,
+        "type": kind,
+        "durable": True,
+        "auto_delete": False,
+        "internal": False,
+        "arguments": {},
+    }
+
+
+def _queues_and_bindings(topology: Topology) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each service's queue and parked queue (quorum), bound to the events exchange by its
+    routing keys and to the dead-letter exchange by its queue's name."""
+    exchange = topology.exchange.name
+    dead = topology.dead_letter_exchange.name
     queues: list[dict[str, Any]] = []
     bindings: list[dict[str, Any]] = []
     for service in sorted(topology.queues):
@@ -78,7 +112,14 @@ def broker_definitions(
             }
             for source, destination, key in routes
         ]
+    return queues, bindings
 
+
+def _permissions(
+    topology: Topology, services: list[str], publishing: list[str]
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Permissions and topic permissions of the admin, every service and the subscriber."""
+    exchange = topology.exchange.name
     permissions = [_permission(ADMIN, ".*", ".*", ".*")]
     topic_permissions = []
     for service in services:
@@ -110,40 +151,7 @@ def broker_definitions(
     topic_permissions.append(
         {"user": SUBSCRIBER, "vhost": VHOST, "exchange": exchange, "write": NOTHING, "read": ".*"}
     )
-
-    return {
-        "users": [_user(ADMIN, ["administrator"])]
-        + [_user(service, []) for service in services]
-        + [_user(SUBSCRIBER, [])],
-        "vhosts": [{"name": VHOST}],
-        "permissions": permissions,
-        "topic_permissions": topic_permissions,
-        "parameters": [],
-        "global_parameters": [],
-        "policies": [{"vhost": VHOST, **policy} for policy in topology.policies(delivery_limit)],
-        "queues": queues,
-        "exchanges": [
-            {
-                "name": exchange,
-                "vhost": VHOST,
-                "type": "topic",
-                "durable": True,
-                "auto_delete": False,
-                "internal": False,
-                "arguments": {},
-            },
-            {
-                "name": dead,
-                "vhost": VHOST,
-                "type": "direct",
-                "durable": True,
-                "auto_delete": False,
-                "internal": False,
-                "arguments": {},
-            },
-        ],
-        "bindings": bindings,
-    }
+    return permissions, topic_permissions
 
 
 def password_variable(user: str) -> str:

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from shared.clock import isoformat, utcnow
 from shared.context import current_trace, new_id
-from shared.db import PlatformTables, dialect_insert
 from shared.events import spec_for
 from shared.messaging.envelope import to_json
+from shared.tables import PlatformTables, dialect_insert
 
 
 class InvalidEventData(ValueError):

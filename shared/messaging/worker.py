@@ -61,6 +61,7 @@ class Worker:
         settings: Settings,
         db: Database,
         topology: Topology,
+        *,
         handlers: Mapping[str, Handler] | None = None,
         jobs: Sequence[Job] = (),
         loops: Sequence[Loop] = (),

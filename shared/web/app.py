@@ -118,6 +118,30 @@ def create_base_app(
     (415), is parsed safely once (400/422) and an undeclared query parameter is 422."""
     service = settings.service
     app = TameioFlask(f"tameio.{service}")
+    _configure(app, settings, title, description)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["tameio"] = ServiceContext(settings=settings, db=db)
+    _install_request_hooks(
+        app,
+        authenticate or signed_identity(settings.internal_secret),
+        PUBLIC_PATHS | frozenset(extra_public_paths),
+        strict_inputs=strict_inputs,
+    )
+    _install_error_handlers(app)
+    _install_probes(app, db, service)
+    install_metrics(app, db, service)
+    api = ProblemApi(app)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+    app.extensions["tameio_api"] = api
+    app.wsgi_app = Edge(app.wsgi_app, tls=settings.tls)  # type: ignore[method-assign]
+    return app
+
+
+def _configure(app: Flask, settings: Settings, title: str, description: str) -> None:
+    """Flask and OpenAPI settings: limits, cookie, the document's title and servers."""
+    service = settings.service
     app.config.update(
         API_TITLE=title,
         API_VERSION="1",
@@ -133,11 +157,13 @@ def create_base_app(
             "security": [{"bearer": []}],
         },
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions["tameio"] = ServiceContext(settings=settings, db=db)
-    authenticate = authenticate or signed_identity(settings.internal_secret)
-    public = PUBLIC_PATHS | frozenset(extra_public_paths)
+
+
+def _install_request_hooks(
+    app: Flask, authenticate: Authenticate, public: frozenset[str], *, strict_inputs: bool
+) -> None:
+    """Per request: trace ids, body size, authentication and input checks before; one log
+    line and the request id after."""
 
     @app.before_request
     def _trace_and_authenticate() -> None:
@@ -167,6 +193,10 @@ def create_base_app(
             response.headers["X-Request-ID"] = current_trace().request_id
             reset_trace(token)
         return response
+
+
+def _install_error_handlers(app: Flask) -> None:
+    """Every error as a problem answer: ours, stale writes, HTTP errors, database trouble."""
 
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
@@ -207,6 +237,11 @@ def create_base_app(
             500, "Something went wrong on our side; the request id identifies it."
         )
 
+
+def _install_probes(app: Flask, db: Database, service: str) -> None:
+    """``/healthz`` (the process answers) and ``/readyz`` (its database, and its broker as
+    the worker last saw it)."""
+
     @app.get("/healthz")
     def healthz() -> Response:
         return jsonify(status="ok", service=service)
@@ -226,14 +261,6 @@ def create_base_app(
         except Exception:
             pass
         return jsonify(status="ready", service=service, database="ok", broker=broker)
-
-    install_metrics(app, db, service)
-    api = ProblemApi(app)
-    for blueprint in blueprints:
-        api.register_blueprint(blueprint)
-    app.extensions["tameio_api"] = api
-    app.wsgi_app = Edge(app.wsgi_app, tls=settings.tls)  # type: ignore[method-assign]
-    return app
 
 
 def openapi_document(app: Flask) -> dict[str, Any]:

@@ -1,4 +1,10 @@
-"""Lists: cursor (keyset) pagination, the page envelope, and ``?format=csv``."""
+"""Lists: cursor (keyset) pagination, the page envelope, and ``?format=csv``.
+
+Every list endpoint answers through :func:`list_response` (JSON, or CSV when asked); a list
+of rows pages through :func:`list_page`, given its :class:`Listing` (the unique sort key,
+the item schema, the CSV file name) and a function that turns one page of rows into items,
+so the rows' related data is loaded once per page, not once per row.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, has_request_context, request
@@ -128,13 +135,13 @@ def keyset_page(
     session: Session,
     stmt: Select[Any],
     columns: Sequence[Any],
-    key: Callable[[Any], Sequence[Any]],
     *,
     limit: int,
     cursor: str | None,
     descending: bool = False,
 ) -> tuple[list[Any], str | None]:
-    """One page of ``stmt`` ordered by ``columns`` (a unique key), after ``cursor``.
+    """One page of ``stmt`` ordered by ``columns`` (mapped attributes that together are a
+    unique key), after ``cursor``; the next cursor holds the last row's values of them.
 
     Keyset pagination returns every row exactly once even while rows are inserted.
     """
@@ -144,8 +151,46 @@ def keyset_page(
         stmt = stmt.where(row_key < tuple_(*after) if descending else row_key > tuple_(*after))
     order = [column.desc() if descending else column.asc() for column in columns]
     rows = list(session.execute(stmt.order_by(*order).limit(limit + 1)).scalars())
-    next_cursor = encode_cursor(key(rows[limit - 1])) if len(rows) > limit else None
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor([getattr(rows[limit - 1], c.key) for c in columns])
     return rows[:limit], next_cursor
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One list endpoint: its rows' unique sort key, their order, the item schema and the
+    CSV file name."""
+
+    order_by: tuple[Any, ...]
+    schema: type[Schema]
+    filename: str
+    descending: bool = False
+
+
+def snapshots(rows: list[Any]) -> list[dict[str, Any]]:
+    """Items of rows that answer for themselves (``row.snapshot()``)."""
+    return [row.snapshot() for row in rows]
+
+
+def list_page(
+    session: Session,
+    stmt: Select[Any],
+    listing: Listing,
+    args: Mapping[str, Any],
+    items: Callable[[list[Any]], list[dict[str, Any]]],
+) -> Any:
+    """The page of ``stmt`` that ``args`` (a :class:`PageQuery`) asks for, its rows turned
+    into items by ``items`` (one call per page), as JSON or CSV."""
+    rows, next_cursor = keyset_page(
+        session,
+        stmt,
+        listing.order_by,
+        limit=args["limit"],
+        cursor=args["cursor"],
+        descending=listing.descending,
+    )
+    return list_response(items(rows), listing.schema, next_cursor, filename=listing.filename)
 
 
 def wants_csv() -> bool:
@@ -212,10 +257,20 @@ def csv_response(
 
 
 def list_response(
-    items: Sequence[Any], item_schema: type[Schema], next_cursor: str | None, *, filename: str
+    items: Sequence[Any],
+    item_schema: type[Schema] | None,
+    next_cursor: str | None = None,
+    *,
+    filename: str,
+    columns: Sequence[str] | None = None,
+    body: Mapping[str, Any] | None = None,
 ) -> Any:
-    """The page as JSON (for ``@blp.response(200, page_of(...))``) or, if asked, as CSV."""
+    """The list as JSON, ``{**body, "items": ..., "next_cursor": ...}`` (for
+    ``@blp.response(200, ...)``), or, if asked, as CSV: the items dumped with
+    ``item_schema`` in its columns, or as they are in ``columns``."""
     if wants_csv():
+        if item_schema is None:
+            return csv_response(items, filename, columns or [])
         dumped = item_schema(many=True).dump(items)
-        return csv_response(dumped, filename, schema_columns(item_schema()))
-    return {"items": items, "next_cursor": next_cursor}
+        return csv_response(dumped, filename, columns or schema_columns(item_schema()))
+    return {**(body or {}), "items": items, "next_cursor": next_cursor}

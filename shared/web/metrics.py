@@ -73,43 +73,48 @@ class MessagingCollector(Collector):
             "tameio_event_retries", "Events waiting for another attempt", value=retrying
         )
         if status is not None:
-            fresh = (utcnow() - status.updated_at).total_seconds() < 30
-            yield GaugeMetricFamily(
-                "tameio_broker_connected",
-                "1 if the worker is connected to the broker",
-                value=1 if (status.broker_connected and fresh) else 0,
-            )
-            yield GaugeMetricFamily(
-                "tameio_worker_seconds_since_report",
-                "Age of the worker's last status",
-                value=(utcnow() - status.updated_at).total_seconds(),
-            )
-            if status.consumer_state is not None:
-                state = GaugeMetricFamily(
-                    "tameio_consumer_state",
-                    "1 for the state the worker's consumer (or relay) reported last",
-                    labels=["state"],
-                )
-                state.add_metric([status.consumer_state], 1)
-                yield state
-                yield GaugeMetricFamily(
-                    "tameio_consumer_restarts",
-                    "Times the worker's consumer (or relay) started over after a failure",
-                    value=status.consumer_restarts or 0,
-                )
-                error = GaugeMetricFamily(
-                    "tameio_consumer_last_error",
-                    "1, labelled with the last failure the consumer (or relay) reported",
-                    labels=["error"],
-                )
-                error.add_metric([(status.last_error or "")[:200]], 1)
-                yield error
-            if status.consumer_lag is not None:
-                yield GaugeMetricFamily(
-                    "tameio_consumer_lag",
-                    "Messages waiting in the service queue",
-                    value=status.consumer_lag,
-                )
+            yield from _worker_metrics(status)
+
+
+def _worker_metrics(status: Any) -> Iterator[Any]:
+    """What the worker reported last: broker connection, age, consumer state and lag."""
+    fresh = (utcnow() - status.updated_at).total_seconds() < 30
+    yield GaugeMetricFamily(
+        "tameio_broker_connected",
+        "1 if the worker is connected to the broker",
+        value=1 if (status.broker_connected and fresh) else 0,
+    )
+    yield GaugeMetricFamily(
+        "tameio_worker_seconds_since_report",
+        "Age of the worker's last status",
+        value=(utcnow() - status.updated_at).total_seconds(),
+    )
+    if status.consumer_state is not None:
+        state = GaugeMetricFamily(
+            "tameio_consumer_state",
+            "1 for the state the worker's consumer (or relay) reported last",
+            labels=["state"],
+        )
+        state.add_metric([status.consumer_state], 1)
+        yield state
+        yield GaugeMetricFamily(
+            "tameio_consumer_restarts",
+            "Times the worker's consumer (or relay) started over after a failure",
+            value=status.consumer_restarts or 0,
+        )
+        error = GaugeMetricFamily(
+            "tameio_consumer_last_error",
+            "1, labelled with the last failure the consumer (or relay) reported",
+            labels=["error"],
+        )
+        error.add_metric([(status.last_error or "")[:200]], 1)
+        yield error
+    if status.consumer_lag is not None:
+        yield GaugeMetricFamily(
+            "tameio_consumer_lag",
+            "Messages waiting in the service queue",
+            value=status.consumer_lag,
+        )
 
 
 def install_metrics(app: Flask, db: Database, service: str) -> None:

@@ -35,9 +35,9 @@ from sqlalchemy.exc import DBAPIError
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from services.reporting.app import SERVICE
+from services.reporting.commands import refresh_balances, refresh_invoices
 from services.reporting.models import ACCOUNT_KINDS, Movement, ReportInvoice
-from services.reporting.projections import refresh_balances, refresh_invoices
-from services.reporting.reports import BUCKETS, aged_dues, aging
+from services.reporting.queries import BUCKETS, aged_dues, aging
 from shared.config import load_settings
 from shared.db import Database
 from shared.money import to_minor

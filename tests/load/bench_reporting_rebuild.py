@@ -34,8 +34,8 @@ from sqlalchemy.exc import DBAPIError
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from services.reporting.app import SERVICE
+from services.reporting.commands import PROJECTIONS
 from services.reporting.models import LoggedEvent, Movement, ReportInvoice
-from services.reporting.projections import PROJECTIONS
 from shared.config import load_settings
 from shared.logs import configure_logging
 from shared.messaging.envelope import to_json

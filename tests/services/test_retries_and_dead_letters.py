@@ -180,7 +180,9 @@ def test_replayed_dead_letter_is_processed_again_by_the_worker(service_factory, 
     handler = FailsFirst(
         1, lambda: BadEvent("payment terms net_31 unknown"), apply_customer_snapshot
     )
-    billing.worker = Worker(billing.settings, billing.db, billing.topology, {CREATED: handler})
+    billing.worker = Worker(
+        billing.settings, billing.db, billing.topology, handlers={CREATED: handler}
+    )
     billing.worker.start()  # the harness stops it after the test
     wait_until(lambda: billing.worker.consumer.connected, what="the consumer to listen")
     customer_id = str(uuid.uuid4())

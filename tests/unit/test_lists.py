@@ -137,7 +137,6 @@ def _all_pages(session: Session, columns: list[Any], limit: int, descending: boo
             session,
             select(_Entry),
             columns,
-            lambda e: [getattr(e, column.key) for column in columns],
             limit=limit,
             cursor=cursor,
             descending=descending,
@@ -167,9 +166,7 @@ def test_paging_by_a_utc_timestamp_returns_every_row_once(
 
 
 def test_the_last_page_has_no_next_cursor(session: Session) -> None:
-    rows, cursor = keyset_page(
-        session, select(_Entry), [_Entry.seq], lambda e: [e.seq], limit=7, cursor=None
-    )
+    rows, cursor = keyset_page(session, select(_Entry), [_Entry.seq], limit=7, cursor=None)
 
     assert len(rows) == 7
     assert cursor is None

@@ -5,6 +5,11 @@ from messages.pot (extract that with pybabel and babel.cfg, see the gateway READ
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
 EL = {
     "%(days)s days after month end": "%(days)s ημέρες μετά το τέλος του μήνα",
     "%(days)s days net": "%(days)s ημέρες",
@@ -466,11 +471,6 @@ EL = {
 def build() -> list[str]:
     """Write el/LC_MESSAGES/messages.po and .mo from messages.pot; answer the message ids
     that have no Greek yet."""
-    from pathlib import Path
-
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po, write_po
-
     here = Path(__file__).parent
     with (here / "messages.pot").open("rb") as pot:
         catalog = read_po(pot, locale="el")

@@ -13,11 +13,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from services.gateway import commands, domain
-from services.gateway.ui import api, render, render_form, security, ui_db
+from services.gateway.ui import security
 from services.gateway.ui.client import ApiError
 from services.gateway.ui.formatting import parse_amount
+from services.gateway.ui.pages import api, render, render_form, ui_db
 from services.gateway.ui.security import requires_role
 from services.gateway.ui.views.common import form_errors, section
+from services.gateway.ui.views.home import customer_names
 from shared.clock import utcnow
 from shared.web.auth import ROLES
 
@@ -354,7 +356,7 @@ def contracts() -> ResponseReturnValue:
                 flash(_("Contract %(name)s saved.", name=made["name"]), "ok")
                 return redirect(url_for("admin.contracts"))
     listed = section(lambda: api().get("contracts", "/contracts", limit=100)["items"]) or []
-    names = _customer_names([c["customer_id"] for c in listed])
+    names = customer_names([c["customer_id"] for c in listed])
     items = section(lambda: api().get("contracts", "/items", limit=500)["items"]) or []
     page = render(
         "admin/contracts.html",
@@ -368,12 +370,6 @@ def contracts() -> ResponseReturnValue:
     if errors:
         page.status_code = 422
     return page
-
-
-def _customer_names(ids: list[str]) -> dict[str, str]:
-    from services.gateway.ui.views.home import _customer_names as names_of
-
-    return names_of(ids)
 
 
 def _contract_body(form: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:

@@ -9,7 +9,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from services.gateway import commands
-from services.gateway.ui import LANGUAGES, client_address, render, security, ui_db
+from services.gateway.ui import security
+from services.gateway.ui.pages import LANGUAGES, client_address, render, ui_db
 from shared.clock import utcnow
 
 bp = Blueprint("auth", __name__)

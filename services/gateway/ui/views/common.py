@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import g, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from services.gateway.ui.client import ApiError, ServiceDown
@@ -156,8 +157,6 @@ COMMON_TERMS = ("net_0", "net_7", "net_14", "net_30", "net_45", "net_60", "eom_3
 
 
 def terms_name(terms: str) -> str:
-    from flask_babel import gettext as _
-
     kind, _sep, days = (terms or "").partition("_")
     if kind == "net":
         return _("Due on receipt") if days == "0" else _("%(days)s days net", days=days)

@@ -10,9 +10,9 @@ from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from services.gateway.ui import api, render
 from services.gateway.ui.client import ApiError, ServiceDown
 from services.gateway.ui.formatting import amount_input, parse_amount
+from services.gateway.ui.pages import api, render
 from services.gateway.ui.security import login_required, requires_role
 from services.gateway.ui.views.common import form_errors, idempotency, page_args, section
 
@@ -147,25 +147,8 @@ def edit(customer_id: Any) -> ResponseReturnValue:
     )
     changed = {key: value for key, value in body.items() if _differs(before.get(key), value)}
     conflict: list[tuple[str, Any, Any, bool]] = []
-    version = request.form.get("version", "")
-    if not errors and changed and version != str(customer["version"]):
-        # Changed meanwhile: fine if nobody else touched the fields this user changed.
-        theirs = {k for k in changed if _differs(before.get(k), _saved(customer, k))}
-        if theirs:
-            conflict = _differences(customer, body, changed)
-        else:
-            version = str(customer["version"])
-    if not errors and changed and not conflict:
-        try:
-            api().patch(
-                "customers", f"/customers/{customer_id}", changed, headers={"If-Match": version}
-            )
-        except ApiError as error:
-            if error.status == 409:
-                customer = api().get("customers", f"/customers/{customer_id}")
-                conflict = _differences(customer, body, changed)
-            else:
-                errors = _flat_errors(form_errors(error))
+    if not errors and changed:
+        customer, conflict, errors = _save(customer, body, before, changed)
     if not errors and not conflict:
         flash(_("Changes saved."), "ok")
         return redirect(url_for("customers.show", customer_id=customer_id))
@@ -187,6 +170,31 @@ def edit(customer_id: Any) -> ResponseReturnValue:
     )
     page.status_code = 409 if conflict else 422
     return page
+
+
+def _save(
+    customer: dict[str, Any], body: dict[str, Any], before: dict[str, Any], changed: dict[str, Any]
+) -> tuple[dict[str, Any], list[tuple[str, Any, Any, bool]], dict[str, list[str]]]:
+    """Send this user's ``changed`` fields; answers the customer as saved now, the fields
+    in conflict (someone else changed them meanwhile) and the API's complaints."""
+    customer_id = customer["id"]
+    version = request.form.get("version", "")
+    if version != str(customer["version"]):
+        # Changed meanwhile: fine if nobody else touched the fields this user changed.
+        theirs = {k for k in changed if _differs(before.get(k), _saved(customer, k))}
+        if theirs:
+            return customer, _differences(customer, body, changed), {}
+        version = str(customer["version"])
+    try:
+        api().patch(
+            "customers", f"/customers/{customer_id}", changed, headers={"If-Match": version}
+        )
+    except ApiError as error:
+        if error.status != 409:
+            return customer, [], _flat_errors(form_errors(error))
+        customer = api().get("customers", f"/customers/{customer_id}")
+        return customer, _differences(customer, body, changed), {}
+    return customer, [], {}
 
 
 def _saved(customer: dict[str, Any], field: str) -> Any:

@@ -10,8 +10,8 @@ from typing import Any
 from flask import Blueprint, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from services.gateway.ui import api, render
 from services.gateway.ui.client import ApiError
+from services.gateway.ui.pages import api, render
 from services.gateway.ui.security import login_required
 from services.gateway.ui.views.common import section
 
@@ -41,7 +41,7 @@ def dashboard() -> ResponseReturnValue:
     if outstanding:
         rows = [r for r in outstanding["items"] if _positive(r.get("overdue"))]
         most_overdue = sorted(rows, key=lambda r: -float(r["overdue"]))[:6]
-    names = _customer_names([p["customer_id"] for p in (payments or {}).get("items", [])])
+    names = customer_names([p["customer_id"] for p in (payments or {}).get("items", [])])
     return render(
         "dashboard.html",
         outstanding=outstanding,
@@ -61,7 +61,7 @@ def _positive(value: Any) -> bool:
         return False
 
 
-def _customer_names(ids: list[str]) -> dict[str, str]:
+def customer_names(ids: list[str]) -> dict[str, str]:
     """Names for a few customer ids (each a GET; lists on a page are short)."""
     names: dict[str, str] = {}
     for customer_id in dict.fromkeys(ids):
@@ -101,7 +101,7 @@ def search() -> ResponseReturnValue:
         if invoices:
             return redirect(url_for("invoices.show", invoice_id=invoices[0]["id"]))
         return redirect(url_for("payments.show", payment_id=payments[0]["id"]))
-    names = _customer_names([d["customer_id"] for d in invoices + payments])
+    names = customer_names([d["customer_id"] for d in invoices + payments])
     return render(
         "search.html", q=q, customers=customers, invoices=invoices, payments=payments, names=names
     )

@@ -11,11 +11,12 @@ from flask import Blueprint, Response, flash, jsonify, redirect, request, url_fo
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from services.gateway.ui import api, render, render_form
 from services.gateway.ui.client import ApiError
 from services.gateway.ui.formatting import amount_input, parse_amount
+from services.gateway.ui.pages import api, render, render_form
 from services.gateway.ui.security import login_required, requires_role
 from services.gateway.ui.views.common import form_errors, idempotency, page_args, section
+from services.gateway.ui.views.home import customer_names
 from shared.terms import due_date_for
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
@@ -32,14 +33,8 @@ def index() -> ResponseReturnValue:
     overdue = "true" if request.args.get("overdue") == "true" else None
     query = {"status": status if status in STATUSES else None, "overdue": overdue}
     page = api().get("billing", "/invoices", **query, **page_args())
-    names = _names([i["customer_id"] for i in page["items"]])
+    names = customer_names([i["customer_id"] for i in page["items"]])
     return render("invoices/index.html", page=page, status=status, overdue=overdue, names=names)
-
-
-def _names(ids: list[str]) -> dict[str, str]:
-    from services.gateway.ui.views.home import _customer_names
-
-    return _customer_names(ids)
 
 
 # -- new invoice ----------------------------------------------------------------------------

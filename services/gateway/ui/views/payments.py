@@ -10,11 +10,12 @@ from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from services.gateway.ui import api, render, render_form
 from services.gateway.ui.client import ApiError
 from services.gateway.ui.formatting import amount_input, parse_amount
+from services.gateway.ui.pages import api, render, render_form
 from services.gateway.ui.security import login_required, requires_role
 from services.gateway.ui.views.common import form_errors, idempotency, page_args, section
+from services.gateway.ui.views.home import customer_names
 from services.gateway.ui.views.invoices import METHODS
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
@@ -23,12 +24,10 @@ bp = Blueprint("payments", __name__, url_prefix="/payments")
 @bp.route("/")
 @login_required
 def index() -> ResponseReturnValue:
-    from services.gateway.ui.views.home import _customer_names
-
     status = request.args.get("status", "")
     query = {"status": status if status in ("received", "applied", "reversed") else None}
     page = api().get("payments", "/payments", **query, **page_args())
-    names = _customer_names([p["customer_id"] for p in page["items"]])
+    names = customer_names([p["customer_id"] for p in page["items"]])
     return render("payments/index.html", page=page, status=status, names=names)
 
 

@@ -9,8 +9,8 @@ from flask import Blueprint, Response, abort, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from services.gateway.ui import api, render
 from services.gateway.ui.client import ApiError
+from services.gateway.ui.pages import api, render
 from services.gateway.ui.security import login_required
 from services.gateway.ui.views.home import AGING_BUCKETS
 

@@ -213,10 +213,10 @@ class Projection:
         customer_id: str,
         kind: str,
         day: dt.date,
+        *,
         amount_minor: int,
         currency: str,
         invoice_id: str | None = None,
-        *,
         source_id: str | None = None,
         tax_minor: int = 0,
     ) -> None:
@@ -396,9 +396,9 @@ def invoice_issued(target: Projection, envelope: Envelope) -> None:
         invoice["customer_id"],
         "invoice",
         _date(invoice["issue_date"]),
-        total,
-        c,
-        invoice["id"],
+        amount_minor=total,
+        currency=c,
+        invoice_id=invoice["id"],
     )
 
 
@@ -416,9 +416,9 @@ def invoice_voided(target: Projection, envelope: Envelope) -> None:
         invoice["customer_id"],
         "void",
         day,
-        -invoice["total_minor"],
-        invoice["currency"],
-        data["invoice_id"],
+        amount_minor=-invoice["total_minor"],
+        currency=invoice["currency"],
+        invoice_id=data["invoice_id"],
     )
 
 
@@ -433,9 +433,9 @@ def payment_applied(
             data["customer_id"],
             kind,
             _date(data["date"]),
-            sign * _minor(allocation["amount"], data["currency"]),
-            data["currency"],
-            allocation["invoice_id"],
+            amount_minor=sign * _minor(allocation["amount"], data["currency"]),
+            currency=data["currency"],
+            invoice_id=allocation["invoice_id"],
             source_id=source,
         )
 
@@ -460,8 +460,8 @@ def credit_note(target: Projection, envelope: Envelope) -> None:
         note["customer_id"],
         "credit_note",
         day,
-        -_minor(note["amount"], c),
-        c,
+        amount_minor=-_minor(note["amount"], c),
+        currency=c,
         source_id=source,
         tax_minor=-credit_note_tax(note),
     )
@@ -472,9 +472,9 @@ def credit_note(target: Projection, envelope: Envelope) -> None:
             note["customer_id"],
             "applied",
             day,
-            -applied,
-            c,
-            note["invoice_id"],
+            amount_minor=-applied,
+            currency=c,
+            invoice_id=note["invoice_id"],
             source_id=source,
         )
 
@@ -493,8 +493,8 @@ def money(
             customer_id,
             kind,
             _date(data[date_key]),
-            sign * _minor(amount, data["currency"]),
-            data["currency"],
+            amount_minor=sign * _minor(amount, data["currency"]),
+            currency=data["currency"],
             source_id=data.get(source_key),
         )
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
+from services.reporting.domain import REVENUE_FIGURES, behaviour_figures, revenue_figures
 from services.reporting.models import (
     INVOICE_KINDS,
     DayBalance,
@@ -236,43 +237,6 @@ def outstanding(uow: UnitOfWork, as_of: dt.date, currency: str | None) -> dict[s
     }
 
 
-REVENUE_FIGURES = (
-    "invoiced",
-    "credited",
-    "net_revenue",
-    "tax",
-    "invoiced_gross",
-    "credited_tax",
-    "credited_gross",
-    "collected",
-    "refunded",
-)
-
-
-def revenue_figures(
-    invoiced: int,
-    invoiced_tax: int,
-    credited_gross: int,
-    credited_tax: int,
-    received: int,
-    refunded: int,
-) -> dict[str, int]:
-    """Every revenue figure on one basis from what was invoiced (net and tax), credited
-    (gross and tax), received (payments less reversals) and refunded, in minor units."""
-    credited = credited_gross - credited_tax
-    return {
-        "invoiced": invoiced,
-        "credited": credited,
-        "net_revenue": invoiced - credited,
-        "tax": invoiced_tax - credited_tax,
-        "invoiced_gross": invoiced + invoiced_tax,
-        "credited_tax": credited_tax,
-        "credited_gross": credited_gross,
-        "collected": received - refunded,
-        "refunded": refunded,
-    }
-
-
 def revenue(uow: UnitOfWork, start: dt.date, end: dt.date, group_by: str) -> dict[str, Any]:
     """Revenue in the period, per customer or month: invoices by issue date, credit notes,
     payments, reversals and refunds by their dates (see the README for each figure)."""
@@ -370,50 +334,27 @@ def _payments(uow: UnitOfWork, end: dt.date) -> tuple[set[str], set[str]]:
     return received, reversed_
 
 
-def _behaviour(
-    days_to_pay: list[int],
-    days_late: list[int],
-    partial_payments: int,
-    open_overdue: int,
-    open_minor: int,
-    invoiced_minor: int,
-    days: int,
-) -> dict[str, Any]:
-    """The payment-behaviour figures of one row (a customer, or all of them)."""
-    paid = len(days_to_pay)
+def _fresh_row() -> dict[str, Any]:
     return {
-        "invoices_paid": paid,
-        "avg_days_to_pay": round(sum(days_to_pay) / paid, 1) if paid else None,
-        "avg_days_late": round(sum(days_late) / paid, 1) if paid else None,
-        "on_time_rate": round(sum(1 for d in days_late if d == 0) / paid, 4) if paid else None,
-        "partial_payments": partial_payments,
-        "open_overdue": open_overdue,
-        "dso": round(open_minor / invoiced_minor * days, 1) if invoiced_minor else None,
+        "days_to_pay": [],
+        "days_late": [],
+        "partial": set(),
+        "open_overdue": 0,
+        "invoiced": 0,
+        "open": 0,
     }
 
 
-def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str, Any]:
-    """Per customer and over all customers (per currency), over invoices fully paid in the
-    period: invoices_paid, avg_days_to_pay, avg_days_late, on_time_rate, partial_payments
-    (payments not reversed by ``to`` that left an invoice partly paid in the period),
-    open_overdue; and DSO = receivable open at ``to`` / invoiced (tax included) in the
-    period x days in the period."""
-    names = _names(uow)
+def _behaviour_rows(
+    uow: UnitOfWork, start: dt.date, end: dt.date
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per customer and currency: days to pay and days late of the invoices paid in the
+    period, the payments that left one partly paid, what was invoiced in it, what is open
+    (and how many overdue) at its end."""
     moves = _settlements(uow)
     received, reversed_ = _payments(uow, end)
     counted = received - reversed_
-
-    def fresh() -> dict[str, Any]:
-        return {
-            "days_to_pay": [],
-            "days_late": [],
-            "partial": set(),
-            "open_overdue": 0,
-            "invoiced": 0,
-            "open": 0,
-        }
-
-    stats: dict[tuple[str, str], dict[str, Any]] = defaultdict(fresh)
+    stats: dict[tuple[str, str], dict[str, Any]] = defaultdict(_fresh_row)
     invoices = uow.session.execute(
         select(ReportInvoice).where(
             or_(ReportInvoice.void_on.is_(None), ReportInvoice.void_on > end)
@@ -435,9 +376,20 @@ def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str,
         row["open"] += due
         if due > 0 and invoice.due_date < end:
             row["open_overdue"] += 1
+    return stats
+
+
+def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """Per customer and over all customers (per currency), over invoices fully paid in the
+    period: invoices_paid, avg_days_to_pay, avg_days_late, on_time_rate, partial_payments
+    (payments not reversed by ``to`` that left an invoice partly paid in the period),
+    open_overdue; and DSO = receivable open at ``to`` / invoiced (tax included) in the
+    period x days in the period."""
+    names = _names(uow)
+    stats = _behaviour_rows(uow, start, end)
     days = (end - start).days + 1
     items = []
-    totals: dict[str, dict[str, Any]] = defaultdict(fresh)
+    totals: dict[str, dict[str, Any]] = defaultdict(_fresh_row)
     for (customer_id, cur), row in sorted(
         stats.items(), key=lambda kv: (names.get(kv[0][0]) or "", kv[0])
     ):
@@ -452,23 +404,12 @@ def payment_behavior(uow: UnitOfWork, start: dt.date, end: dt.date) -> dict[str,
                 "customer_id": customer_id,
                 "customer_name": names.get(customer_id),
                 "currency": cur,
-                **_behaviour(*_figures_of(row), days),
+                **behaviour_figures(row, days),
             }
         )
     return {
         "from": start,
         "to": end,
         "items": items,
-        "totals": {cur: _behaviour(*_figures_of(row), days) for cur, row in sorted(totals.items())},
+        "totals": {cur: behaviour_figures(row, days) for cur, row in sorted(totals.items())},
     }
-
-
-def _figures_of(row: dict[str, Any]) -> tuple[list[int], list[int], int, int, int, int]:
-    return (
-        row["days_to_pay"],
-        row["days_late"],
-        len(row["partial"]),
-        row["open_overdue"],
-        row["open"],
-        row["invoiced"],
-    )
