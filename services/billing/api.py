@@ -247,9 +247,11 @@ def get_credit_note_pdf(credit_note_id: uuid.UUID) -> Any:
 @blp.route("/company", methods=["GET"])
 @blp.response(200, CompanySchema)
 def get_company() -> Any:
-    """The seller every invoice, credit note and email names (version 0: not set yet)."""
+    """The seller every invoice, credit note and email names (version 0: not set yet);
+    its ``ETag`` is the version, for ``If-Match`` on ``PUT``."""
     with unit_of_work() as uow:
-        return queries.current_profile(uow)
+        profile = queries.current_profile(uow)
+    return with_etag(json_response(CompanySchema().dump(profile), 200), profile["version"])
 
 
 @blp.route("/company", methods=["PUT"])
@@ -257,11 +259,12 @@ def get_company() -> Any:
 @blp.arguments(CompanyInput)
 @blp.response(200, CompanySchema)
 def put_company(body: dict[str, Any]) -> Any:
-    """Replace the company profile; emits ``billing.company.updated``."""
+    """Replace the company profile; emits ``billing.company.updated``. With ``If-Match``
+    naming another version than the current one: 409, nothing changed."""
     with unit_of_work() as uow:
-        profile = commands.update_company(uow, body)
+        profile = commands.update_company(uow, body, check_if_match)
         uow.commit()
-    return profile
+    return with_etag(json_response(CompanySchema().dump(profile), 200), profile["version"])
 
 
 # -- accounts -----------------------------------------------------------------------------

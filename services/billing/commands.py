@@ -653,10 +653,13 @@ def _credit(uow: UnitOfWork, note: CreditNote, invoice: Invoice | None) -> None:
 # -- the company profile ------------------------------------------------------------------
 
 
-def update_company(uow: UnitOfWork, changes: dict[str, Any]) -> dict[str, Any]:
+def update_company(
+    uow: UnitOfWork, changes: dict[str, Any], check_version: VersionCheck
+) -> dict[str, Any]:
     """Replace the profile with ``changes`` (a whole profile, validated by the API), raise
     its version and emit ``billing.company.updated``; answers the new profile."""
     row = uow.session.get(CompanyProfile, COMPANY, with_for_update=True)
+    check_version(row.version if row is not None else 0)
     version = (row.version if row is not None else 0) + 1
     now = utcnow()
     profile = company_profile(changes, version, isoformat(now))

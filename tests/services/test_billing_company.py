@@ -71,6 +71,26 @@ def test_an_admin_sets_the_profile_and_it_is_published_whole(billing):
     assert put_company(billing, {**PROFILE, "phone": None}).get_json()["version"] == 2
 
 
+def test_a_change_based_on_a_stale_version_is_409_and_changes_nothing(billing):
+    first = put_company(billing, PROFILE)
+    admin = billing.client("admin")
+    assert admin.get("/company").headers["ETag"] == f'"{first.get_json()["version"]}"'
+    seen = first.headers["ETag"]
+    assert (
+        admin.put(
+            "/company", json={**PROFILE, "phone": "+30 210 1"}, headers={"If-Match": seen}
+        ).status_code
+        == 200
+    )
+
+    stale = admin.put(
+        "/company", json={**PROFILE, "phone": "+30 210 2"}, headers={"If-Match": seen}
+    )
+
+    assert stale.status_code == 409, stale.get_json()
+    assert admin.get("/company").get_json()["phone"] == "+30 210 1"
+
+
 def test_only_an_admin_changes_the_profile(billing):
     assert put_company(billing, PROFILE, role="clerk").status_code == 403
 
