@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from services.notifier.delivery import deliver_due
-from services.notifier.domain import Level, check_policy
-from services.notifier.models import Notification, PolicyLevel
-from services.notifier.reminders import current_policy, run_reminders
+from services.notifier import commands, events, queries
+from services.notifier.delivery import deliver_now
+from services.notifier.domain import Level
+from services.notifier.models import Notification
 from services.notifier.schemas import (
     DryRunQuery,
     NotificationQuery,
@@ -22,8 +22,7 @@ from shared.web.auth import requires
 from shared.web.blueprint import Blueprint
 from shared.web.context import service_context, unit_of_work
 from shared.web.inputs import job_day
-from shared.web.lists import Listing, list_page, page_of, snapshots
-from shared.web.problems import invalid
+from shared.web.lists import Listing, list_page, page_of
 
 blp = Blueprint(
     "notifier", __name__, description="Notifications, reminder policy and reminder runs"
@@ -46,7 +45,7 @@ def list_notifications(args: dict[str, Any]) -> Any:
         if field in args:
             stmt = stmt.where(getattr(Notification, field) == args[field])
     with unit_of_work() as uow:
-        return list_page(uow.session, stmt, NOTIFICATIONS, args, snapshots)
+        return list_page(uow.session, stmt, NOTIFICATIONS, args, events.notifications)
 
 
 def _policy_body(levels: list[Level]) -> dict[str, Any]:
@@ -63,7 +62,7 @@ def _policy_body(levels: list[Level]) -> dict[str, Any]:
 def get_policy() -> Any:
     """Reminder levels by days relative to the due date (negative: before it)."""
     with unit_of_work() as uow:
-        return _policy_body(current_policy(uow))
+        return _policy_body(queries.current_policy(uow))
 
 
 @blp.route("/policy", methods=["PUT"])
@@ -73,16 +72,8 @@ def get_policy() -> Any:
 def put_policy(body: dict[str, Any]) -> Any:
     """Replace the levels: numbered 1..n, days rising with the level."""
     levels = [Level(lv["level"], lv["days_after_due"], lv["template"]) for lv in body["levels"]]
-    try:
-        check_policy(levels)
-    except ValueError as exc:
-        raise invalid("levels", str(exc)) from None
     with unit_of_work() as uow:
-        uow.session.execute(delete(PolicyLevel))
-        uow.session.add_all(
-            PolicyLevel(level=lv.level, days_after_due=lv.days_after_due, template=lv.template)
-            for lv in levels
-        )
+        levels = commands.replace_policy(uow, levels)
         uow.commit()
     return _policy_body(levels)
 
@@ -99,17 +90,14 @@ def run(query: dict[str, Any], body: dict[str, Any]) -> Any:
     dry_run = bool(query["dry_run"] or body.get("dry_run"))
     as_of = job_day(body.get("as_of"), dry_run)
     with unit_of_work() as uow:
-        queued = run_reminders(uow, as_of)
+        queued = commands.run_reminders(uow, as_of)
         if dry_run:  # leaving the block without commit rolls every queued notice back
-            return {
-                "as_of": as_of,
-                "dry_run": True,
-                "sent": [notification.snapshot() for notification in queued],
-            }
+            return {"as_of": as_of, "dry_run": True, "sent": events.notifications(queued)}
         ids = [n.id for n in queued]
         uow.commit()
     context = service_context()
-    deliver_due(context.db, context.settings, limit=max(len(ids), 1), only=ids)
-    with unit_of_work() as uow:
-        rows = uow.session.execute(select(Notification).where(Notification.id.in_(ids))).scalars()
-        return {"as_of": as_of, "dry_run": False, "sent": [row.snapshot() for row in rows]}
+    return {
+        "as_of": as_of,
+        "dry_run": False,
+        "sent": deliver_now(context.db, context.settings, ids),
+    }

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.notifier import api, handlers, models, reminders
-from shared.messaging.worker import Loop
+from services.notifier import api, handlers, jobs, models
 from shared.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -16,8 +15,8 @@ SERVICE = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "migrations",
     blueprints=(api.blp,),
     handlers=handlers.HANDLERS,
-    jobs=reminders.JOBS,
-    loops=(Loop("delivery", reminders.deliver, every=1.0),),
+    jobs=jobs.JOBS,
+    loops=jobs.LOOPS,
 )
 
 

@@ -1,11 +1,14 @@
-"""Composing and delivering notifications: Jinja2 templates, SMTP or .eml files.
+"""Delivering queued notifications: the sending loop, SMTP or .eml files.
 
-A notification is recorded before anything is sent (one row per cause, so a duplicated
-trigger changes nothing), marked ``sending`` in its own transaction before it is handed to
-SMTP, and marked ``sent`` (emitting notifier.notification.sent) after. A crash between the
-two leaves it ``sending``: it is sent again with the same Message-ID, the only window in
-which a duplicate email is possible. Failures are retried with growing delay, then marked
-``failed`` (emitting notifier.notification.failed).
+A notification is recorded before anything is sent (commands.queue: one row per cause, so a
+duplicated trigger changes nothing), claimed here and marked ``sending`` in its own
+transaction before it is handed to SMTP, and marked ``sent`` (emitting
+notifier.notification.sent) after. A crash between the two leaves it ``sending``: it is sent
+again with the same Message-ID, the only window in which a duplicate email is possible.
+Failures are retried with growing delay, then marked ``failed`` (emitting
+notifier.notification.failed). Just before it is sent an email is written anew from
+billing's figures of that moment (documents.py); while billing cannot answer it waits
+(postponed), and one that should not go after all is withdrawn (``cancelled``).
 """
 
 from __future__ import annotations
@@ -25,73 +28,22 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from services.notifier.documents import DocumentAway, write_at_sending
-from services.notifier.models import Notification, company_replica
-from services.notifier.notices import NothingToSay
+from services.notifier import events, queries
+from services.notifier.commands import NO_ADDRESS
+from services.notifier.documents import DocumentAway, fetch_for
+from services.notifier.domain import retry_delay, status_after_attempt, waiting_delay
+from services.notifier.models import Notification
+from services.notifier.wording import NothingToSay
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db import Database, UnitOfWork
-from shared.replicas import company_profile
 
-MAX_ATTEMPTS = 5
 T = TypeVar("T")
 LEASE = dt.timedelta(minutes=2)  # longer than any SMTP exchange (10 s timeout)
 SENDER = "Tameio Receivables <receivables@tameio.invalid>"
 
 
-NO_ADDRESS = "the customer has no email address"
-
-
-def queue(
-    uow: UnitOfWork,
-    *,
-    cause: str,
-    kind: str,
-    customer_id: str,
-    to: str | None,
-    subject: str,
-    body: str,
-    body_html: str,
-    invoice_id: str | None = None,
-    payment_id: str | None = None,
-    level: int | None = None,
-    business_date: dt.date | None = None,
-    facts: dict[str, Any] | None = None,
-) -> Notification | None:
-    """Record a notification for ``cause`` unless one exists (then None). ``facts``: what
-    its cause said, to write it again from billing's figures when it is sent. Without an
-    address it can never be sent: it is recorded failed at once, in this transaction."""
-    if uow.session.execute(select(Notification.id).where(Notification.cause == cause)).first():
-        return None
-    now = utcnow()
-    notification = Notification(
-        id=uuid.uuid4(),
-        cause=cause,
-        kind=kind,
-        level=level,
-        channel="email",
-        to=to,
-        subject=subject,
-        body=body,
-        body_html=body_html,
-        status="queued",
-        invoice_id=invoice_id,
-        customer_id=customer_id,
-        payment_id=payment_id,
-        business_date=business_date,
-        facts=facts,
-        message_id=None,  # given when it is first claimed for sending (message_id_for)
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    if not to:
-        notification.status, notification.error, notification.attempts = "failed", NO_ADDRESS, 1
-    uow.session.add(notification)
-    uow.session.flush()
-    if not to:
-        uow.emit("notifier.notification.failed", str(notification.id), notification.snapshot())
-    return notification
+# -- the mailers ----------------------------------------------------------------------------
 
 
 class Mailer(Protocol):
@@ -141,6 +93,9 @@ def mailer_for(settings: Settings) -> Mailer:
     return FileMailer(settings.data_dir / "mail")
 
 
+# -- the message ----------------------------------------------------------------------------
+
+
 def sender(company: dict[str, Any] | None) -> str:
     """The From address: the company profile's name and email, the placeholder before one
     is set."""
@@ -181,8 +136,17 @@ def attachment_name(notification: Notification) -> str:
     return notification.subject.split(":")[0].split(" ")[-1]
 
 
-def retry_delay(attempts: int) -> dt.timedelta:
-    return dt.timedelta(seconds=min(5 * 2 ** (attempts - 1), 600))
+def message_id_for(company: dict[str, Any] | None, settings: Settings) -> str:
+    """A new Message-ID under the sender's domain: the company profile's email, else the
+    host of TAMEIO_PUBLIC_URL, else this machine's name."""
+    email = str((company or {}).get("email") or "")
+    if "@" in email:
+        return make_msgid(domain=email.rpartition("@")[2])
+    host = urlsplit(settings.public_url).hostname if settings.public_url else None
+    return make_msgid(domain=host)
+
+
+# -- the sending loop -----------------------------------------------------------------------
 
 
 def deliver_due(
@@ -195,71 +159,108 @@ def deliver_due(
     """Send what is due (queued, or left ``sending`` by a crash), or just ``only``; returns how
     many were tried. Claiming a row leases it: nobody else sends it until the lease ends."""
     mailer = mailer or mailer_for(settings)
-    now = utcnow()
     with db.unit_of_work() as uow:
-        stmt = (
-            select(Notification)
-            .where(
-                Notification.status.in_(("queued", "sending")), Notification.next_attempt_at <= now
-            )
-            .order_by(Notification.created_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        if only is not None:
-            stmt = stmt.where(Notification.id.in_(list(only)))
-        due = list(uow.session.execute(stmt).scalars())
-        company = company_profile(uow, company_replica)
-        for notification in due:
-            notification.status = "sending"
-            notification.next_attempt_at = now + LEASE
-            notification.message_id = notification.message_id or message_id_for(company, settings)
+        due, company = claim(uow, settings, limit, only)
         uow.commit()
     for notification in due:
-        error, attachment = None, None
-        try:
-            attachment = patiently(write_at_sending, db, settings, notification)
-        except DocumentAway as exc:
-            patiently(postpone, db, notification.id, str(exc))
-            continue
-        except NothingToSay as exc:
-            patiently(withdraw, db, notification.id, str(exc))
-            continue
-        if not notification.to:
-            error = NO_ADDRESS
-        else:
-            try:
-                mailer.send(compose(notification, attachment, company))
-            except (OSError, smtplib.SMTPException) as exc:
-                error = f"{type(exc).__name__}: {exc}"
-        patiently(record_outcome, db, notification.id, error, final=not notification.to)
+        send(db, settings, mailer, notification, company)
     return len(due)
 
 
-def message_id_for(company: dict[str, Any] | None, settings: Settings) -> str:
-    """A new Message-ID under the sender's domain: the company profile's email, else the
-    host of TAMEIO_PUBLIC_URL, else this machine's name."""
-    email = str((company or {}).get("email") or "")
-    if "@" in email:
-        return make_msgid(domain=email.rpartition("@")[2])
-    host = urlsplit(settings.public_url).hostname if settings.public_url else None
-    return make_msgid(domain=host)
+def deliver_now(db: Database, settings: Settings, ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    """Send the notifications ``ids`` at once; answers each as it stands after its try."""
+    deliver_due(db, settings, limit=max(len(ids), 1), only=ids)
+    with db.unit_of_work() as uow:
+        return events.notifications(queries.notifications(uow, ids))
+
+
+def claim(
+    uow: UnitOfWork, settings: Settings, limit: int, only: Sequence[uuid.UUID] | None
+) -> tuple[list[Notification], dict[str, Any] | None]:
+    """Up to ``limit`` notifications due (or just ``only``), leased to this loop: marked
+    ``sending`` and given their Message-ID under the sender's domain; with the sender (the
+    company profile) they go from."""
+    now = utcnow()
+    stmt = (
+        select(Notification)
+        .where(Notification.status.in_(("queued", "sending")), Notification.next_attempt_at <= now)
+        .order_by(Notification.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if only is not None:
+        stmt = stmt.where(Notification.id.in_(list(only)))
+    due = list(uow.session.execute(stmt).scalars())
+    company = queries.company(uow)
+    for notification in due:
+        notification.status = "sending"
+        notification.next_attempt_at = now + LEASE
+        notification.message_id = notification.message_id or message_id_for(company, settings)
+    return due, company
+
+
+def send(
+    db: Database,
+    settings: Settings,
+    mailer: Mailer,
+    notification: Notification,
+    company: dict[str, Any] | None,
+) -> None:
+    """One claimed email: written anew from billing's figures, handed to the mailer, its
+    outcome recorded; postponed while billing cannot answer, withdrawn when it should not
+    go."""
+    error, attachment = None, None
+    try:
+        attachment = patiently(write_at_sending, db, settings, notification)
+    except DocumentAway as exc:
+        patiently(postpone, db, notification.id, str(exc))
+        return
+    except NothingToSay as exc:
+        patiently(withdraw, db, notification.id, str(exc))
+        return
+    if not notification.to:
+        error = NO_ADDRESS
+    else:
+        try:
+            mailer.send(compose(notification, attachment, company))
+        except (OSError, smtplib.SMTPException) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+    patiently(record_outcome, db, notification.id, error, final=not notification.to)
+
+
+def write_at_sending(db: Database, settings: Settings, notification: Notification) -> bytes | None:
+    """Fetch what ``notification`` states from billing (one request) and write it anew for
+    its reader (their name and language, the seller as replicated now), in its row (what
+    the history logs) and in ``notification`` (what is sent); returns the PDF it attaches
+    (None if it has none). Raises DocumentAway while billing cannot answer, NothingToSay
+    when it should not go at all. One queued without facts is sent as written."""
+    if not notification.to:
+        return None
+    fetched = fetch_for(settings, notification)
+    if fetched is None:
+        return None
+    with db.unit_of_work() as uow:
+        row = uow.session.get(Notification, notification.id, with_for_update=True)
+        assert row is not None
+        written = fetched.written_for(queries.reader_of(uow, row.customer_id))
+        row.kind, row.subject, row.body, row.body_html = written
+        uow.commit()
+    notification.kind, notification.subject = written.kind, written.subject
+    notification.body, notification.body_html = written.text, written.html
+    return fetched.pdf
 
 
 def postpone(db: Database, notification_id: uuid.UUID, reason: str) -> None:
     """Wait for the document an email needs (billing is down): queued again, the reason
     kept as its error, no attempt charged, so it is never sent without its document and
-    never given up while the document may come back. The wait grows with how long it has
-    waited (a quarter of it, 5 s to 10 min)."""
+    never given up while the document may come back (domain.waiting_delay)."""
     with db.unit_of_work() as uow:
         notification = uow.session.get(Notification, notification_id, with_for_update=True)
         assert notification is not None
         now = utcnow()
-        waited = (now - notification.created_at) / 4
-        delay = min(max(waited, dt.timedelta(seconds=5)), dt.timedelta(minutes=10))
         notification.status = "queued"
         notification.error = f"waiting for its document: {reason}"[:2000]
-        notification.next_attempt_at = now + delay
+        notification.next_attempt_at = now + waiting_delay(now - notification.created_at)
         uow.commit()
 
 
@@ -270,6 +271,32 @@ def withdraw(db: Database, notification_id: uuid.UUID, reason: str) -> None:
         notification = uow.session.get(Notification, notification_id, with_for_update=True)
         assert notification is not None
         notification.status, notification.error = "cancelled", f"not sent: {reason}"[:2000]
+        uow.commit()
+
+
+def record_outcome(
+    db: Database, notification_id: uuid.UUID, error: str | None, *, final: bool = False
+) -> None:
+    """One try's outcome: ``sent`` (notifier.notification.sent), ``failed`` for good
+    (notifier.notification.failed), or queued to be tried again later (domain.retry_delay)."""
+    with db.unit_of_work() as uow:
+        notification = uow.session.get(Notification, notification_id, with_for_update=True)
+        assert notification is not None
+        notification.attempts += 1
+        status = status_after_attempt(error is not None, notification.attempts, final=final)
+        notification.status = status
+        if error is None:
+            notification.sent_at, notification.error = utcnow(), None
+        else:
+            notification.error = error[:2000]
+        if status == "queued":
+            notification.next_attempt_at = utcnow() + retry_delay(notification.attempts)
+        else:
+            uow.emit(
+                f"notifier.notification.{status}",
+                str(notification.id),
+                events.notification(notification),
+            )
         uow.commit()
 
 
@@ -287,22 +314,3 @@ def patiently(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             if not pauses:
                 raise
             time.sleep(pauses.pop(0))
-
-
-def record_outcome(
-    db: Database, notification_id: uuid.UUID, error: str | None, *, final: bool = False
-) -> None:
-    with db.unit_of_work() as uow:
-        notification = uow.session.get(Notification, notification_id, with_for_update=True)
-        assert notification is not None
-        notification.attempts += 1
-        if error is None:
-            notification.status, notification.sent_at, notification.error = "sent", utcnow(), None
-            uow.emit("notifier.notification.sent", str(notification.id), notification.snapshot())
-        elif final or notification.attempts >= MAX_ATTEMPTS:
-            notification.status, notification.error = "failed", error[:2000]
-            uow.emit("notifier.notification.failed", str(notification.id), notification.snapshot())
-        else:
-            notification.status, notification.error = "queued", error[:2000]
-            notification.next_attempt_at = utcnow() + retry_delay(notification.attempts)
-        uow.commit()

@@ -44,7 +44,8 @@ class Notification(Base):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), index=True)  # queued|sending|sent|failed
+    # queued | sending | sent | failed | cancelled (withdrawn before it went)
+    status: Mapped[str] = mapped_column(String(10), index=True)
     invoice_id: Mapped[str | None] = mapped_column(String(64), index=True)
     customer_id: Mapped[str] = mapped_column(String(64), index=True)
     payment_id: Mapped[str | None] = mapped_column(String(64))
@@ -61,22 +62,3 @@ class Notification(Base):
     # What its cause said (the event's data; a reminder's level and day), so that it is
     # written again from billing's figures when it is sent. None: sent as queued.
     facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "kind": self.kind,
-            "level": self.level,
-            "channel": self.channel,
-            "to": self.to,
-            "subject": self.subject,
-            "body": self.body,
-            "status": self.status,
-            "invoice_id": self.invoice_id,
-            "customer_id": self.customer_id,
-            "payment_id": self.payment_id,
-            "created_at": self.created_at,
-            "sent_at": self.sent_at,
-            "error": self.error,
-            "attempts": self.attempts,
-        }

@@ -1,21 +1,32 @@
-"""What an email says, in the customer's language: templates (English at the top of
-``templates/``, Greek under ``templates/el/``), subjects, and the signature with the seller
-from the company profile."""
+"""What an email says, in the customer's language: the templates (English at the top of
+``templates/``, Greek under ``templates/el/``), the subjects, the signature with the seller
+from the company profile, and each kind of email written from two things: the facts of its
+cause (the event that queued it, kept on the notification) and the figures of the moment
+(the invoice; what each invoice has paid, credited and still asks; the account's credit).
+When it is queued the figures are notifier's replicas; when it is sent they are billing's
+answer to one request (documents.py), so the email states what is true when it is read."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
+
+from services.notifier.domain import (
+    allocated,
+    nothing_due,
+    payment_notice_kind,
+    reminder_subject,
+    zero_like,
+)
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
     keep_trailing_newline=True,
 )
-LANGUAGES = ("en", "el")
 
 SUBJECTS: dict[str, dict[str, str]] = {
     "en": {
@@ -57,11 +68,27 @@ SUBJECTS: dict[str, dict[str, str]] = {
 }
 
 
-def language_of(customer: Any) -> str:
-    """A customer replica row's language (``en`` unless its snapshot says ``el``)."""
-    snapshot = getattr(customer, "snapshot", None) or {}
-    language = snapshot.get("language") if isinstance(snapshot, dict) else None
-    return language if language in LANGUAGES else "en"
+class Written(NamedTuple):
+    kind: str
+    subject: str
+    text: str
+    html: str
+
+
+class Reader(NamedTuple):
+    """Who reads it: the customer's name, their language, the seller (None before a
+    profile is set)."""
+
+    name: str
+    language: str
+    company: dict[str, Any] | None
+
+
+class NothingToSay(Exception):
+    """What the notification was about is settled: sending it now would be wrong."""
+
+
+# -- templates and subjects -----------------------------------------------------------------
 
 
 def subject(language: str, key: str, **values: Any) -> str:
@@ -107,16 +134,23 @@ def render(
     return parts[0], parts[1]
 
 
-def is_zero(amount: str) -> bool:
-    return Decimal(amount) == 0
+def _written(kind: str, context: dict[str, Any], reader: Reader, **subject_values: Any) -> Written:
+    text, html = render(
+        kind,
+        {"customer_name": reader.name, **context},
+        language=reader.language,
+        company=reader.company,
+    )
+    return Written(kind, subject(reader.language, kind, **subject_values), text, html)
 
 
-def invoice_email(
-    invoice: dict[str, Any], language: str, company: dict[str, Any] | None
-) -> tuple[str, str, str]:
-    """(subject, text, html) of the invoice email for ``invoice`` as it stands: what is due
-    and by when, or that it is already settled (account credit paid it at issue)."""
-    settled = is_zero(invoice["amount_due"])
+# -- each kind of email ---------------------------------------------------------------------
+
+
+def invoice_email(invoice: dict[str, Any], reader: Reader) -> Written:
+    """The invoice email for ``invoice`` as it stands, to its bill-to name: what is due and
+    by when, or that it is already settled (account credit paid it at issue)."""
+    settled = Decimal(invoice["amount_due"]) == 0
     text, html = render(
         "invoice_issued",
         {
@@ -124,15 +158,162 @@ def invoice_email(
             "invoice": invoice,
             "reference": None if settled else invoice["number"],
         },
-        language=language,
-        company=company,
+        language=reader.language,
+        company=reader.company,
     )
     line = subject(
-        language,
+        reader.language,
         "invoice_settled" if settled else "invoice_issued",
         number=invoice["number"],
         total=invoice["total"],
         currency=invoice["currency"],
         due_date=invoice["due_date"],
     )
-    return line, text, html
+    return Written("invoice_issued", line, text, html)
+
+
+def write(
+    kind: str,
+    facts: dict[str, Any],
+    invoices: dict[str, dict[str, Any]],
+    account: dict[str, Any] | None,
+    reader: Reader,
+) -> Written:
+    """The notice of ``kind`` for ``facts``, with ``invoices`` (by id) and ``account`` as
+    they stand; raises NothingToSay for a reminder whose invoice has nothing due, and
+    KeyError when an invoice it names is not among ``invoices``."""
+    if kind in ("payment_receipt", "partial_payment"):
+        return payment_notice(facts, invoices, reader)
+    if kind == "payment_reversed":
+        return reversal_notice(facts, invoices, reader)
+    if kind == "refund":
+        return refund_notice(facts, account, reader)
+    if kind == "reminder":
+        return reminder_notice(facts, invoices[str(facts["invoice_id"])], reader)
+    if kind == "credit_note":
+        return credit_note_notice(facts, reader)
+    raise ValueError(f"no notice is written for {kind}")
+
+
+def payment_notice(
+    facts: dict[str, Any], invoices: dict[str, dict[str, Any]], reader: Reader
+) -> Written:
+    """A receipt when every invoice the payment touched is paid now, otherwise a partial-
+    payment notice naming what each still asks and by when."""
+    lines = []
+    for allocation in facts["allocations"]:
+        invoice = invoices[str(allocation["invoice_id"])]
+        lines.append(
+            {
+                "number": invoice["number"],
+                "applied": allocation["amount"],
+                "amount_due": invoice["amount_due"],
+                "due_date": invoice["due_date"],
+                "paid": Decimal(invoice["amount_due"]) == 0,
+            }
+        )
+    kind = payment_notice_kind([line["amount_due"] for line in lines])
+    unapplied = str(facts["unapplied_amount"])
+    amount = allocated(facts["allocations"]) + Decimal(unapplied)
+    context = {
+        "amount": str(amount),
+        "currency": facts["currency"],
+        "invoices": lines,
+        "unapplied": unapplied,
+        "zero": zero_like(unapplied),
+        "payment_date": facts.get("date"),
+        "reference": ", ".join(str(line["number"]) for line in lines if not line["paid"]) or None,
+    }
+    return _written(kind, context, reader, amount=amount, currency=facts["currency"])
+
+
+def reversal_notice(
+    facts: dict[str, Any], invoices: dict[str, dict[str, Any]], reader: Reader
+) -> Written:
+    """The payment was returned: what it had paid is due again (and what each of those
+    invoices asks now), what of its credit was taken back."""
+    lines = []
+    for allocation in facts["allocations"]:
+        invoice = invoices.get(str(allocation["invoice_id"]))
+        lines.append(
+            {
+                "number": invoice["number"] if invoice else None,
+                "amount": allocation["amount"],
+                "amount_due": invoice["amount_due"] if invoice else None,
+            }
+        )
+    due_again = allocated(facts["allocations"])
+    removed = Decimal(facts.get("unapplied_amount") or 0)
+    amount, due = str(due_again + removed), str(due_again)
+    numbers = [str(line["number"]) for line in lines if line["number"]]
+    context = {
+        "amount": amount,
+        "currency": facts["currency"],
+        "reason": facts.get("reason"),
+        "due_again": due,
+        "credit_removed": str(removed),
+        "invoices": lines,
+        "reference": ", ".join(numbers) or None,
+    }
+    return _written(
+        "payment_reversed",
+        context,
+        reader,
+        amount=amount,
+        due_again=due,
+        currency=facts["currency"],
+    )
+
+
+def refund_notice(facts: dict[str, Any], account: dict[str, Any] | None, reader: Reader) -> Written:
+    """Credit paid back to the customer, and (once billing has said) the credit left."""
+    return _written(
+        "refund",
+        {"refund": facts, "account": account},
+        reader,
+        amount=facts["amount"],
+        currency=facts["currency"],
+    )
+
+
+def reminder_notice(facts: dict[str, Any], invoice: dict[str, Any], reader: Reader) -> Written:
+    """The reminder of a policy level (``facts``: ``template``, ``days_late`` as of the run)
+    about ``invoice`` as it stands; NothingToSay once nothing is due on it."""
+    if nothing_due(invoice["status"], invoice["amount_due"]):
+        raise NothingToSay(f"invoice {invoice['number']} is {invoice['status']}: nothing is due")
+    days_late = int(facts["days_late"])
+    context = {
+        "invoice": invoice,
+        "days_late": days_late,
+        "template": facts["template"],
+        "reference": invoice["number"],
+    }
+    key = reminder_subject(facts["template"], days_late)
+    text, html = render(
+        "reminder",
+        {"customer_name": reader.name, **context},
+        language=reader.language,
+        company=reader.company,
+    )
+    line = subject(
+        reader.language,
+        key,
+        number=invoice["number"],
+        amount_due=invoice["amount_due"],
+        currency=invoice["currency"],
+        due_date=invoice["due_date"],
+        **({"days": days_late} if key == "reminder_late" else {}),
+    )
+    return Written("reminder", line, text, html)
+
+
+def credit_note_notice(note: dict[str, Any], reader: Reader) -> Written:
+    """The credit note as billing states it (its PDF goes with it)."""
+    return _written(
+        "credit_note",
+        {"note": note},
+        reader,
+        number=note["number"],
+        amount=note["amount"],
+        currency=note["currency"],
+    )

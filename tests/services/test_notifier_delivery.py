@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from services.notifier.delivery import MAX_ATTEMPTS
+from services.notifier.domain import MAX_ATTEMPTS
 from services.notifier.models import Notification
 from shared.clock import utcnow
 from tests.services.notifier_support import (

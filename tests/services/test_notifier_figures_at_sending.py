@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.notifier.reminders import run_reminders
+from services.notifier.commands import run_reminders
 from shared.web.client import forget_local, register_local
 from tests.services.notifier_support import (
     FAILED,

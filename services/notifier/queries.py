@@ -1,0 +1,131 @@
+"""Notifier's reads: the customers and invoices its emails speak of (as replicated), who
+reads an email, the reminder policy, the reminders sent so far and the invoices a reminder
+run looks at, and notifications by id."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, select
+
+from services.notifier.domain import DEFAULT_POLICY, OPEN_STATUSES, Level, language_of
+from services.notifier.models import (
+    Notification,
+    PolicyLevel,
+    company_replica,
+    customer_replica,
+    invoice_replica,
+)
+from services.notifier.wording import Reader
+from shared.db import UnitOfWork
+from shared.messaging import NotYetKnown
+from shared.replicas import company_profile
+
+
+def company(uow: UnitOfWork) -> dict[str, Any] | None:
+    """The seller: the company profile as replicated, None before billing published one."""
+    return company_profile(uow, company_replica)
+
+
+def customer(uow: UnitOfWork, customer_id: str) -> Any:
+    """The customer's replica row; NotYetKnown before its event has come."""
+    row = uow.session.execute(
+        select(customer_replica).where(customer_replica.c.id == customer_id)
+    ).first()
+    if row is None:
+        raise NotYetKnown(f"customer {customer_id} not seen yet")
+    return row
+
+
+def reader(uow: UnitOfWork, customer_row: Any | None) -> Reader:
+    """Who reads an email to the customer of ``customer_row`` (nameless and in English when
+    the customer is not known), signed by the seller as replicated now."""
+    if customer_row is None:
+        return Reader("", "en", company(uow))
+    return Reader(customer_row.name, language_of(customer_row.snapshot), company(uow))
+
+
+def reader_of(uow: UnitOfWork, customer_id: str) -> Reader:
+    """The reader of an email to ``customer_id``, whether or not the customer is known."""
+    row = uow.session.execute(
+        select(customer_replica).where(customer_replica.c.id == customer_id)
+    ).first()
+    return reader(uow, row)
+
+
+def known_invoices(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The invoices among ``ids`` seen so far, by id, as their replicas last heard."""
+    rows = uow.session.execute(
+        select(invoice_replica.c.id, invoice_replica.c.snapshot).where(
+            invoice_replica.c.id.in_(ids)
+        )
+    )
+    return {row.id: dict(row.snapshot) for row in rows}
+
+
+def invoices(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The invoices ``ids`` by id, as their replicas last heard; NotYetKnown for one not
+    seen yet."""
+    found = known_invoices(uow, ids)
+    for invoice_id in ids:
+        if invoice_id not in found:
+            raise NotYetKnown(f"invoice {invoice_id} not seen yet")
+    return found
+
+
+def current_policy(uow: UnitOfWork) -> list[Level]:
+    """The reminder levels in order: the defaults until a policy is set."""
+    rows = uow.session.execute(select(PolicyLevel).order_by(PolicyLevel.level)).scalars().all()
+    if not rows:
+        return [Level(*level) for level in DEFAULT_POLICY]
+    return [Level(row.level, row.days_after_due, row.template) for row in rows]
+
+
+def last_reminders(uow: UnitOfWork) -> dict[str, tuple[int, dt.date]]:
+    """Per invoice, the highest reminder level sent and the business day of the run that
+    sent it (the day it was queued for reminders from before that was recorded)."""
+    rows = uow.session.execute(
+        select(
+            Notification.invoice_id,
+            Notification.level,
+            Notification.business_date,
+            Notification.created_at,
+        ).where(Notification.kind == "reminder")
+    ).all()
+    last: dict[str, tuple[int, dt.date]] = {}
+    for invoice_id, level, business_date, created_at in rows:
+        if invoice_id is None or level is None:
+            continue
+        if level > last.get(invoice_id, (0, dt.date.min))[0]:
+            last[invoice_id] = (level, business_date or created_at.date())
+    return last
+
+
+def remindable_invoices(uow: UnitOfWork) -> Sequence[Row[Any]]:
+    """The open invoices with a due date whose customer takes reminders, earliest due first:
+    each invoice replica's columns with the customer's ``name``, ``email`` and snapshot (as
+    ``customer``)."""
+    return uow.session.execute(
+        select(
+            invoice_replica,
+            customer_replica.c.name,
+            customer_replica.c.email,
+            customer_replica.c.snapshot.label("customer"),
+        )
+        .join(customer_replica, customer_replica.c.id == invoice_replica.c.customer_id)
+        .where(
+            invoice_replica.c.status.in_(OPEN_STATUSES),
+            invoice_replica.c.due_date.is_not(None),
+            customer_replica.c.reminders_enabled.is_(True),
+        )
+        .order_by(invoice_replica.c.due_date)
+    ).all()
+
+
+def notifications(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> list[Notification]:
+    """The notifications ``ids``."""
+    stmt = select(Notification).where(Notification.id.in_(list(ids)))
+    return list(uow.session.execute(stmt).scalars())
