@@ -10,11 +10,7 @@ from sqlalchemy import JSON, BigInteger, Date, Integer, String, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, new_metadata, platform_tables
-from shared.money import display_price, from_fixed
 from shared.replicas import customer_replica_table
-
-PRICE_PLACES = 4  # unit prices: up to 4 decimals, stored as integers of 1/10,000
-PERCENT_PLACES = 2  # discounts and tax rates: up to 2 decimals, stored as 1/100 percent
 
 
 class Base(DeclarativeBase):
@@ -30,7 +26,7 @@ class Item(Base):
 
     sku: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    unit_price_fixed: Mapped[int] = mapped_column(BigInteger)
+    unit_price_fixed: Mapped[int] = mapped_column(BigInteger)  # 1/10,000 (domain.PRICE_PLACES)
     currency: Mapped[str] = mapped_column(String(3))
     tax_code: Mapped[str] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(Integer)
@@ -39,27 +35,12 @@ class Item(Base):
 
     __mapper_args__ = {"version_id_col": version}
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "sku": self.sku,
-            "name": self.name,
-            "unit_price": display_price(
-                from_fixed(self.unit_price_fixed, PRICE_PLACES), self.currency
-            ),
-            "currency": self.currency,
-            "tax_code": self.tax_code,
-            "active": True,
-            "version": self.version,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
-
 
 class TaxRate(Base):
     __tablename__ = "tax_rates"
 
     code: Mapped[str] = mapped_column(String(20), primary_key=True)
-    rate_fixed: Mapped[int] = mapped_column(Integer)
+    rate_fixed: Mapped[int] = mapped_column(Integer)  # 1/100 percent (domain.PERCENT_PLACES)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
@@ -72,7 +53,7 @@ class Contract(Base):
     currency: Mapped[str] = mapped_column(String(3))
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
-    discount_fixed: Mapped[int] = mapped_column(Integer)
+    discount_fixed: Mapped[int] = mapped_column(Integer)  # 1/100 percent
     tax_treatment: Mapped[dict[str, Any]] = mapped_column(JSON)  # {type, rate (str), note}
     prices: Mapped[list[dict[str, str]]] = mapped_column(JSON)  # [{sku, unit_price (str)}]
     status: Mapped[str] = mapped_column(String(20))
@@ -84,23 +65,3 @@ class Contract(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": version}
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "customer_id": self.customer_id,
-            "name": self.name,
-            "currency": self.currency,
-            "valid_from": self.valid_from,
-            "valid_to": self.valid_to,
-            "discount_percent": from_fixed(self.discount_fixed, PERCENT_PLACES),
-            "tax_treatment": dict(self.tax_treatment),
-            "prices": [dict(price) for price in self.prices],
-            "status": self.status,
-            "terminated_on": self.terminated_on,
-            "version": self.version,
-            "created_at": self.created_at,
-            "activated_at": self.activated_at,
-            "terminated_at": self.terminated_at,
-            "updated_at": self.updated_at,
-        }

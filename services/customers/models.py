@@ -21,7 +21,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, new_metadata, platform_tables
-from shared.money import from_minor
 from shared.replicas import company_replica_table
 
 
@@ -71,30 +70,6 @@ class Customer(Base):
         ),
     )
 
-    def snapshot(self) -> dict[str, Any]:
-        """The whole customer (API answers and event data, before serialization)."""
-        return {
-            "id": str(self.id),
-            "number": self.number,
-            "name": self.name,
-            "email": self.email,
-            "phone": self.phone,
-            "billing_address": self.billing_address,
-            "payment_terms": self.payment_terms,
-            "currency": self.currency,
-            "tax_id": self.tax_id,
-            "credit_limit": None
-            if self.credit_limit_minor is None
-            else from_minor(self.credit_limit_minor, self.currency),
-            "reminders_enabled": self.reminders_enabled,
-            "language": self.language,
-            "notes": self.notes,
-            "status": self.status,
-            "version": self.version,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
-
 
 company_replica = company_replica_table(Base.metadata)
 
@@ -117,17 +92,3 @@ class Interaction(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_interactions_timeline", "customer_id", "occurred_at", "id"),)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "customer_id": str(self.customer_id),
-            "channel": self.channel,
-            "direction": self.direction,
-            "subject": self.subject,
-            "body": self.body,
-            "invoice_id": self.invoice_id,
-            "occurred_at": self.occurred_at,
-            "source": self.source,
-            "author": self.author,
-        }

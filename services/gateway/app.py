@@ -12,9 +12,9 @@ import click
 from flask import Flask, Request
 
 from services.gateway import commands, models
-from services.gateway.domain import TokenCache, create_token, create_user, identify_token
 from services.gateway.routing import ApiRouter, HttpBackend, WSGIApp
 from services.gateway.throttle import LoginThrottle
+from services.gateway.tokens import TokenCache, token_identity
 from services.gateway.ui.app import create_ui
 from shared.config import BUSINESS_SERVICES, Settings, load_settings
 from shared.db import Database
@@ -28,22 +28,6 @@ DESCRIPTION = "The public entry: API routing to every service, tokens, staff use
 log = logging.getLogger("tameio")
 
 
-def _token_identity(
-    settings: Settings, db: Database, cache: TokenCache
-) -> Callable[[str], Identity | None]:
-    """Who an API token is (None: nobody), remembered in ``cache`` for a few seconds."""
-
-    def token_identity(token: str) -> Identity | None:
-        known, identity = cache.get(token)
-        if not known:
-            with db.unit_of_work() as uow:
-                identity = identify_token(uow.session, token, settings.bootstrap_token)
-            cache.put(token, identity)
-        return identity
-
-    return token_identity
-
-
 def create_app(
     settings: Settings | None = None,
     db: Database | None = None,
@@ -55,13 +39,11 @@ def create_app(
     db = db or SERVICE.database(settings)
 
     cache = TokenCache(ttl_seconds=10.0)
-    token_identity = _token_identity(settings, db, cache)
+    identify = token_identity(db, settings.bootstrap_token, cache)
 
     def request_identity(req: Request) -> Identity | None:
         scheme, _, token = req.headers.get("Authorization", "").partition(" ")
-        return (
-            token_identity(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        )
+        return identify(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
 
     app = create_base_app(
         settings,
@@ -82,7 +64,7 @@ def create_app(
     router = ApiRouter(
         own,
         backends,
-        token_identity,
+        identify,
         settings.internal_secret,
         throttle=LoginThrottle(db),
         trusted_proxies=settings.trusted_proxies,
@@ -142,7 +124,7 @@ def token_create(role: str, name: str) -> None:
     """Print a new API token (shown only this once)."""
     db = _migrated_db(load_settings("gateway", require_secret=False))
     with db.unit_of_work() as uow:
-        value = create_token(uow.session, name, role)
+        value = commands.create_token(uow.session, name, role)
         uow.commit()
     click.echo(value)
 
@@ -161,7 +143,7 @@ def user_create(email: str, role: str, password: str) -> None:
     db = _migrated_db(load_settings("gateway", require_secret=False))
     with db.unit_of_work() as uow:
         try:
-            created = create_user(uow.session, email, role, password)
+            created = commands.create_user(uow.session, email, role, password)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         uow.commit()

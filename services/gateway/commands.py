@@ -1,4 +1,6 @@
-"""The gateway's use cases for staff: signing in and out, sessions, users and tokens."""
+"""The gateway's use cases: signing in and out, sessions, making and changing staff users,
+making and revoking API tokens, and the first start. Each works in the caller's session,
+which commits."""
 
 from __future__ import annotations
 
@@ -15,17 +17,20 @@ from services.gateway.domain import (
     ACCOUNT_WINDOW,
     CLIENT_WINDOW,
     Throttle,
+    check_new_token,
+    check_new_user,
     check_password,
-    create_token,
-    create_user,
+    check_role,
     hash_password,
     needs_rehash,
+    new_token,
     password_matches,
     sign_in_throttle,
     token_hash,
 )
 from services.gateway.models import ApiToken, LoginFailure, UiSession, User
-from shared.web.auth import ROLES
+from shared.clock import utcnow
+from shared.roles import ROLES
 
 SESSION_IDLE = dt.timedelta(hours=12)
 SESSION_TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -138,8 +143,20 @@ def set_language(session: Session, user_id: uuid.UUID, language: str | None) -> 
 # -- administration -----------------------------------------------------------------------
 
 
-def list_users(session: Session) -> list[User]:
-    return list(session.execute(select(User).order_by(User.email)).scalars())
+def create_user(session: Session, email: str, role: str, password: str) -> User:
+    """Store a staff user with an argon2 hash; ValueError if the input or email is taken."""
+    email = check_new_user(email, role, password)
+    if session.execute(select(User).where(User.email == email)).first():
+        raise ValueError(f"a user {email} exists already")
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        role=role,
+        password_hash=hash_password(password),
+        created_at=utcnow(),
+    )
+    session.add(user)
+    return user
 
 
 def change_user(
@@ -158,8 +175,7 @@ def change_user(
     if user is None:
         raise LookupError(str(user_id))
     if role is not None:
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        check_role(role)
         user.role = role
     if disabled is not None:
         user.disabled_at = now if disabled else None
@@ -171,18 +187,21 @@ def change_user(
     return user
 
 
-def count_admins(session: Session) -> int:
-    return int(
-        session.execute(
-            select(func.count())
-            .select_from(User)
-            .where(User.role == "admin", User.disabled_at.is_(None))
-        ).scalar_one()
+def create_token(session: Session, name: str, role: str) -> str:
+    """Store a new token for ``role`` and return it (the only time it is visible);
+    ValueError for a bad role or an empty name."""
+    name = check_new_token(name, role)
+    token = new_token()
+    session.add(
+        ApiToken(
+            id=uuid.uuid4(),
+            name=name,
+            role=role,
+            token_hash=token_hash(token),
+            created_at=utcnow(),
+        )
     )
-
-
-def list_tokens(session: Session) -> list[ApiToken]:
-    return list(session.execute(select(ApiToken).order_by(ApiToken.created_at.desc())).scalars())
+    return token
 
 
 def revoke_token(session: Session, token_id: uuid.UUID, now: dt.datetime) -> str:

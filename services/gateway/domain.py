@@ -1,26 +1,19 @@
-"""Tokens and users: creating them and checking a presented bearer token."""
+"""The gateway's rules with no I/O: what makes a valid token, user and password, how
+passwords and tokens are hashed, and the throttle for repeated wrong passwords."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import hashlib
-import hmac
 import secrets
-import threading
-import time
-import uuid
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from services.gateway.models import ApiToken, User
-from shared.clock import utcnow
-from shared.web.auth import ROLES, Identity
+from shared.roles import ROLES
 
 TOKEN_PREFIX = "tmo_"
 
@@ -29,23 +22,23 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, name: str, role: str) -> str:
-    """Store a new token for ``role`` and return it (the only time it is visible)."""
+def check_role(role: str) -> None:
+    """ValueError unless ``role`` is one of the roles (viewer, clerk, admin)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+
+
+def check_new_token(name: str, role: str) -> str:
+    """The name of a token about to be made, trimmed; ValueError saying what is wrong."""
+    check_role(role)
     if not name.strip():
         raise ValueError("a token needs a name")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(
-        ApiToken(
-            id=uuid.uuid4(),
-            name=name.strip(),
-            role=role,
-            token_hash=token_hash(token),
-            created_at=utcnow(),
-        )
-    )
-    return token
+    return name.strip()
+
+
+def new_token() -> str:
+    """A new API token: the prefix and 32 random bytes (stored only as its hash)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 _hasher = PasswordHasher()
@@ -79,8 +72,7 @@ def needs_rehash(stored_hash: str) -> bool:
 
 def check_new_user(email: str, role: str, password: str) -> str:
     """The normalized email of a user about to be created; ValueError saying what is wrong."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    check_role(role)
     if "@" not in email:
         raise ValueError(f"{email!r} is not an email address")
     check_password(password)
@@ -90,66 +82,6 @@ def check_new_user(email: str, role: str, password: str) -> str:
 def check_password(password: str) -> None:
     if len(password) < 8:
         raise ValueError("the password needs at least 8 characters")
-
-
-def create_user(session: Session, email: str, role: str, password: str) -> User:
-    """Store a staff user with an argon2 hash; ValueError if the input or email is taken."""
-    email = check_new_user(email, role, password)
-    if session.execute(select(User).where(User.email == email)).first():
-        raise ValueError(f"a user {email} exists already")
-    user = User(
-        id=uuid.uuid4(),
-        email=email,
-        role=role,
-        password_hash=hash_password(password),
-        created_at=utcnow(),
-    )
-    session.add(user)
-    return user
-
-
-class TokenCache:
-    """Recently checked tokens (valid or not) for a few seconds: one lookup per token per
-    TTL instead of one per request. A revoked token stops working within the TTL."""
-
-    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
-        self.ttl = ttl_seconds
-        self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, Identity | None]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, token: str) -> tuple[bool, Identity | None]:
-        key = token_hash(token)
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is None or entry[0] < time.monotonic():
-            return False, None
-        return True, entry[1]
-
-    def put(self, token: str, identity: Identity | None) -> None:
-        with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[token_hash(token)] = (time.monotonic() + self.ttl, identity)
-
-    def forget(self, hashed: str) -> None:
-        """Drop a token (by its SHA-256) at once, e.g. when it was revoked here."""
-        with self._lock:
-            self._entries.pop(hashed, None)
-
-
-def identify_token(session: Session, token: str, bootstrap_token: str | None) -> Identity | None:
-    """The identity a bearer token stands for, or None."""
-    if bootstrap_token and hmac.compare_digest(token.encode(), bootstrap_token.encode()):
-        return Identity(subject="bootstrap", role="admin")
-    row = session.execute(
-        select(ApiToken).where(
-            ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        return None
-    return Identity(subject=f"token:{row.name}", role=row.role)
 
 
 # -- sign-in throttling -------------------------------------------------------------------

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 from flask import g
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from shared.roles import ROLES
 from shared.web.problems import Problem
 
-ROLES = ("viewer", "clerk", "admin")
 IDENTITY_HEADER = "X-Tameio-Identity"
 IDENTITY_TTL_SECONDS = 300
 

@@ -8,7 +8,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from services.gateway.app import create_app as create_gateway
-from services.gateway.domain import create_token
+from services.gateway.commands import create_token
 from services.gateway.routing import HttpBackend
 from shared.web.auth import IDENTITY_HEADER, Identity, sign_identity
 from tests.support.realmode import free_port

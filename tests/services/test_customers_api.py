@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.customers import api as customers_api
+from services.customers import commands as customers_commands
 from services.customers.models import Customer, Interaction
 from shared.web.auth import IDENTITY_HEADER, Identity, sign_identity
 from tests.support.harness import SECRET, ServiceUnderTest, SignedClient
@@ -844,7 +844,7 @@ def test_a_nul_character_in_an_interaction_is_422_not_500(customers, clerk):
 def test_an_interaction_can_be_logged_on_29_february(clerk, monkeypatch):
     customer = create(clerk)
     leap_day = dt.datetime(2028, 2, 29, 9, 30, tzinfo=dt.UTC)
-    monkeypatch.setattr(customers_api, "utcnow", lambda: leap_day)
+    monkeypatch.setattr(customers_commands, "utcnow", lambda: leap_day)
 
     answer = log(clerk, customer["id"])
 

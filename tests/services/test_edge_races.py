@@ -94,7 +94,7 @@ def test_a_conflict_that_persists_is_503_with_retry_after(service_factory, monke
         tries.append(1)
         raise OperationalError("INSERT ...", {}, _Deadlock("deadlock detected"))
 
-    monkeypatch.setattr("services.customers.api.search_text", always_deadlocked)
+    monkeypatch.setattr("services.customers.commands.search_text", always_deadlocked)
 
     answer = customers.client("clerk").post("/customers", json={"name": "Acme"})
 

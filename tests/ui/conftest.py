@@ -72,7 +72,7 @@ def _tameio(data_dir: Path, *args: str) -> None:
 
 def add_user(data_dir: Path, email: str, password: str, role: str) -> None:
     """A staff user written straight to the gateway database (faster than the command)."""
-    from services.gateway.domain import create_user
+    from services.gateway.commands import create_user
     from services.gateway.models import Base
     from shared.db import Database
 

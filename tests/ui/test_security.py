@@ -171,6 +171,9 @@ def test_pages_that_need_a_service_that_is_down_say_so_and_come_back_with_it(new
         expect(page.locator(".banner.down")).to_have_text(
             re.compile(r"The billing service is not answering right now\..*Try again in a moment\.")
         )
+        # Nothing is below it: the banner says the page needs the service.
+        expect(page.locator(".banner.down")).to_contain_text("This page cannot be shown without it")
+        expect(page.locator(".banner.down")).not_to_contain_text("missing below")
         expect(page.locator("#try-again")).to_be_visible()
         assert "Traceback" not in page.content()
         shot(page, "en-21-billing-down")
@@ -179,6 +182,7 @@ def test_pages_that_need_a_service_that_is_down_say_so_and_come_back_with_it(new
         page.goto(f"/customers/{customer['id']}")
         expect(page.locator("h1")).to_have_text("Still Here Ltd")
         expect(page.locator(".banner.down")).to_contain_text("billing")
+        expect(page.locator(".banner.down")).to_contain_text("What depends on it is missing below")
         expect(page.locator("#transactions")).to_contain_text("Not available right now.")
         shot(page, "en-22-customer-billing-down")
 
@@ -198,6 +202,7 @@ def test_pages_that_need_a_service_that_is_down_say_so_and_come_back_with_it(new
         greek.goto("/invoices/")
         expect(greek.locator("h1")).to_have_text("Η υπηρεσία δεν είναι διαθέσιμη")
         expect(greek.locator(".banner.down")).to_contain_text("τιμολόγησης")
+        expect(greek.locator(".banner.down")).to_contain_text("δεν μπορεί να εμφανιστεί")
         shot(greek, "el-21-billing-down")
 
         # Back: "Try again" brings the page, with nothing stale on it.

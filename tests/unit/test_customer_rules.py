@@ -1,12 +1,24 @@
-"""Customer rules with no I/O: payment terms, customer numbers, search normalization."""
+"""Customer rules with no I/O: payment terms, customer numbers, search normalization, what a
+change stores, and how a notification reads in the communication history."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.customers.domain import customer_number, search_key, search_text
+from services.customers.domain import (
+    address,
+    customer_number,
+    notification_body,
+    notification_ref,
+    search_key,
+    search_text,
+    stored_changes,
+)
+from shared.money import MoneyError
 from shared.terms import PaymentTerms, parse_terms
 
 
@@ -117,3 +129,75 @@ def test_search_text_without_email_still_finds_name_and_number() -> None:
 
     assert search_key("cafe nero") in text
     assert search_key("C-000008") in text
+
+
+def test_an_address_is_stored_with_every_key_and_nothing_else() -> None:
+    given_address = {"line1": "Odos 1", "country": "GR", "colour": "blue"}
+
+    assert address(given_address) == {
+        "line1": "Odos 1",
+        "line2": None,
+        "city": None,
+        "postal_code": None,
+        "region": None,
+        "country": "GR",
+    }
+    assert address(None) is None
+
+
+def test_a_change_stores_trimmed_names_and_the_limit_in_minor_units() -> None:
+    changes = stored_changes(
+        {"name": "  Acme  ", "credit_limit": Decimal("1500.50"), "notes": None}, "EUR", None
+    )
+
+    assert changes == {"name": "Acme", "credit_limit_minor": 150050, "notes": None}
+
+
+def test_removing_the_limit_stores_none() -> None:
+    assert stored_changes({"credit_limit": None}, "EUR", 100) == {"credit_limit_minor": None}
+
+
+def test_a_new_currency_re_expresses_the_limit_kept() -> None:
+    assert stored_changes({"currency": "EUR"}, "JPY", 1500) == {
+        "currency": "EUR",
+        "credit_limit_minor": 150000,
+    }
+    assert stored_changes({"currency": "USD"}, "EUR", None) == {"currency": "USD"}
+
+
+def test_a_limit_given_with_a_new_currency_is_in_the_new_one() -> None:
+    changes = stored_changes({"currency": "JPY", "credit_limit": Decimal(900)}, "EUR", 150000)
+
+    assert changes == {"currency": "JPY", "credit_limit_minor": 900}
+
+
+def test_a_limit_that_does_not_fit_the_currency_is_refused() -> None:
+    with pytest.raises(MoneyError):
+        stored_changes({"currency": "JPY"}, "EUR", 150050)  # 1500.50 is not whole yen
+    with pytest.raises(MoneyError):
+        stored_changes({"credit_limit": Decimal("1.005")}, "EUR", None)
+
+
+@given(
+    limit=st.integers(min_value=0, max_value=10**12),
+    currency=st.sampled_from(["EUR", "USD", "GBP"]),
+    other=st.sampled_from(["EUR", "USD", "GBP", "CHF"]),
+)
+def test_a_limit_kept_between_two_decimal_currencies_keeps_its_amount(
+    limit: int, currency: str, other: str
+) -> None:
+    assert stored_changes({"currency": other}, currency, limit)["credit_limit_minor"] == limit
+
+
+def test_each_notification_and_outcome_is_logged_once() -> None:
+    assert notification_ref("n1", failed=False) == "notification:n1:sent"
+    assert notification_ref("n1", failed=True) == "notification:n1:failed"
+
+
+def test_a_failed_delivery_says_so_before_the_text() -> None:
+    assert notification_body("Dear Acme", None, failed=False) == "Dear Acme"
+    assert notification_body(None, "ignored", failed=False) == ""
+    assert notification_body("Dear Acme", "mailbox full", failed=True) == (
+        "Delivery failed: mailbox full\n\nDear Acme"
+    )
+    assert notification_body(None, None, failed=True) == "Delivery failed: unknown error\n\n"

@@ -1,13 +1,14 @@
 """The house has no arrow back up: cli.py and registry.py import the services, a service
 imports only itself and shared/, shared/ imports no service, and no two project modules
 import each other even through a chain (imports inside functions count too, so hiding a
-cycle in a function body does not pass)."""
+cycle in a function body does not pass). A service's domain.py reaches no database, web,
+broker or network module, even through the modules it imports."""
 
 from __future__ import annotations
 
 import ast
 
-from tests.support.codebase import PACKAGES, cycles, import_graph, project_modules
+from tests.support.codebase import PACKAGES, Module, cycles, import_graph, project_modules
 
 # The modules that assemble the suite: they may import every service.
 ASSEMBLERS = {"services", "services.cli", "services.registry", "services.demo", "services.welcome"}
@@ -76,3 +77,44 @@ def test_no_project_module_is_imported_inside_a_function():
 def test_cli_reaches_the_services_only_through_the_registry():
     services = {t for t in import_graph()["services.cli"] if service_of(t) is not None}
     assert services == {"services.registry", "services.welcome", "services.demo"}
+
+
+# What a domain.py may not reach, directly or through the project modules it imports: the
+# database, the web, the broker, the network.
+IMPURE = ("sqlalchemy", "flask", "flask_smorest", "kombu", "urllib3", "requests", "smtplib")
+IMPURE_PROJECT = ("shared.db", "shared.web", "shared.messaging", "shared.replicas")
+
+
+def reached_from(module: str) -> set[str]:
+    graph, seen, todo = import_graph(), set(), [module]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(graph.get(name, ()))
+    return seen
+
+
+def outside_imports(module: Module) -> set[str]:
+    names = set()
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names - set(PACKAGES)
+
+
+def test_every_domain_module_is_pure():
+    modules = project_modules()
+    domains = [name for name in modules if name.endswith(".domain")]
+    assert {"services.gateway.domain", "services.billing.domain"} <= set(domains)
+    impure = {
+        domain: sorted(
+            {m for m in reached if m.startswith(IMPURE_PROJECT) or m.endswith(".models")}
+            | {i for m in reached for i in outside_imports(modules[m]) if i in IMPURE}
+        )
+        for domain in domains
+        for reached in [reached_from(domain)]
+    }
+    assert {d: found for d, found in impure.items() if found} == {}

@@ -1,16 +1,24 @@
-"""Staff sign-in rules: argon2 passwords and the throttle for repeated wrong passwords."""
+"""The gateway's rules: argon2 passwords, the throttle for repeated wrong passwords, and
+what makes a valid role, token and new user."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from werkzeug.security import generate_password_hash
 
 from services.gateway.domain import (
+    TOKEN_PREFIX,
+    check_new_token,
+    check_new_user,
+    check_role,
     hash_password,
     needs_rehash,
+    new_token,
     password_matches,
     sign_in_throttle,
+    token_hash,
 )
 
 NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
@@ -55,3 +63,35 @@ def test_the_eleventh_failure_from_one_client_within_a_minute_is_refused():
     assert not verdict.allowed and verdict.reason == "client"
     assert 1 <= verdict.retry_after <= 60
     assert sign_in_throttle([], [ago(61)] * 10, NOW).allowed
+
+
+def test_only_the_three_roles_exist():
+    for role in ("viewer", "clerk", "admin"):
+        check_role(role)
+    with pytest.raises(ValueError, match="role must be one of viewer, clerk, admin"):
+        check_role("owner")
+
+
+def test_a_token_needs_a_name_and_a_role():
+    assert check_new_token("  accounting ", "clerk") == "accounting"
+    with pytest.raises(ValueError, match="a token needs a name"):
+        check_new_token("   ", "clerk")
+    with pytest.raises(ValueError, match="role must be one of"):
+        check_new_token("accounting", "root")
+
+
+def test_new_tokens_carry_the_prefix_and_differ_and_are_stored_as_sha256():
+    first, second = new_token(), new_token()
+    assert first.startswith(TOKEN_PREFIX) and len(first) == len(TOKEN_PREFIX) + 43
+    assert first != second
+    assert token_hash(first) != token_hash(second) and len(token_hash(first)) == 64
+
+
+def test_a_new_user_needs_an_email_a_role_and_eight_characters():
+    assert check_new_user(" Ana@Example.COM ", "admin", "12345678") == "ana@example.com"
+    with pytest.raises(ValueError, match="is not an email address"):
+        check_new_user("ana", "admin", "12345678")
+    with pytest.raises(ValueError, match="at least 8 characters"):
+        check_new_user("ana@example.com", "admin", "1234567")
+    with pytest.raises(ValueError, match="role must be one of"):
+        check_new_user("ana@example.com", "boss", "12345678")

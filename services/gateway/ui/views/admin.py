@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from services.gateway import commands, domain
+from services.gateway import commands, queries
 from services.gateway.ui import security
 from services.gateway.ui.client import ApiError
 from services.gateway.ui.formatting import parse_amount
@@ -21,7 +21,7 @@ from services.gateway.ui.security import requires_role
 from services.gateway.ui.views.common import form_errors, section
 from services.gateway.ui.views.home import customer_names
 from shared.clock import utcnow
-from shared.web.auth import ROLES
+from shared.roles import ROLES
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -49,7 +49,7 @@ def users() -> ResponseReturnValue:
         values = dict(request.form)
         try:
             with ui_db().unit_of_work() as uow:
-                domain.create_user(
+                commands.create_user(
                     uow.session,
                     request.form.get("email", ""),
                     request.form.get("role", ""),
@@ -64,7 +64,7 @@ def users() -> ResponseReturnValue:
     with ui_db().unit_of_work() as uow:
         rows = [
             {"id": u.id, "email": u.email, "role": u.role, "disabled": u.disabled_at is not None}
-            for u in commands.list_users(uow.session)
+            for u in queries.list_users(uow.session)
         ]
     page = render("admin/users.html", users=rows, roles=ROLES, values=values, errors=errors)
     if errors:
@@ -104,7 +104,7 @@ def tokens() -> ResponseReturnValue:
     if request.method == "POST":
         try:
             with ui_db().unit_of_work() as uow:
-                made = domain.create_token(
+                made = commands.create_token(
                     uow.session, request.form.get("name", ""), request.form.get("role", "")
                 )
                 uow.commit()
@@ -123,7 +123,7 @@ def tokens() -> ResponseReturnValue:
                 "created_at": t.created_at,
                 "revoked_at": t.revoked_at,
             }
-            for t in commands.list_tokens(uow.session)
+            for t in queries.list_tokens(uow.session)
         ]
     page = render("admin/tokens.html", tokens=rows, roles=ROLES, errors=errors)
     if errors:

@@ -63,6 +63,7 @@ STATUS_NAMES = {
     "sending": _l("sending"),
     "sent": _l("sent"),
     "failed": _l("failed"),
+    "cancelled": _l("cancelled"),
     "activated": _l("active"),
     "terminated": _l("terminated"),
     "disabled": _l("disabled"),
