@@ -76,6 +76,7 @@ EL = {
     "Communication history": "Ιστορικό επικοινωνίας",
     "Company name": "Επωνυμία",
     "Company profile": "Στοιχεία εταιρείας",
+    "Someone saved the profile just now: check it and save again.": "Κάποιος αποθήκευσε τα στοιχεία μόλις τώρα: ελέγξτε τα και αποθηκεύστε ξανά.",
     "Company profile saved. New documents and emails show it.": "Τα στοιχεία της εταιρείας αποθηκεύτηκαν. Τα νέα παραστατικά και μηνύματα τα εμφανίζουν.",
     "Conflict": "Σύγκρουση αλλαγών",
     "Contract": "Σύμβαση",

@@ -215,7 +215,8 @@ def company() -> ResponseReturnValue:
     """The seller on every document and email. ``PUT /company`` replaces the whole profile,
     so before saving the page checks that nobody saved it since the form was shown: if
     someone did, their changes are kept unless this user changed the same field, and when
-    both did, the page shows both and asks again (decision in docs/decisions.md)."""
+    both did, the page shows both and asks again (decision in docs/decisions.md). The save
+    carries ``If-Match``, so one made in the last moment is refused, not overwritten."""
     saved = api().get("billing", "/company")
     current = _company_values(saved)
     if request.method == "GET":
@@ -241,8 +242,12 @@ def company() -> ResponseReturnValue:
         before, version = current, str(saved["version"])
     if not conflict:
         try:
-            api().put("billing", "/company", _company_body(typed))
+            body = _company_body(typed)
+            api().put("billing", "/company", body, headers={"If-Match": str(saved["version"])})
         except ApiError as error:
+            if error.status == 409:  # saved by someone else in the last moment: show theirs
+                flash(_("Someone saved the profile just now: check it and save again."), "error")
+                return redirect(url_for("admin.company"))
             errors = _company_errors(error)
         else:
             flash(_("Company profile saved. New documents and emails show it."), "ok")
