@@ -35,6 +35,10 @@ class ServiceDefinition:
     # transaction (decision 34): latency traded for fewer transactions, commits and relay
     # rounds per event. TAMEIO_CONSUMER_LINGER_SECONDS overrides it.
     consumer_linger: float = 0.2
+    # The consuming services whose queues this service's money-moving creates feed: while
+    # one of them is deeper than TAMEIO_BACKPRESSURE_DEPTH those creates answer 503
+    # (shared/messaging/backpressure.py; the views carry @backpressured).
+    backpressure: Sequence[str] = ()
 
     @property
     def queue(self) -> QueueSpec:
@@ -68,4 +72,5 @@ class ServiceDefinition:
             jobs=self.jobs,
             loops=self.loops,
             consumer_linger=self.consumer_linger,
+            backpressure=self.backpressure,
         )

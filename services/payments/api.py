@@ -26,6 +26,7 @@ from shared.clock import today, utcnow
 from shared.db import UnitOfWork
 from shared.money import MoneyError, from_minor, to_minor
 from shared.web.auth import requires
+from shared.web.backpressure import backpressured
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.lists import keyset_page, list_response, page_of
@@ -76,6 +77,7 @@ def _payment(uow: UnitOfWork, payment_id: uuid.UUID, *, for_update: bool = False
 @requires("clerk")
 @blp.arguments(PaymentCreateSchema)
 @blp.response(201, PaymentSchema)
+@backpressured
 def record_payment(body: dict[str, Any]) -> Any:
     """Record money received, optionally pointed at invoices; billing applies it. To mark an
     invoice paid, record its amount due against it. Honours Idempotency-Key."""
@@ -175,6 +177,7 @@ def get_payment(payment_id: uuid.UUID) -> Any:
 @requires("admin")
 @blp.arguments(ReverseSchema)
 @blp.response(200, PaymentSchema)
+@backpressured
 def reverse_payment(body: dict[str, Any], payment_id: uuid.UUID) -> Any:
     """A bounced cheque or a chargeback: billing removes everything this payment paid. A
     stale ``If-Match`` is 409."""
@@ -224,6 +227,7 @@ def available_credit(uow: UnitOfWork, customer_id: str) -> int:
 @requires("admin")
 @blp.arguments(RefundCreateSchema)
 @blp.response(201, RefundSchema)
+@backpressured
 def issue_refund(body: dict[str, Any]) -> Any:
     """Pay account credit back; more than the customer's available credit is 409."""
     with unit_of_work() as uow:
