@@ -1,6 +1,8 @@
 """Where the CPU of the payment flow goes, per process: py-spy samples every process of a
 real-mode suite while payments arrive at a steady rate, then prints, for each process, its
 share of the samples and the libraries and functions that take them (own time, ranked).
+Only threads holding the GIL are sampled (``--gil``): Python's own CPU, not waits on the
+database or the broker (those show as PostgreSQL's and RabbitMQ's CPU in the bench).
 
 Needs py-spy (`.venv/bin/pip install py-spy`) and permission to trace the suite's processes
 (same user, ptrace allowed). Run: `.venv/bin/python tests/load/profile_payment_flow.py
@@ -118,7 +120,8 @@ def main() -> None:
             subprocess.Popen(
                 [
                     *(spy, "record", "--pid", str(pid), "--duration", str(int(args.seconds))),
-                    *("--rate", "100", "--format", "raw", "--nonblocking"),
+                    *("--rate", "100", "--format", "raw", "--nonblocking", "--gil"),
+                    "--full-filenames",
                     *("--output", str(out / f"{pid}.txt")),
                 ],
                 stdout=subprocess.DEVNULL,
