@@ -13,12 +13,14 @@ depths, so there are never readings and never a 503 for this reason.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Integer, MetaData, Select, String, Table, bindparam, select
 
 from shared.clock import utcnow
 from shared.db import Database, UTCDateTime, insert_for
@@ -59,14 +61,20 @@ def deepest_fresh_reading(db: Database, now: dt.datetime | None = None) -> Readi
         return None
     since = (now or utcnow()) - FRESH_FOR
     with db.engine.connect() as conn:
-        row = conn.execute(
-            select(table.c.queue, table.c.depth, table.c.read_at)
-            .where(table.c.read_at >= since)
-            .order_by(table.c.depth.desc())
-            .limit(1)
-        ).first()
+        row = conn.execute(_deepest_since(table), {"since": since}).first()
         conn.rollback()
     return None if row is None else Reading(row.queue, row.depth, row.read_at)
+
+
+@functools.cache
+def _deepest_since(table: Table) -> Select[Any]:
+    """Built once per table: every money-moving create may run it."""
+    return (
+        select(table.c.queue, table.c.depth, table.c.read_at)
+        .where(table.c.read_at >= bindparam("since", type_=table.c.read_at.type))
+        .order_by(table.c.depth.desc())
+        .limit(1)
+    )
 
 
 class DepthGauge(BrokerLink):
