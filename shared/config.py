@@ -64,8 +64,8 @@ class Settings:
     trusted_proxies: int = 0
     # Money-moving creates answer 503 while a fresh reading of a consuming queue they feed
     # is deeper than this (messages ready); the worker reads the depths this often.
-    backpressure_depth: int = 200
-    backpressure_poll_seconds: float = 2.0
+    backpressure_depth: int = 100
+    backpressure_poll_seconds: float = 1.0
 
     @property
     def tls(self) -> bool:
@@ -244,6 +244,6 @@ def load_settings(
         declare_topology=_bool(env, "TAMEIO_DECLARE_TOPOLOGY", True),
         public_url=public_url.rstrip("/") if public_url else None,
         trusted_proxies=int(proxies),
-        backpressure_depth=_positive_int(env, "TAMEIO_BACKPRESSURE_DEPTH", 200),
-        backpressure_poll_seconds=_float(env, "TAMEIO_BACKPRESSURE_POLL_SECONDS", 2.0),
+        backpressure_depth=_positive_int(env, "TAMEIO_BACKPRESSURE_DEPTH", 100),
+        backpressure_poll_seconds=_float(env, "TAMEIO_BACKPRESSURE_POLL_SECONDS", 1.0),
     )

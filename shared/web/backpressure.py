@@ -22,7 +22,7 @@ from shared.web.openapi import BACKPRESSURE_MARKER
 from shared.web.problems import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
-CACHE_SECONDS = 1.0  # a busy web process reads the table at most once a second
+CACHE_SECONDS = 0.5  # a busy web process reads the table at most twice a second
 
 
 class ReadingCache:
