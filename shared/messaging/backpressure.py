@@ -82,7 +82,7 @@ class DepthGauge(BrokerLink):
     stores them; on any failure it starts over with back-off (the readings age out)."""
 
     def __init__(
-        self, db: Database, broker_url: str, queues: Sequence[str], every: float = 2.0
+        self, db: Database, broker_url: str, queues: Sequence[str], every: float = 1.0
     ) -> None:
         super().__init__(broker_url, f"queue depth gauge {db.service}")
         self.db = db
