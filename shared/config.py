@@ -62,6 +62,10 @@ class Settings:
     public_url: str | None = None
     # How many reverse proxies in front of the gateway append to X-Forwarded-For.
     trusted_proxies: int = 0
+    # Money-moving creates answer 503 while a fresh reading of a consuming queue they feed
+    # is deeper than this (messages ready); the worker reads the depths this often.
+    backpressure_depth: int = 100
+    backpressure_poll_seconds: float = 1.0
 
     @property
     def tls(self) -> bool:
@@ -116,6 +120,15 @@ def _seconds_or_none(env: Mapping[str, str], name: str) -> float | None:
     if value < 0:
         raise ConfigError(f"{name}: must be zero or more, got {raw!r}")
     return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}: must be a whole number of 1 or more, got {raw!r}")
+    return int(raw)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -190,6 +203,8 @@ def load_settings(
         declare_topology=_bool(env, "TAMEIO_DECLARE_TOPOLOGY", True),
         public_url=public_url.rstrip("/") if public_url else None,
         trusted_proxies=proxies,
+        backpressure_depth=_positive_int(env, "TAMEIO_BACKPRESSURE_DEPTH", 100),
+        backpressure_poll_seconds=_float(env, "TAMEIO_BACKPRESSURE_POLL_SECONDS", 1.0),
     )
 
 

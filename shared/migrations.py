@@ -136,3 +136,19 @@ def downgrade_platform_message_bytes() -> None:
         else:
             with op.batch_alter_table(table) as batch:
                 batch.alter_column("body", type_=sa.Text(), existing_nullable=False)
+
+
+def create_queue_depths() -> None:
+    """The worker's readings of the consuming queues a service's money-moving creates feed
+    (backpressure: shared/messaging/backpressure.py)."""
+    op.create_table(
+        "queue_depths",
+        sa.Column("queue", sa.String(200), nullable=False),
+        sa.Column("depth", sa.Integer(), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("queue", name=op.f("pk_queue_depths")),
+    )
+
+
+def drop_queue_depths() -> None:
+    op.drop_table("queue_depths")

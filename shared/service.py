@@ -47,6 +47,10 @@ class ServiceDefinition:
     # Run before the service serves, after migrating: what must exist first (the gateway's
     # first admin). May answer a first API token to show the operator.
     prepare: Callable[[Settings], str | None] | None = None
+    # The consuming services whose queues this service's money-moving creates feed: while
+    # one of them is deeper than TAMEIO_BACKPRESSURE_DEPTH those creates answer 503
+    # (shared/messaging/backpressure.py; the views carry @backpressured).
+    backpressure: Sequence[str] = ()
 
     @property
     def queue(self) -> QueueSpec:
@@ -97,4 +101,5 @@ class ServiceDefinition:
             jobs=self.jobs,
             loops=self.loops,
             consumer_linger=self.consumer_linger,
+            backpressure=self.backpressure,
         )

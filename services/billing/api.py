@@ -40,6 +40,7 @@ from shared.clock import today
 from shared.db import UnitOfWork
 from shared.money import from_minor
 from shared.web.auth import requires
+from shared.web.backpressure import backpressured
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.inputs import job_day
@@ -73,6 +74,7 @@ def _answer(uow: UnitOfWork, invoice: Invoice, status: int = 200) -> Any:
 @requires("clerk")
 @blp.arguments(InvoiceCreateSchema)
 @blp.response(201, InvoiceSchema)
+@backpressured
 def create_invoice(body: dict[str, Any]) -> Any:
     """An invoice auto-filled from the customer (bill-to, currency, due date from terms) and
     priced by the catalog and the customer's contract. Honours Idempotency-Key."""
@@ -90,6 +92,7 @@ def create_invoice(body: dict[str, Any]) -> Any:
 @blp.route("/invoices/<uuid:invoice_id>/issue", methods=["POST"])
 @requires("clerk")
 @blp.response(200, InvoiceSchema)
+@backpressured
 def issue_draft(invoice_id: uuid.UUID) -> Any:
     """A draft is re-priced, dated (today unless it has an issue_date), numbered and posted;
     a stale ``If-Match`` is 409."""
@@ -176,6 +179,7 @@ def get_invoice_pdf(invoice_id: uuid.UUID) -> Any:
 @requires("clerk")
 @blp.arguments(CreditNoteCreateSchema)
 @blp.response(201, CreditNoteSchema)
+@backpressured
 def create_credit_note(body: dict[str, Any]) -> Any:
     """Against an invoice: split over its tax rates pro rata, lowers amount_due (never below
     0), the excess becomes account credit. Standalone: all account credit."""

@@ -18,6 +18,9 @@ SERVICE = ServiceDefinition(
     jobs=jobs.JOBS,
     # On the path from a payment to its balance update: batch only briefly.
     consumer_linger=0.05,
+    # Invoices and credit notes are sent by notifier; payments keeps the invoices and the
+    # credit that payments and refunds are checked against (docs/decisions.md).
+    backpressure=("payments", "notifier"),
 )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import BigId, UTCDateTime, new_metadata, platform_tables
+from shared.messaging.backpressure import queue_depths_table
 from shared.replicas import customer_replica_table
 
 
@@ -33,6 +34,7 @@ class Base(DeclarativeBase):
 
 
 platform = platform_tables(Base.metadata)
+queue_depths = queue_depths_table(Base.metadata)  # what the worker reads for backpressure
 customer_replica = customer_replica_table(Base.metadata)
 
 # Replicas of contracts' data, as snapshots keyed like the source (sequence: newest wins).

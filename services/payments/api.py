@@ -18,6 +18,7 @@ from services.payments.schemas import (
     ReverseSchema,
 )
 from shared.web.auth import requires
+from shared.web.backpressure import backpressured
 from shared.web.blueprint import Blueprint
 from shared.web.context import unit_of_work
 from shared.web.lists import Listing, list_page, page_of
@@ -36,6 +37,7 @@ def _answer(payment: Payment, status: int = 200, headers: dict[str, str] | None 
 @requires("clerk")
 @blp.arguments(PaymentCreateSchema)
 @blp.response(201, PaymentSchema)
+@backpressured
 def record_payment(body: dict[str, Any]) -> Any:
     """Record money received, optionally pointed at invoices; billing applies it. To mark an
     invoice paid, record its amount due against it. Honours Idempotency-Key."""
@@ -80,6 +82,7 @@ def get_payment(payment_id: uuid.UUID) -> Any:
 @requires("admin")
 @blp.arguments(ReverseSchema)
 @blp.response(200, PaymentSchema)
+@backpressured
 def reverse_payment(body: dict[str, Any], payment_id: uuid.UUID) -> Any:
     """A bounced cheque or a chargeback: billing removes everything this payment paid. A
     stale ``If-Match`` is 409."""
@@ -94,6 +97,7 @@ def reverse_payment(body: dict[str, Any], payment_id: uuid.UUID) -> Any:
 @requires("admin")
 @blp.arguments(RefundCreateSchema)
 @blp.response(201, RefundSchema)
+@backpressured
 def issue_refund(body: dict[str, Any]) -> Any:
     """Pay account credit back; more than the customer's available credit is 409."""
     with unit_of_work() as uow:

@@ -17,6 +17,8 @@ SERVICE = ServiceDefinition(
     handlers=handlers.HANDLERS,
     # Staff wait for a payment to show how billing applied it.
     consumer_linger=0.1,
+    # Payments, reversals and refunds are applied by billing.
+    backpressure=("billing",),
 )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, new_metadata, platform_tables
+from shared.messaging.backpressure import queue_depths_table
 from shared.replicas import customer_replica_table, invoice_replica_table
 
 
@@ -32,6 +33,7 @@ class Base(DeclarativeBase):
 
 
 platform = platform_tables(Base.metadata)
+queue_depths = queue_depths_table(Base.metadata)  # what the worker reads for backpressure
 customer_replica = customer_replica_table(Base.metadata)
 invoice_replica = invoice_replica_table(Base.metadata)
 credit_replica = Table(

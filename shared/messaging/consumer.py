@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kombu import Consumer, Message
 from marshmallow import ValidationError
@@ -42,6 +42,26 @@ log = logging.getLogger(__name__)
 Handler = Callable[[UnitOfWork, Event], None]
 WILDCARD = "#"
 ENVELOPE = EnvelopeSchema()
+H = TypeVar("H", bound=Handler)
+
+
+def handles_versions(*versions: int) -> Callable[[H], H]:
+    """Say which versions of its event type a handler was written for (default: 1 only).
+
+    Another version of that type (a slimmer one published side by side, or a newer one
+    this service does not know yet) is acked and ignored, never handed to the handler and
+    never parked (CONTRACT round 2, "Events")."""
+
+    def mark(handler: H) -> H:
+        handler.event_versions = frozenset(versions)  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
+def versions_of(handler: Handler) -> frozenset[int]:
+    versions: frozenset[int] = getattr(handler, "event_versions", frozenset({1}))
+    return versions
 
 
 class Outcome(enum.Enum):
@@ -112,7 +132,12 @@ class EventProcessor:
             raise _Park(f"invalid envelope: {exc.messages}") from None
         event_type, version = envelope["type"], envelope["version"]
         try:
-            data = load_data(event_type, version, envelope["data"])
+            if event_type in self.handlers and version not in versions_of(
+                self.handlers[event_type]
+            ):
+                data = dict(envelope["data"])  # a version it does not handle: ignored, acked
+            else:
+                data = load_data(event_type, version, envelope["data"])
         except UnknownEvent as exc:
             if WILDCARD in self.handlers and event_type not in self.handlers:
                 data = dict(envelope["data"])  # a wildcard consumer keeps what it cannot read
@@ -136,8 +161,13 @@ class EventProcessor:
             raw_data=envelope["data"],
         )
 
-    def handler_for(self, event_type: str) -> Handler | None:
-        return self.handlers.get(event_type) or self.handlers.get(WILDCARD)
+    def handler_for(self, event: Event) -> Handler | None:
+        """The handler of ``event``; None if it is ignored: a type this service does not
+        handle, or a version of a handled type its handler was not written for."""
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            return self.handlers.get(WILDCARD)
+        return handler if event.version in versions_of(handler) else None
 
     # -- processing -----------------------------------------------------------------------
 
@@ -210,7 +240,7 @@ class EventProcessor:
         if not events:
             return outcomes
         with self.db.unit_of_work() as uow:
-            handled = [i for i, e in enumerate(events) if self.handler_for(e.type) is not None]
+            handled = [i for i, e in enumerate(events) if self.handler_for(e) is not None]
             first_seen: dict[str, int] = {}
             for i in handled:
                 first_seen.setdefault(events[i].id, i)
@@ -235,7 +265,7 @@ class EventProcessor:
         return {str(event_id) for event_id in uow.session.execute(stmt, rows).scalars()}
 
     def _run_handler(self, uow: UnitOfWork, event: Event) -> None:
-        handler = self.handler_for(event.type)
+        handler = self.handler_for(event)
         assert handler is not None
         token = set_trace(
             Trace(
@@ -250,7 +280,7 @@ class EventProcessor:
             reset_trace(token)
 
     def _apply(self, event: Event, retry_id: int | None) -> Outcome:
-        handler = self.handler_for(event.type)
+        handler = self.handler_for(event)
         tables = self.db.tables
         with self.db.unit_of_work() as uow:
             if retry_id is not None and not self._claim_retry(uow, retry_id):

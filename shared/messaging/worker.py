@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db import Database, insert_for, next_counter
+from shared.messaging.backpressure import DepthGauge
 from shared.messaging.consumer import EventProcessor, Handler, QueueConsumer
 from shared.messaging.link import FailureLog
 from shared.messaging.relay import Relay
@@ -66,6 +67,7 @@ class Worker:
         jobs: Sequence[Job] = (),
         loops: Sequence[Loop] = (),
         consumer_linger: float = 0.0,
+        backpressure: Sequence[str] = (),
     ) -> None:
         self.settings = settings
         self.db = db
@@ -98,6 +100,12 @@ class Worker:
                 if settings.consumer_linger_seconds is None
                 else settings.consumer_linger_seconds,
             )
+        # Embedded mode reads no depths: one process, no queue to fall behind in on its own.
+        self.gauge: DepthGauge | None = None
+        if backpressure and not settings.embedded:
+            self.gauge = DepthGauge.for_services(
+                db, settings.broker_url, topology, backpressure, settings.backpressure_poll_seconds
+            )
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -108,6 +116,8 @@ class Worker:
         ]
         if self.consumer is not None:
             parts += [("consumer", self.consumer.run), ("retries", self._run_retries)]
+        if self.gauge is not None:
+            parts.append(("depths", self.gauge.run))
         if self.jobs:
             parts.append(("jobs", self._run_jobs))
         for loop in self.loops:

@@ -38,6 +38,21 @@ ERRORS: dict[int, tuple[str, str]] = {
     503: ("Unavailable", "A dependency is down or busy; try again (Retry-After when known)."),
     504: ("GatewayTimeout", "The service did not answer the gateway in time."),
 }
+# Where a money-moving create may also refuse for backpressure (shared/web/backpressure.py).
+BACKPRESSURE_MARKER = "x-backpressure"
+BACKPRESSURE = "Busy"
+BACKPRESSURE_RESPONSE: dict[str, Any] = {
+    "description": "A dependency is down or busy, or a consuming queue this request feeds is "
+    "deeper than TAMEIO_BACKPRESSURE_DEPTH (backpressure): nothing was recorded; try again "
+    "after Retry-After seconds with the same Idempotency-Key.",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 CSV_CONTENT = {
     "schema": {"type": "string", "description": "UTF-8 CSV; nested fields as dotted columns"}
 }
@@ -124,6 +139,9 @@ def finish(spec: dict[str, Any]) -> dict[str, Any]:
             secured = bool(operation.get("security", default_security))
             for code in error_codes(method, secured=secured, has_path_id="{" in path):
                 responses[str(code)] = {"$ref": f"#/components/responses/{ERRORS[code][0]}"}
+            if operation.pop(BACKPRESSURE_MARKER, False):
+                components["responses"][BACKPRESSURE] = BACKPRESSURE_RESPONSE
+                responses["503"] = {"$ref": f"#/components/responses/{BACKPRESSURE}"}
             responses["default"] = {"$ref": "#/components/responses/Problem"}
             operation["responses"] = responses
     return document
