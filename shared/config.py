@@ -58,6 +58,8 @@ class Settings:
     # False: the broker's definitions are loaded by ops and a service's user may not declare
     # anything, so workers only check (passively) that the exchange and queues exist.
     declare_topology: bool = True
+    # Publish the older version of an event beside its slimmer successor (decision 81).
+    legacy_event_versions: bool = True
     # Where clients reach the suite; https turns on HSTS and Secure cookies.
     public_url: str | None = None
     # How many reverse proxies in front of the gateway append to X-Forwarded-For.
@@ -201,6 +203,7 @@ def load_settings(
         admin_email=env.get("TAMEIO_ADMIN_EMAIL") or None,
         admin_password=env.get("TAMEIO_ADMIN_PASSWORD") or None,
         declare_topology=_bool(env, "TAMEIO_DECLARE_TOPOLOGY", True),
+        legacy_event_versions=_bool(env, "TAMEIO_LEGACY_EVENT_VERSIONS", True),
         public_url=public_url.rstrip("/") if public_url else None,
         trusted_proxies=proxies,
         backpressure_depth=_positive_int(env, "TAMEIO_BACKPRESSURE_DEPTH", 100),

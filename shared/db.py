@@ -82,8 +82,19 @@ def make_engine(url: str, **options: Any) -> Engine:
 class Database:
     """One service's database: the engine, its platform tables and the relay wake-up signal."""
 
-    def __init__(self, service: str, url: str, metadata: MetaData, **engine_options: Any) -> None:
+    def __init__(
+        self,
+        service: str,
+        url: str,
+        metadata: MetaData,
+        *,
+        legacy_event_versions: bool = True,
+        **engine_options: Any,
+    ) -> None:
         self.service = service
+        # Whether to publish an event's older version beside its successor (the setting
+        # TAMEIO_LEGACY_EVENT_VERSIONS); the commands that publish both ask.
+        self.legacy_event_versions = legacy_event_versions
         self.url = url
         self.metadata = metadata
         self.tables = platform_tables(metadata)

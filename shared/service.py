@@ -60,7 +60,12 @@ class ServiceDefinition:
         return load_settings(self.name)
 
     def database(self, settings: Settings) -> Database:
-        return Database(self.name, settings.database_url, self.metadata)
+        return Database(
+            self.name,
+            settings.database_url,
+            self.metadata,
+            legacy_event_versions=settings.legacy_event_versions,
+        )
 
     def migrate(self, settings: Settings) -> None:
         upgrade(settings.database_url, self.migrations_dir)

@@ -104,14 +104,25 @@ def emit_invoice_change(
     credit_note_id: str | None = None,
 ) -> None:
     """billing.invoice.updated, and .paid / .partially_paid when that is what changed."""
-    uow.session.flush()
-    uow.emit("billing.invoice.updated", str(invoice.id), queries.invoice_view(uow, invoice, day))
+    emit_invoice_updated(uow, invoice, day)
     if invoice.status in ("paid", "partially_paid"):
         uow.emit(
             f"billing.invoice.{invoice.status}",
             str(invoice.id),
             events.invoice_settlement(invoice, day, payment_id, credit_note_id),
         )
+
+
+def emit_invoice_updated(uow: UnitOfWork, invoice: Invoice, day: dt.date) -> None:
+    """billing.invoice.updated version 2, and version 1 (with every payment applied, read
+    here) while the legacy versions are published."""
+    uow.session.flush()
+    subject = str(invoice.id)
+    uow.emit(
+        "billing.invoice.updated", subject, events.invoice_snapshot_v2(invoice, day), version=2
+    )
+    if uow.db.legacy_event_versions:
+        uow.emit("billing.invoice.updated", subject, queries.invoice_view(uow, invoice, day))
 
 
 def emit_balance(
@@ -520,7 +531,7 @@ def void_invoice(
     invoice.voided_at = invoice.updated_at = utcnow()
     uow.session.flush()
     uow.emit("billing.invoice.voided", str(invoice.id), events.invoice_voided(invoice, reason, day))
-    uow.emit("billing.invoice.updated", str(invoice.id), queries.invoice_view(uow, invoice, day))
+    emit_invoice_updated(uow, invoice, day)
     if was_issued:
         account = lock_account(uow, invoice.customer_id, invoice.currency)
         post(

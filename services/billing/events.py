@@ -72,6 +72,14 @@ def invoice_snapshot(
     }
 
 
+def invoice_snapshot_v2(invoice: Invoice, as_of: dt.date) -> dict[str, Any]:
+    """billing.invoice.updated version 2: the snapshot without the payments applied, so it
+    does not grow with the invoice's history (decision 81)."""
+    snapshot = invoice_snapshot(invoice, (), as_of)
+    del snapshot["payments"]
+    return snapshot
+
+
 def invoice_settlement(
     invoice: Invoice, day: dt.date, payment_id: str | None, credit_note_id: str | None
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from services.notifier import commands
 from services.notifier.models import company_replica, customer_replica, invoice_replica
 from shared.db import UnitOfWork
 from shared.messaging import Event
+from shared.messaging.consumer import handles_versions
 from shared.replicas import (
     company_replica_handler,
     customer_replica_handlers,
@@ -43,7 +44,8 @@ HANDLERS = {
     **customer_replica_handlers(customer_replica),
     "billing.company.updated": company_replica_handler(company_replica),
     "billing.invoice.issued": invoice_issued,
-    "billing.invoice.updated": invoice_changed,
+    # Version 2 has no list of payments, which notifier never reads (decision 81).
+    "billing.invoice.updated": handles_versions(1, 2)(invoice_replica_handler(invoice_replica)),
     "billing.payment.applied": payment_applied,
     "billing.payment.unapplied": payment_unapplied,
     "billing.credit_note.issued": credit_note_issued,

@@ -8,6 +8,7 @@ from services.payments.domain import reported_allocations
 from services.payments.models import customer_replica, invoice_replica
 from shared.db import UnitOfWork
 from shared.messaging import Event
+from shared.messaging.consumer import handles_versions
 from shared.replicas import customer_replica_handlers, invoice_replica_handler
 
 
@@ -38,7 +39,8 @@ def balance_changed(uow: UnitOfWork, event: Event) -> None:
 HANDLERS = {
     **customer_replica_handlers(customer_replica),
     "billing.invoice.issued": invoice_replica_handler(invoice_replica),
-    "billing.invoice.updated": invoice_replica_handler(invoice_replica),
+    # Version 2 has no list of payments, which the replica never reads (decision 81).
+    "billing.invoice.updated": handles_versions(1, 2)(invoice_replica_handler(invoice_replica)),
     "billing.payment.applied": payment_applied,
     "billing.payment.unapplied": payment_unapplied,
     "billing.account.balance_changed": balance_changed,

@@ -74,6 +74,18 @@ class InvoiceSnapshot(EventData):
     updated_at = Timestamp(allow_none=True)
 
 
+@event(
+    "billing.invoice.updated",
+    version=2,
+    summary="The whole invoice after a change to its amounts or status, without the list of "
+    "payments applied to it (version 1 carries it, so it grows with every partial payment; "
+    "GET /invoices/{id} answers it): the same size however long its history.",
+)
+class InvoiceSnapshotV2(InvoiceSnapshot):
+    class Meta(EventData.Meta):
+        exclude = ("payments",)
+
+
 @event("billing.invoice.issued", summary="An invoice was issued: the whole invoice, numbered.")
 class InvoiceIssued(InvoiceSnapshot):
     number = fields.String(required=True)
