@@ -197,10 +197,15 @@ def log_notification(
 def note_document(uow: UnitOfWork, customer_id: object, what: str) -> None:
     """An invoice, credit note or payment (``what``) exists for the customer: its currency
     is now fixed."""
-    key = _known_customer(uow, customer_id, what)
-    uow.session.execute(
-        update(Customer)
-        .where(Customer.id == key, Customer.has_documents.is_(False))
-        .values(has_documents=True)
-        .execution_options(synchronize_session=False)
-    )
+    key = uuid.UUID(str(customer_id))
+    # One light read per event (not the whole customer), and a write only the first time.
+    known = uow.session.execute(select(Customer.has_documents).where(Customer.id == key)).first()
+    if known is None:
+        raise BadEvent(f"{what} names unknown customer {key}")
+    if not known.has_documents:
+        uow.session.execute(
+            update(Customer)
+            .where(Customer.id == key, Customer.has_documents.is_(False))
+            .values(has_documents=True)
+            .execution_options(synchronize_session=False)
+        )
