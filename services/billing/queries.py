@@ -27,16 +27,14 @@ from shared.db import UnitOfWork
 from shared.money import from_minor
 from shared.replicas import COMPANY
 from shared.web.lists import keyset_page
+from shared.web.lookups import one_or_404
 from shared.web.problems import invalid, not_found
 
 
 def invoice(uow: UnitOfWork, invoice_id: uuid.UUID, *, for_update: bool = False) -> Invoice:
     """The invoice, or 404."""
     stmt = select(Invoice).where(Invoice.id == invoice_id)
-    found = uow.session.execute(stmt.with_for_update() if for_update else stmt).scalar_one_or_none()
-    if found is None:
-        raise not_found(f"invoice {invoice_id}")
-    return found
+    return one_or_404(uow, stmt, f"invoice {invoice_id}", for_update=for_update)
 
 
 def customer_invoices(

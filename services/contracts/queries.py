@@ -18,8 +18,8 @@ from shared.db import UnitOfWork
 from shared.money import display_price, from_fixed
 from shared.pricing import DEFAULT_TAX_RATES, CatalogItem, LineRequest, PricingError, price_lines
 from shared.pricing import Contract as PricingContract
-from shared.web.lookups import replica_customer
-from shared.web.problems import Problem, not_found
+from shared.web.lookups import one_or_404, replica_customer
+from shared.web.problems import Problem
 
 CENT = Decimal("0.01")  # percentages are shown with two decimals
 
@@ -27,19 +27,13 @@ CENT = Decimal("0.01")  # percentages are shown with two decimals
 def item(uow: UnitOfWork, sku: str, *, for_update: bool = False) -> Item:
     """The item, or 404."""
     stmt = select(Item).where(Item.sku == sku)
-    found = uow.session.execute(stmt.with_for_update() if for_update else stmt).scalar_one_or_none()
-    if found is None:
-        raise not_found(f"item {sku}")
-    return found
+    return one_or_404(uow, stmt, f"item {sku}", for_update=for_update)
 
 
 def contract(uow: UnitOfWork, contract_id: uuid.UUID, *, for_update: bool = False) -> Contract:
     """The contract, or 404."""
     stmt = select(Contract).where(Contract.id == contract_id)
-    found = uow.session.execute(stmt.with_for_update() if for_update else stmt).scalar_one_or_none()
-    if found is None:
-        raise not_found(f"contract {contract_id}")
-    return found
+    return one_or_404(uow, stmt, f"contract {contract_id}", for_update=for_update)
 
 
 def customer(uow: UnitOfWork, customer_id: uuid.UUID) -> Any:

@@ -12,16 +12,13 @@ from services.customers import events
 from services.customers.models import Customer, Interaction, company_replica
 from shared.db import UnitOfWork
 from shared.replicas import company_profile
-from shared.web.problems import not_found
+from shared.web.lookups import one_or_404
 
 
 def customer(uow: UnitOfWork, customer_id: uuid.UUID, *, for_update: bool = False) -> Customer:
     """The customer, or 404."""
     stmt = select(Customer).where(Customer.id == customer_id)
-    found = uow.session.execute(stmt.with_for_update() if for_update else stmt).scalar_one_or_none()
-    if found is None:
-        raise not_found(f"customer {customer_id}")
-    return found
+    return one_or_404(uow, stmt, f"customer {customer_id}", for_update=for_update)
 
 
 def customer_view(row: Customer) -> dict[str, Any]:

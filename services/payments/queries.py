@@ -12,16 +12,13 @@ from services.payments.domain import refundable
 from services.payments.models import Payment, Refund, credit_replica
 from shared.db import UnitOfWork
 from shared.money import from_minor
-from shared.web.problems import not_found
+from shared.web.lookups import one_or_404
 
 
 def payment(uow: UnitOfWork, payment_id: uuid.UUID, *, for_update: bool = False) -> Payment:
     """The payment, or 404."""
     stmt = select(Payment).where(Payment.id == payment_id)
-    found = uow.session.execute(stmt.with_for_update() if for_update else stmt).scalar_one_or_none()
-    if found is None:
-        raise not_found(f"payment {payment_id}")
-    return found
+    return one_or_404(uow, stmt, f"payment {payment_id}", for_update=for_update)
 
 
 def payment_view(row: Payment) -> dict[str, Any]:

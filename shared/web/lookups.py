@@ -5,13 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, select
 
 from shared.db import UnitOfWork
 from shared.replicas import apply_snapshot, customer_values, invoice_values
 from shared.web.client import ServiceClient, ServiceUnavailable
 from shared.web.context import service_context
 from shared.web.problems import Problem, invalid, not_found
+
+
+def one_or_404(uow: UnitOfWork, stmt: Select[Any], what: str, *, for_update: bool = False) -> Any:
+    """The one row ``stmt`` selects (locked for this transaction if ``for_update``), or 404
+    naming ``what``."""
+    found = uow.session.execute(stmt.with_for_update() if for_update else stmt).scalar_one_or_none()
+    if found is None:
+        raise not_found(what)
+    return found
 
 
 def fetch_owned(service: str, path: str) -> dict[str, Any] | None:
