@@ -21,10 +21,11 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from shared.clock import utcnow
 from shared.db import Database
+from shared.messaging.backpressure import TABLE as DEPTHS_TABLE
 
 
 class MessagingCollector(Collector):
@@ -50,6 +51,7 @@ class MessagingCollector(Collector):
                     select(func.count()).select_from(tables.retries)
                 ).scalar_one()
                 status = conn.execute(select(tables.worker_status)).first()
+                depths = _depth_readings(self.db, conn)
         except Exception:
             up.add_metric([], 0)
             yield up
@@ -74,6 +76,36 @@ class MessagingCollector(Collector):
         )
         if status is not None:
             yield from _worker_metrics(status)
+        yield from _depth_metrics(depths)
+
+
+def _depth_readings(db: Database, conn: Connection) -> list[Any]:
+    """The worker's last readings of the queues backpressure watches (none if it keeps none)."""
+    table = db.metadata.tables.get(DEPTHS_TABLE)
+    return [] if table is None else list(conn.execute(select(table)))
+
+
+def _depth_metrics(readings: list[Any]) -> Iterator[Any]:
+    """Each watched queue's depth as last read, and the reading's age (over 30 s: ignored)."""
+    if not readings:
+        return
+    depth = GaugeMetricFamily(
+        "tameio_backpressure_queue_depth",
+        "Ready messages in a queue this service's money-moving creates feed, as last read",
+        labels=["queue"],
+    )
+    age = GaugeMetricFamily(
+        "tameio_backpressure_reading_age_seconds",
+        "Age of that reading (backpressure ignores one older than 30 s)",
+        labels=["queue"],
+    )
+    now = utcnow()
+    for row in readings:
+        read_at = row.read_at if row.read_at.tzinfo else row.read_at.replace(tzinfo=now.tzinfo)
+        depth.add_metric([row.queue], row.depth)
+        age.add_metric([row.queue], max((now - read_at).total_seconds(), 0.0))
+    yield depth
+    yield age
 
 
 def _worker_metrics(status: Any) -> Iterator[Any]:

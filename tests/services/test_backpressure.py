@@ -53,6 +53,10 @@ def test_a_fresh_reading_over_the_bound_refuses_creates_and_stale_or_shallow_one
     assert payments.post_refund(customer, "1.00").status_code == 503
     assert payments.payment_rows() == [], "nothing was recorded"
 
+    metrics = payments.sut.app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'tameio_backpressure_queue_depth{queue="billing.events"} 101.0' in metrics
+    assert 'tameio_backpressure_reading_age_seconds{queue="billing.events"}' in metrics
+
     reading(5000, age=31)  # from before the broker went away: ignored
     assert payments.post_payment(customer, "10.00").status_code == 201
     reading(100, age=1)  # at the bound, not over it
