@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.gateway.domain import token_hash
@@ -29,17 +29,6 @@ def identify_token(session: Session, token: str, bootstrap_token: str | None) ->
 
 def list_users(session: Session) -> list[User]:
     return list(session.execute(select(User).order_by(User.email)).scalars())
-
-
-def count_admins(session: Session) -> int:
-    """Admins who can still sign in."""
-    return int(
-        session.execute(
-            select(func.count())
-            .select_from(User)
-            .where(User.role == "admin", User.disabled_at.is_(None))
-        ).scalar_one()
-    )
 
 
 def list_tokens(session: Session) -> list[ApiToken]:

@@ -56,16 +56,31 @@ def web(url_a: str, port: str) -> None:
 
 
 def relay(url_a: str, broker: str, exchange_name: str) -> None:
+    relay_outbox(
+        create_engine(url_a),
+        broker,
+        exchange_name,
+        "ceiling_outbox",
+        PENDING,
+        key=lambda _row: "op",
+    )
+
+
+def relay_outbox(
+    engine: Any, broker: str, exchange_name: str, channel_name: str, pending_rows: Any, *, key: Any
+) -> None:
+    """Publish what ``pending_rows`` selects from the outbox (each to routing key
+    ``key(row)``) with confirms per batch, mark it published, and wait on ``channel_name``'s
+    NOTIFY when nothing is pending: the relay of the one-hop and same-shape ceilings."""
     import psycopg
     from kombu import Connection, Exchange, Producer
 
-    engine = create_engine(url_a)
     exchange = Exchange(exchange_name, type="topic", durable=True)
     url = engine.url
     listener = psycopg.connect(
         host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
     )
-    listener.execute("LISTEN ceiling_outbox")
+    listener.execute(f"LISTEN {channel_name}")
     with Connection(broker) as conn:
         channel = conn.channel()
         exchange(channel).declare()
@@ -81,7 +96,7 @@ def relay(url_a: str, broker: str, exchange_name: str) -> None:
         producer = Producer(channel, exchange=exchange, auto_declare=False)
         while True:
             with engine.connect() as db:
-                rows = db.execute(PENDING).all()
+                rows = db.execute(pending_rows).all()
             if not rows:
                 for _ in listener.notifies(timeout=0.5, stop_after=1):
                     pass
@@ -89,7 +104,7 @@ def relay(url_a: str, broker: str, exchange_name: str) -> None:
             for row in rows:
                 producer.publish(
                     row.payload.encode(),
-                    routing_key="op",
+                    routing_key=key(row),
                     content_type="application/json",
                     delivery_mode=2,
                 )

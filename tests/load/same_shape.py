@@ -107,53 +107,20 @@ def web(config: dict[str, Any]) -> None:
 
 
 def relay(config: dict[str, Any]) -> None:
-    import psycopg
-    from kombu import Connection, Exchange, Producer
+    from tests.load.ceiling_child import relay_outbox
 
-    engine = create_engine(config["db"])
-    exchange = Exchange(config["exchange"], type="topic", durable=True)
-    url = engine.url
-    listener = psycopg.connect(
-        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
-    )
-    listener.execute("LISTEN same_shape")
     pending_rows = text(
         "SELECT id, key, payload FROM outbox WHERE published IS NULL ORDER BY id LIMIT 500"
     )
-    mark = text("UPDATE outbox SET published = now() WHERE id = ANY(:ids)")
-    with Connection(config["broker"]) as conn:
-        channel = conn.channel()
-        exchange(channel).declare()
-        channel.confirm_select()
-        pending: set[int] = set()
-        tag = 0
-
-        def ack(delivery_tag: int, multiple: bool) -> None:
-            done = [t for t in pending if t <= delivery_tag] if multiple else [delivery_tag]
-            pending.difference_update(done)
-
-        channel.events["basic_ack"].add(ack)
-        producer = Producer(channel, exchange=exchange, auto_declare=False)
-        while True:
-            with engine.connect() as db:
-                rows = db.execute(pending_rows).all()
-            if not rows:
-                for _ in listener.notifies(timeout=0.5, stop_after=1):
-                    pass
-                continue
-            for row in rows:
-                producer.publish(
-                    row.payload.encode(),
-                    routing_key=row.key,
-                    content_type="application/json",
-                    delivery_mode=2,
-                )
-                tag += 1
-                pending.add(tag)
-            while pending:
-                conn.drain_events(timeout=10)
-            with engine.begin() as db:
-                db.execute(mark, {"ids": [row.id for row in rows]})
+    engine = create_engine(config["db"])
+    relay_outbox(
+        engine,
+        config["broker"],
+        config["exchange"],
+        "same_shape",
+        pending_rows,
+        key=lambda r: r.key,
+    )
 
 
 def consumer(config: dict[str, Any]) -> None:
@@ -333,11 +300,11 @@ def measure_same_shape(
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))  # the relay borrows the one-hop ceiling's
     role, raw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "{}"
     if role in {"proxy", "web", "relay", "consumer"}:
         {"proxy": proxy, "web": web, "relay": relay, "consumer": consumer}[role](json.loads(raw))
     else:
-        sys.path.insert(0, str(ROOT))
         from tests.support.realmode import BROKER, DATABASE
 
         publishes, deliveries = int(sys.argv[1]), int(sys.argv[2])
