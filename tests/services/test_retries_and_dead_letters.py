@@ -49,7 +49,9 @@ def test_event_about_something_not_yet_known_is_retried_with_growing_delay_then_
     handler = FailsFirst(
         2, lambda: NotYetKnown("its contract is not here yet"), apply_customer_snapshot
     )
-    processor = EventProcessor(billing.db, {CREATED: handler}, base_delay=0.2)
+    # one second: long enough that the checks below finish before the first retry falls due,
+    # even on a busy machine (0.2 s was not)
+    processor = EventProcessor(billing.db, {CREATED: handler}, base_delay=1.0)
 
     assert processor.process(body_of(event)) is Outcome.RETRY
     (first,) = retry_rows(billing)
@@ -72,7 +74,7 @@ def test_event_about_something_not_yet_known_is_retried_with_growing_delay_then_
     assert second.due_at - second_attempt_at > first_delay  # the delay grows
     assert replica(billing, customer_id) is None
 
-    wait_until(lambda: processor.run_due_retries() == 1, timeout=3, what="the retry fell due")
+    wait_until(lambda: processor.run_due_retries() == 1, timeout=5, what="the retry fell due")
 
     assert handler.calls == 3
     assert processor.counts[Outcome.RETRY] == 2
