@@ -250,6 +250,12 @@ def test_poison_is_parked_with_its_error_and_never_blocks_or_loops(service_facto
     assert replica(billing, customer_id).name == "Valid Ltd"
     for sut in (reporting, billing):
         wait_until(lambda s=sut: len(dead_letter_rows(s)) == 2, timeout=2, what="both parked")
+        # an outcome is counted just after its commit
+        wait_until(
+            lambda s=sut: sum(s.worker.processor.counts.values()) >= 3,
+            timeout=2,
+            what="all three outcomes counted",
+        )
     settled = {
         sut.settings.service: dict(sut.worker.processor.counts) for sut in (reporting, billing)
     }
@@ -304,6 +310,13 @@ def test_well_formed_event_with_an_overlong_type_is_settled_once_not_requeued_in
         return applied + dead == 1
 
     wait_until(settled, timeout=3, what="the overlong-type event to be applied or parked")
-    settled_counts = dict(reporting.worker.processor.counts)
+    # the worker counts an outcome just after its commit, so wait for both to be counted
+    processor = reporting.worker.processor
+    wait_until(
+        lambda: processor.counts[Outcome.APPLIED] + processor.counts[Outcome.PARKED] >= 2,
+        timeout=3,
+        what="both outcomes counted",
+    )
+    settled_counts = dict(processor.counts)
     time.sleep(1.5)
     assert reporting.worker.processor.counts == settled_counts  # nothing redelivered
