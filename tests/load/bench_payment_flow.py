@@ -516,6 +516,43 @@ def history_cost(
         )
 
 
+def cpu_at(
+    suite: RealSuite,
+    customers: list[str],
+    updates: BalanceUpdates,
+    meter: CpuMeter,
+    args: argparse.Namespace,
+) -> None:
+    """CPU per payment by process, messages per payment and 201 -> balance updated latency
+    at one paced rate: the quick figure to compare one change against the one before it."""
+    rng = random.Random(7)
+    paced(suite.base, lambda _n: payment(rng.choice(customers)), 5.0, 3.0)  # warm up
+    time.sleep(2.0)
+    published0, delivered0 = messages(suite)
+    meter.start()
+    sent = paced(suite.base, lambda _n: payment(rng.choice(customers)), args.only_cpu, args.seconds)
+    time.sleep(1.0)
+    meter.stop()
+    settle(suite, updates, sent, limit=60)
+    published1, delivered1 = messages(suite)
+    paid = len(sent.accepted)
+    print_cpu(
+        f"CPU per payment at {args.only_cpu:g}/s, by process", meter.used, paid, args.seconds + 1
+    )
+    print(
+        f"  per payment: {(published1 - published0) / max(paid, 1):.1f} events published, "
+        f"{(delivered1 - delivered0) / max(paid, 1):.1f} deliveries handled"
+    )
+    latencies = [
+        (updates.arrived[r] - at) * 1000 for r, at in sent.accepted.items() if r in updates.arrived
+    ]
+    print(
+        f"  201 -> balance updated: p50 {percentile(latencies, 0.5):.0f} ms   "
+        f"p99 {percentile(latencies, 0.99):.0f} ms   (n={len(latencies)} of "
+        f"{len(sent.accepted)}, {sent.refused} refused)"
+    )
+
+
 def run_variant(name: str, emails: bool, args: argparse.Namespace) -> Variant:
     variant = Variant(name)
     print(f"== {name}", flush=True)
@@ -531,6 +568,9 @@ def run_variant(name: str, emails: bool, args: argparse.Namespace) -> Variant:
         meter = CpuMeter(suite.process.pid, {smtp.pid: "smtp server (aiosmtpd)"} if smtp else {})
         if args.only_history:
             history_cost(suite, updates, meter, emails, args.history_rate, args.history)
+            return variant
+        if args.only_cpu:
+            cpu_at(suite, customers, updates, meter, args)
             return variant
 
         variant.sustained, accepted = backpressure_episode(
@@ -608,7 +648,22 @@ def main() -> None:
     # behind batches more, which makes each payment cheaper and hides what history costs.
     parser.add_argument("--history-rate", type=float, default=8.0)
     parser.add_argument("--only-history", action="store_true", help="only the history costs")
+    parser.add_argument(
+        "--only-cpu",
+        type=float,
+        metavar="RATE",
+        help="only CPU per payment and latency at this paced rate (add --emails for realistic)",
+    )
+    parser.add_argument("--emails", action="store_true", help="with --only-cpu: realistic")
     args = parser.parse_args()
+    if args.only_cpu:
+        if args.emails:
+            run_variant(
+                "realistic: every customer has an email; notices sent over SMTP", True, args
+            )
+        else:
+            run_variant("customers without email addresses (notices fail at once)", False, args)
+        return
     if args.only_history:
         run_variant("customers without email addresses (notices fail at once)", False, args)
         run_variant("realistic: every customer has an email; notices sent over SMTP", True, args)
