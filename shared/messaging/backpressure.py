@@ -2,7 +2,8 @@
 
 A service whose creates feed other services' queues (payments feeds billing's) names those
 services in its definition. Its worker reads each queue's depth by passive declare every
-``TAMEIO_BACKPRESSURE_POLL_SECONDS`` and stores the reading, with when it was taken, in the
+``TAMEIO_BACKPRESSURE_POLL_SECONDS``, adds the events its own outbox has yet to publish (they
+are headed for those queues), and stores the reading, with when it was taken, in the
 service's own database (``queue_depths``); the web reads it there, so a web process still
 never talks to the broker. A reading older than :data:`FRESH_FOR` counts for nothing: when
 the broker is away no new readings arrive, the old ones age out and the API goes on
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Select, String, Table, bindparam, select
+from sqlalchemy import Column, Integer, MetaData, Select, String, Table, bindparam, func, select
 
 from shared.clock import utcnow
 from shared.db import Database, UTCDateTime, insert_for
@@ -77,6 +78,12 @@ def _deepest_since(table: Table) -> Select[Any]:
     )
 
 
+@functools.cache
+def _unpublished(outbox: Table) -> Select[Any]:
+    """Built once: the gauge runs it every poll (the partial index keeps it cheap)."""
+    return select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+
+
 class DepthGauge(BrokerLink):
     """The worker part that reads the depths of ``queues`` every ``every`` seconds and
     stores them; on any failure it starts over with back-off (the readings age out)."""
@@ -109,14 +116,25 @@ class DepthGauge(BrokerLink):
             self.state = "reading"
             while not stop.is_set():
                 began = time.monotonic()
+                backlog = self.outbox_backlog()
                 self.store(
                     {
-                        name: channel.queue_declare(name, passive=True).message_count
+                        name: channel.queue_declare(name, passive=True).message_count + backlog
                         for name in self.queues
                     }
                 )
                 self.failures.succeeded()
                 stop.wait(max(self.every - (time.monotonic() - began), 0.0))
+
+    def outbox_backlog(self) -> int:
+        """Events this service committed that the relay has yet to publish: they are on their
+        way to the queues it feeds, so they count in each reading (a broker outage stops the
+        readings, so a backlog it causes never turns into 503s)."""
+        outbox = self.db.tables.outbox
+        with self.db.engine.connect() as conn:
+            waiting = conn.execute(_unpublished(outbox)).scalar_one()
+            conn.rollback()
+        return int(waiting)
 
     def store(self, depths: dict[str, int], at: dt.datetime | None = None) -> None:
         """Record one reading per queue, replacing the previous one."""

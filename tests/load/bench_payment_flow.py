@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -365,6 +366,20 @@ def messages(suite: RealSuite) -> tuple[int, int]:
     return published, delivered
 
 
+def messages_by_type(suite: RealSuite) -> Counter[tuple[str, str, str]]:
+    """(published|delivered, service, event type) -> count so far."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for service in BUSINESS_SERVICES:
+        engine = create_engine(suite.database_url(service), poolclass=pool.NullPool)
+        with engine.connect() as conn:
+            for table, kind in (("outbox", "published"), ("inbox", "delivered")):
+                rows = conn.execute(text(f"SELECT event_type, count(*) FROM {table} GROUP BY 1"))
+                for event_type, n in rows:
+                    counts[(kind, service, event_type)] += n
+        engine.dispose()
+    return counts
+
+
 def notices(suite: RealSuite) -> dict[str, int]:
     engine = create_engine(suite.database_url("notifier"), poolclass=pool.NullPool)
     with engine.connect() as conn:
@@ -529,6 +544,7 @@ def cpu_at(
     paced(suite.base, lambda _n: payment(rng.choice(customers)), 5.0, 3.0)  # warm up
     time.sleep(2.0)
     published0, delivered0 = messages(suite)
+    by_type0 = messages_by_type(suite)
     meter.start()
     sent = paced(suite.base, lambda _n: payment(rng.choice(customers)), args.only_cpu, args.seconds)
     time.sleep(1.0)
@@ -543,6 +559,11 @@ def cpu_at(
         f"  per payment: {(published1 - published0) / max(paid, 1):.1f} events published, "
         f"{(delivered1 - delivered0) / max(paid, 1):.1f} deliveries handled"
     )
+    by_type = messages_by_type(suite)
+    by_type.subtract(by_type0)
+    for (kind, service, event_type), n in sorted(by_type.items()):
+        if n:
+            print(f"    {kind:<9} {service:<10} {event_type:<40} {n / max(paid, 1):.2f}")
     latencies = [
         (updates.arrived[r] - at) * 1000 for r, at in sent.accepted.items() if r in updates.arrived
     ]
@@ -571,6 +592,9 @@ def run_variant(name: str, emails: bool, args: argparse.Namespace) -> Variant:
             return variant
         if args.only_cpu:
             cpu_at(suite, customers, updates, meter, args)
+            return variant
+        if args.only_backpressure:
+            backpressure_episode(suite, customers, updates, args.seconds, args.threads)
             return variant
 
         variant.sustained, accepted = backpressure_episode(
@@ -655,8 +679,11 @@ def main() -> None:
         help="only CPU per payment and latency at this paced rate (add --emails for realistic)",
     )
     parser.add_argument("--emails", action="store_true", help="with --only-cpu: realistic")
+    parser.add_argument(
+        "--only-backpressure", action="store_true", help="only the overload episode"
+    )
     args = parser.parse_args()
-    if args.only_cpu:
+    if args.only_cpu or args.only_backpressure:
         if args.emails:
             run_variant(
                 "realistic: every customer has an email; notices sent over SMTP", True, args

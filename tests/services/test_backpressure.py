@@ -98,3 +98,32 @@ def test_the_worker_stores_the_depth_of_the_real_queue_its_creates_feed(service_
     assert "Retry-After" in refused.headers
     with sut.db.engine.connect() as conn:
         assert conn.execute(select(Payment.id)).first() is None
+
+
+def test_events_the_outbox_has_yet_to_publish_count_in_the_reading(service_factory, amqp_url):
+    """They are on their way to the queue; a reading of the queue alone would let the web go
+    on accepting while the relay falls behind."""
+    service_factory("billing")  # its queue exists and stays empty here
+    payments = _payments(service_factory)
+    sut = payments.sut
+    billing_queue = sut.topology.queue_name("billing")
+    gauge = DepthGauge(sut.db, amqp_url, [billing_queue])
+    outbox = sut.db.tables.outbox
+    now = utcnow()
+    with sut.db.engine.begin() as conn:
+        conn.execute(
+            outbox.insert(),
+            [
+                {
+                    "event_id": f"backlog-{n}",
+                    "event_type": "payments.payment.received",
+                    "subject": f"payment-{n}",
+                    "sequence": 1,
+                    "payload": "{}",
+                    "created_at": now,
+                    "published_at": now if n < 3 else None,
+                }
+                for n in range(10)
+            ],
+        )
+    assert gauge.outbox_backlog() == 7  # the three published ones do not count
