@@ -477,17 +477,25 @@ class QueueConsumer(BrokerLink):
         self._from_broker.append(message)
 
     def _drain_batch(self, conn: Any) -> None:
-        """Take what the broker has already sent us (up to ``batch_size``), and what it sends
-        within ``linger`` seconds of the first message."""
-        linger = 0.0 if self.uses_memory_transport else self.linger  # one process: no gain
-        deadline = time.monotonic() + linger if self._received else None
+        """Take what the broker has already sent us (up to ``batch_size``); if that is more
+        than one message, the flow is busy, so also what it sends within ``linger`` seconds.
+
+        A lone message is applied at once: below load, lingering would only add its wait to
+        every message's latency. Once messages queue up (they arrive faster than they are
+        applied one by one), lingering gathers them into fewer, larger transactions."""
+        self._take_waiting(conn, deadline=None)
+        busy = len(self._received) > 1
+        if busy and self.linger > 0 and not self.uses_memory_transport:
+            self._take_waiting(conn, deadline=time.monotonic() + self.linger)
+
+    def _take_waiting(self, conn: Any, deadline: float | None) -> None:
+        """Receive until ``batch_size`` messages are held, or until nothing more is waiting
+        (``deadline`` None) or ``deadline`` has passed."""
         while len(self._received) < self.batch_size:
             before = len(self._received)
             wait = 0.001 if deadline is None else max(deadline - time.monotonic(), 0.001)
             with suppress(socket.timeout, TimeoutError):
                 conn.drain_events(timeout=wait)
-            if deadline is None and self._received:
-                deadline = time.monotonic() + linger
             if len(self._received) == before and (deadline is None or time.monotonic() >= deadline):
                 return
 
@@ -589,8 +597,12 @@ class QueueConsumer(BrokerLink):
                 log.info("consumer %s listening on %s", self.service, queue.name)
                 next_lag_check = 0.0
                 while not stop.is_set():
-                    with suppress(socket.timeout, TimeoutError):
-                        conn.drain_events(timeout=1.0)
+                    # Messages may already be held: delivered while the consumer was being
+                    # set up, or while it waited for the database. Waiting for the next one
+                    # first would hold them back for up to a second.
+                    if not self._received:
+                        with suppress(socket.timeout, TimeoutError):
+                            conn.drain_events(timeout=1.0)
                     self._drain_batch(conn)
                     self._process_received(conn, stop)
                     if not memory:

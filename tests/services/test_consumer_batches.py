@@ -159,22 +159,24 @@ class _BatchSizes(EventProcessor):
         return super().process_batch(bodies)
 
 
-def _consume_three_spread_over(billing, linger: float) -> list[int]:  # type: ignore[no-untyped-def]
-    """Publish three events 150 ms apart to a consumer that lingers ``linger`` seconds; the
-    sizes of the batches it applied them in."""
+def _consume_three(billing, linger: float, waiting: int) -> list[int]:  # type: ignore[no-untyped-def]
+    """Publish ``waiting`` events before a consumer that lingers ``linger`` seconds starts,
+    then the rest of three 150 ms apart; the sizes of the batches it applied them in."""
     processor = _BatchSizes(billing.db, {CREATED: apply_customer_snapshot})
     consumer = QueueConsumer(
         processor, billing.settings.broker_url, billing.topology, "billing", linger=linger
     )
+    events = [created(f"Customer {n}") for n in range(3)]
+    for event in events[:waiting]:
+        publish_raw(billing, body_of(event), CREATED)
     stop = threading.Event()
     thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
     thread.start()
     try:
         wait_until(lambda: consumer.connected, timeout=10)
-        events = [created(f"Customer {n}") for n in range(3)]
-        for event in events:
-            publish_raw(billing, body_of(event), CREATED)
+        for event in events[waiting:]:
             time.sleep(0.15)
+            publish_raw(billing, body_of(event), CREATED)
         wait_until(lambda: count(billing, billing.db.tables.inbox) == 3, timeout=10)
     finally:
         stop.set()
@@ -187,18 +189,23 @@ def _consume_three_spread_over(billing, linger: float) -> list[int]:  # type: ig
     return processor.sizes
 
 
-def test_a_lingering_consumer_applies_messages_arriving_close_together_in_one_batch(
+def test_a_consumer_with_messages_waiting_lingers_to_apply_what_comes_close_after_in_one_batch(
     service_factory,
 ):
     billing = service_factory("billing")
 
-    assert _consume_three_spread_over(billing, linger=1.0) == [3]
+    assert _consume_three(billing, linger=1.0, waiting=2) == [3]
+
+
+def test_a_lone_message_is_applied_at_once_even_by_a_consumer_that_lingers(service_factory):
+    """Below load, lingering would only add to every message's latency."""
+    billing = service_factory("billing")
+
+    assert _consume_three(billing, linger=1.0, waiting=0) == [1, 1, 1]
 
 
 def test_a_consumer_that_does_not_linger_applies_each_message_as_it_comes(service_factory):
     billing = service_factory("billing")
 
-    sizes = _consume_three_spread_over(billing, linger=0.0)
-
-    assert sizes[0] == 1  # not held back for the messages that came after it
-    assert sum(sizes) == 3
+    # what was waiting together, then the one that came after
+    assert _consume_three(billing, linger=0.0, waiting=2) == [2, 1]
