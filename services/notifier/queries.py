@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 
 from services.notifier.domain import DEFAULT_POLICY, OPEN_STATUSES, Level, language_of
 from services.notifier.models import (
@@ -22,7 +22,7 @@ from services.notifier.models import (
 from services.notifier.wording import Reader
 from shared.db import UnitOfWork
 from shared.messaging import NotYetKnown
-from shared.replicas import company_profile
+from shared.replicas import COMPANY, company_profile
 
 
 def company(uow: UnitOfWork) -> dict[str, Any] | None:
@@ -30,14 +30,31 @@ def company(uow: UnitOfWork) -> dict[str, Any] | None:
     return company_profile(uow, company_replica)
 
 
-def customer(uow: UnitOfWork, customer_id: str) -> Any:
-    """The customer's replica row; NotYetKnown before its event has come."""
-    row = uow.session.execute(
-        select(customer_replica).where(customer_replica.c.id == customer_id)
-    ).first()
+# The seller's profile beside a customer row, so that one read gives an email's reader.
+SELLER = select(company_replica.c.snapshot).where(company_replica.c.id == COMPANY).scalar_subquery()
+
+
+RECIPIENT = select(
+    customer_replica.c.id,
+    customer_replica.c.name,
+    customer_replica.c.email,
+    customer_replica.c.snapshot,
+    SELLER.label("company"),
+).where(customer_replica.c.id == bindparam("customer_id"))
+INVOICES = select(invoice_replica.c.id, invoice_replica.c.snapshot).where(
+    invoice_replica.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def recipient(uow: UnitOfWork, customer_id: str) -> tuple[Any, Reader]:
+    """The customer's replica row and who reads an email to them (their name and language,
+    signed by the seller as replicated now), in one read; NotYetKnown before the customer's
+    event has come."""
+    row = uow.session.execute(RECIPIENT, {"customer_id": customer_id}).first()
     if row is None:
         raise NotYetKnown(f"customer {customer_id} not seen yet")
-    return row
+    company = dict(row.company) if row.company is not None else None
+    return row, Reader(row.name, language_of(row.snapshot), company)
 
 
 def reader(uow: UnitOfWork, customer_row: Any | None) -> Reader:
@@ -58,11 +75,7 @@ def reader_of(uow: UnitOfWork, customer_id: str) -> Reader:
 
 def known_invoices(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The invoices among ``ids`` seen so far, by id, as their replicas last heard."""
-    rows = uow.session.execute(
-        select(invoice_replica.c.id, invoice_replica.c.snapshot).where(
-            invoice_replica.c.id.in_(ids)
-        )
-    )
+    rows = uow.session.execute(INVOICES, {"ids": list(ids)})
     return {row.id: dict(row.snapshot) for row in rows}
 
 
