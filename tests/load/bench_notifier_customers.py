@@ -266,7 +266,7 @@ PROFILE: dict[str, str] = {}  # --profile WHAT: the phase whose report starts wi
 def cpu(work: Callable[[], Any], what: str = "") -> float:
     """CPU seconds of ``work()``; profiled into /tmp/bench-notifier.prof if it is the phase
     asked for."""
-    profiler = cProfile.Profile() if what and what == PROFILE.get("phase") else None
+    profiler = cProfile.Profile(time.process_time) if what and what == PROFILE.get("phase") else None
     started = time.process_time()
     if profiler is not None:
         profiler.runcall(work)
