@@ -7,8 +7,9 @@ notifier.notification.sent) after. A crash between the two leaves it ``sending``
 again with the same Message-ID, the only window in which a duplicate email is possible.
 Failures are retried with growing delay, then marked ``failed`` (emitting
 notifier.notification.failed). Just before it is sent an email is written anew from
-billing's figures of that moment (documents.py); while billing cannot answer it waits
-(postponed), and one that should not go after all is withdrawn (``cancelled``).
+billing's figures of that moment (documents.py), and what it said is recorded with the
+outcome; while billing cannot answer it waits (postponed), and one that should not go after
+all is withdrawn (``cancelled``). The emails of a round share one SMTP session.
 """
 
 from __future__ import annotations

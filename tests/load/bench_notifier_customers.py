@@ -264,9 +264,10 @@ PROFILE: dict[str, str] = {}  # --profile WHAT: the phase whose report starts wi
 
 
 def cpu(work: Callable[[], Any], what: str = "") -> float:
-    """CPU seconds of ``work()``; profiled into /tmp/bench-notifier.prof if it is the phase
-    asked for."""
-    profiler = cProfile.Profile(time.process_time) if what and what == PROFILE.get("phase") else None
+    """CPU seconds of ``work()``; profiled (CPU time) into /tmp/bench-notifier.prof if it is
+    the phase asked for."""
+    asked = bool(what) and what == PROFILE.get("phase")
+    profiler = cProfile.Profile(time.process_time) if asked else None
     started = time.process_time()
     if profiler is not None:
         profiler.runcall(work)
