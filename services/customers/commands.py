@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from services.customers import events, queries
 from services.customers.domain import (
@@ -151,47 +151,52 @@ def log_interaction(
     )
 
 
-def _known_customer(uow: UnitOfWork, customer_id: object, what: str) -> uuid.UUID:
-    """Customers owns customers: an event naming one it does not have is bad data."""
-    key = uuid.UUID(str(customer_id))
-    if uow.session.get(Customer, key) is None:
-        raise BadEvent(f"{what} names unknown customer {key}")
-    return key
+INTERACTIONS = cast(Table, Interaction.__table__)
+# The customer a notification names, and whether it is logged already: one read.
+NOTIFICATION_TARGET = select(
+    Customer.id,
+    select(Interaction.id)
+    .where(Interaction.source_ref == bindparam("source_ref"))
+    .scalar_subquery()
+    .label("logged"),
+).where(Customer.id == bindparam("customer_id"))
+LOG_INTERACTION = INTERACTIONS.insert()
+HAS_DOCUMENTS = select(Customer.has_documents).where(Customer.id == bindparam("customer_id"))
 
 
 def log_notification(
     uow: UnitOfWork, notification: Mapping[str, Any], *, failed: bool, reported_at: dt.datetime
 ) -> None:
     """A notification notifier sent (or failed to send), as an outbound interaction of the
-    customer: once per notification and outcome, even if notifier reports it twice."""
-    customer_id = _known_customer(
-        uow, notification["customer_id"], f"notification {notification['id']}"
-    )
+    customer: once per notification and outcome, even if notifier reports it twice.
+    Customers owns customers: a notification naming one it does not have is bad data."""
+    customer_id = uuid.UUID(str(notification["customer_id"]))
     source_ref = notification_ref(notification["id"], failed)
-    if uow.session.execute(
-        select(Interaction.id).where(Interaction.source_ref == source_ref)
-    ).first():
+    target = uow.session.execute(
+        NOTIFICATION_TARGET, {"customer_id": customer_id, "source_ref": source_ref}
+    ).first()
+    if target is None:
+        raise BadEvent(f"notification {notification['id']} names unknown customer {customer_id}")
+    if target.logged is not None:
         return
     body = notification_body(notification.get("body"), notification.get("error"), failed)
-    _log(
-        uow,
-        Interaction(
-            id=uuid.uuid4(),
-            customer_id=customer_id,
-            channel=notification.get("channel") or "email",
-            direction="outbound",
-            subject=notification.get("subject"),
-            body=body,
-            invoice_id=notification.get("invoice_id"),
-            occurred_at=notification.get("sent_at")
-            or notification.get("created_at")
-            or reported_at,
-            source="notifier",
-            author="notifier",
-            source_ref=source_ref,
-            created_at=utcnow(),
-        ),
-    )
+    values = {
+        "id": uuid.uuid4(),
+        "customer_id": customer_id,
+        "channel": notification.get("channel") or "email",
+        "direction": "outbound",
+        "subject": notification.get("subject"),
+        "body": body,
+        "invoice_id": notification.get("invoice_id"),
+        "occurred_at": notification.get("sent_at") or notification.get("created_at") or reported_at,
+        "source": "notifier",
+        "author": "notifier",
+        "source_ref": source_ref,
+        "created_at": utcnow(),
+    }
+    uow.session.execute(LOG_INTERACTION, values)
+    data = events.interaction_logged(Interaction(**values))  # what was written, not loaded
+    uow.emit("customers.interaction.logged", str(values["id"]), data)
 
 
 def note_document(uow: UnitOfWork, customer_id: object, what: str) -> None:
@@ -199,7 +204,7 @@ def note_document(uow: UnitOfWork, customer_id: object, what: str) -> None:
     is now fixed."""
     key = uuid.UUID(str(customer_id))
     # One light read per event (not the whole customer), and a write only the first time.
-    known = uow.session.execute(select(Customer.has_documents).where(Customer.id == key)).first()
+    known = uow.session.execute(HAS_DOCUMENTS, {"customer_id": key}).first()
     if known is None:
         raise BadEvent(f"{what} names unknown customer {key}")
     if not known.has_documents:

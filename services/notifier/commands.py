@@ -6,10 +6,11 @@ the policy it follows. Each runs in the caller's unit of work and writes its eve
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete
 
 from services.notifier import events, queries
 from services.notifier.domain import (
@@ -32,10 +33,11 @@ from services.notifier.wording import (
     write,
 )
 from shared.clock import utcnow
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, insert_for
 from shared.web.problems import invalid
 
 NO_ADDRESS = "the customer has no email address"
+NOTIFICATIONS = cast(Table, Notification.__table__)
 
 
 def queue(
@@ -54,39 +56,46 @@ def queue(
     """Record the ``written`` email for ``cause`` unless one exists (then None). ``facts``:
     what its cause said, to write it again from billing's figures when it is sent. Without
     an address it can never be sent: it is recorded failed at once, in this transaction."""
-    if uow.session.execute(select(Notification.id).where(Notification.cause == cause)).first():
-        return None
     now = utcnow()
-    notification = Notification(
-        id=uuid.uuid4(),
-        cause=cause,
-        kind=written.kind,
-        level=level,
-        channel="email",
-        to=to,
-        subject=written.subject,
-        body=written.text,
-        body_html=written.html,
-        status="queued",
-        invoice_id=invoice_id,
-        customer_id=customer_id,
-        payment_id=payment_id,
-        business_date=business_date,
-        facts=facts,
-        message_id=None,  # given when it is first claimed for sending (delivery.py)
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    if not to:
-        notification.status, notification.error, notification.attempts = "failed", NO_ADDRESS, 1
-    uow.session.add(notification)
-    uow.session.flush()
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "cause": cause,
+        "kind": written.kind,
+        "level": level,
+        "channel": "email",
+        "to": to,
+        "subject": written.subject,
+        "body": written.text,
+        "body_html": written.html,
+        "status": "queued" if to else "failed",
+        "invoice_id": invoice_id,
+        "customer_id": customer_id,
+        "payment_id": payment_id,
+        "business_date": business_date,
+        "facts": facts,
+        "message_id": None,  # given when it is first claimed for sending (delivery.py)
+        "attempts": 0 if to else 1,
+        "next_attempt_at": now,
+        "created_at": now,
+        "error": None if to else NO_ADDRESS,
+        "sent_at": None,
+    }
+    # One statement: the row, unless its cause has one already (then nothing happens).
+    if uow.session.execute(_insert_notification(uow.db.dialect), values).first() is None:
+        return None
+    notification = Notification(**values)  # what the caller and the event see; not loaded
     if not to:
         uow.emit(
             "notifier.notification.failed", str(notification.id), events.notification(notification)
         )
     return notification
+
+
+@functools.cache
+def _insert_notification(dialect: str) -> Any:
+    """INSERT a notification unless its cause has one, built once: building it anew with
+    every row's values cost more than running it."""
+    return insert_for(dialect)(NOTIFICATIONS).on_conflict_do_nothing().returning(NOTIFICATIONS.c.id)
 
 
 # -- the emails events call for -------------------------------------------------------------
@@ -98,12 +107,12 @@ def queue_invoice_email(uow: UnitOfWork, invoice: dict[str, Any]) -> Notificatio
     here is what the invoice said at issue. Nothing for an invoice entered as history."""
     if is_history(invoice):
         return None
-    customer = queries.customer(uow, invoice["customer_id"])
+    customer, reader = queries.recipient(uow, invoice["customer_id"])
     to = (invoice.get("bill_to") or {}).get("email") or customer.email
     return queue(
         uow,
         f"invoice_issued:{invoice['id']}",
-        invoice_email(invoice, queries.reader(uow, customer)),
+        invoice_email(invoice, reader),
         customer_id=customer.id,
         to=to,
         invoice_id=invoice["id"],
@@ -122,8 +131,8 @@ def _queue_notice(
     """Queue one notice of ``kind`` for ``cause`` to the customer ``facts`` name, in their
     language, written from ``facts`` and the invoices as replicated now; ``facts`` are kept
     so that it is written again from billing's figures when it is sent."""
-    customer = queries.customer(uow, facts["customer_id"])
-    written = write(kind, facts, invoices or {}, None, queries.reader(uow, customer))
+    customer, reader = queries.recipient(uow, facts["customer_id"])
+    written = write(kind, facts, invoices or {}, None, reader)
     return queue(
         uow, cause, written, customer_id=customer.id, to=customer.email, facts=facts, **refs
     )

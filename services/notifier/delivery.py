@@ -7,25 +7,29 @@ notifier.notification.sent) after. A crash between the two leaves it ``sending``
 again with the same Message-ID, the only window in which a duplicate email is possible.
 Failures are retried with growing delay, then marked ``failed`` (emitting
 notifier.notification.failed). Just before it is sent an email is written anew from
-billing's figures of that moment (documents.py); while billing cannot answer it waits
-(postponed), and one that should not go after all is withdrawn (``cancelled``).
+billing's figures of that moment (documents.py), and what it said is recorded with the
+outcome; while billing cannot answer it waits (postponed), and one that should not go after
+all is withdrawn (``cancelled``). The emails of a round share one SMTP session.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import smtplib
 import ssl
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import OperationalError
 
 from services.notifier import events, queries
@@ -33,7 +37,7 @@ from services.notifier.commands import NO_ADDRESS
 from services.notifier.documents import DocumentAway, fetch_for
 from services.notifier.domain import retry_delay, status_after_attempt, waiting_delay
 from services.notifier.models import Notification
-from services.notifier.wording import NothingToSay
+from services.notifier.wording import NothingToSay, Reader, Written
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db import Database, UnitOfWork
@@ -49,16 +53,38 @@ SENDER = "Tameio Receivables <receivables@tameio.invalid>"
 class Mailer(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class SmtpMailer:
-    """smtp://user:pass@host:587?starttls=1, or smtps://host:465."""
+    """smtp://user:pass@host:587?starttls=1, or smtps://host:465. One SMTP session serves
+    every message until :meth:`close` (a round of the sending loop), so each message costs
+    its own commands only, not a connection, a greeting and a login."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.parts = urlsplit(url)
         self.starttls = parse_qs(self.parts.query).get("starttls", ["0"])[0] in ("1", "true", "yes")
         self.timeout = timeout
+        self.client: smtplib.SMTP | None = None
 
     def send(self, message: EmailMessage) -> None:
+        if self.client is not None:
+            try:
+                self.client.send_message(message)
+                return
+            except smtplib.SMTPServerDisconnected:
+                self.close()  # the server ended the session meanwhile: a new one below
+            except BaseException:
+                self.close()
+                raise
+        self.client = self._connect()
+        try:
+            self.client.send_message(message)
+        except BaseException:
+            self.close()  # whatever state the session is in, the next message starts anew
+            raise
+
+    def _connect(self) -> smtplib.SMTP:
         host, port = self.parts.hostname or "127.0.0.1", self.parts.port
         if self.parts.scheme == "smtps":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -66,12 +92,24 @@ class SmtpMailer:
             )
         else:
             client = smtplib.SMTP(host, port or 25, timeout=self.timeout)
-        with client:
+        try:
             if self.starttls:
                 client.starttls(context=ssl.create_default_context())
             if self.parts.username:
                 client.login(unquote(self.parts.username), unquote(self.parts.password or ""))
-            client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def close(self) -> None:
+        """End the session (QUIT), if one is open."""
+        client, self.client = self.client, None
+        if client is None:
+            return
+        with suppress(OSError, smtplib.SMTPException):
+            client.quit()
+        client.close()
 
 
 class FileMailer:
@@ -85,6 +123,9 @@ class FileMailer:
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
         name = message["Message-ID"].strip("<>").split("@")[0]
         (self.folder / f"{stamp}-{name}.eml").write_bytes(bytes(message))
+
+    def close(self) -> None:
+        pass
 
 
 def mailer_for(settings: Settings) -> Mailer:
@@ -149,6 +190,22 @@ def message_id_for(company: dict[str, Any] | None, settings: Settings) -> str:
 # -- the sending loop -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Round:
+    """What the emails claimed together share while they are sent: the settings, the mailer
+    (one SMTP session), the seller they go from and each customer as a reader, read once
+    for them all."""
+
+    settings: Settings
+    mailer: Mailer
+    company: dict[str, Any] | None
+    readers: dict[str, Reader]
+
+    def reader(self, customer_id: str) -> Reader:
+        """Who reads an email to ``customer_id``: nameless and in English if not known."""
+        return self.readers.get(customer_id) or Reader("", "en", self.company)
+
+
 def deliver_due(
     db: Database,
     settings: Settings,
@@ -158,12 +215,19 @@ def deliver_due(
 ) -> int:
     """Send what is due (queued, or left ``sending`` by a crash), or just ``only``; returns how
     many were tried. Claiming a row leases it: nobody else sends it until the lease ends."""
-    mailer = mailer or mailer_for(settings)
     with db.unit_of_work() as uow:
         due, company = claim(uow, settings, limit, only)
+        readers = queries.readers(uow, {n.customer_id for n in due}, company) if due else {}
         uow.commit()
-    for notification in due:
-        send(db, settings, mailer, notification, company)
+    if not due:
+        return 0
+    mailer = mailer or mailer_for(settings)
+    this = Round(settings, mailer, company, readers)
+    try:
+        for notification in due:
+            send(db, this, notification)
+    finally:
+        mailer.close()
     return len(due)
 
 
@@ -191,6 +255,8 @@ def claim(
     if only is not None:
         stmt = stmt.where(Notification.id.in_(list(only)))
     due = list(uow.session.execute(stmt).scalars())
+    if not due:
+        return due, None
     company = queries.company(uow)
     for notification in due:
         notification.status = "sending"
@@ -199,19 +265,13 @@ def claim(
     return due, company
 
 
-def send(
-    db: Database,
-    settings: Settings,
-    mailer: Mailer,
-    notification: Notification,
-    company: dict[str, Any] | None,
-) -> None:
+def send(db: Database, this: Round, notification: Notification) -> None:
     """One claimed email: written anew from billing's figures, handed to the mailer, its
-    outcome recorded; postponed while billing cannot answer, withdrawn when it should not
-    go."""
-    error, attachment = None, None
+    outcome recorded (with what it now says); postponed while billing cannot answer,
+    withdrawn when it should not go."""
+    error = None
     try:
-        attachment = patiently(write_at_sending, db, settings, notification)
+        written, attachment = write_at_sending(this, notification)
     except DocumentAway as exc:
         patiently(postpone, db, notification.id, str(exc))
         return
@@ -222,32 +282,31 @@ def send(
         error = NO_ADDRESS
     else:
         try:
-            mailer.send(compose(notification, attachment, company))
+            this.mailer.send(compose(notification, attachment, this.company))
         except (OSError, smtplib.SMTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
-    patiently(record_outcome, db, notification.id, error, final=not notification.to)
+    outcome = Outcome(error, final=not notification.to, written=written)
+    patiently(record_outcome, db, notification.id, outcome)
 
 
-def write_at_sending(db: Database, settings: Settings, notification: Notification) -> bytes | None:
+def write_at_sending(
+    this: Round, notification: Notification
+) -> tuple[Written | None, bytes | None]:
     """Fetch what ``notification`` states from billing (one request) and write it anew for
-    its reader (their name and language, the seller as replicated now), in its row (what
-    the history logs) and in ``notification`` (what is sent); returns the PDF it attaches
-    (None if it has none). Raises DocumentAway while billing cannot answer, NothingToSay
-    when it should not go at all. One queued without facts is sent as written."""
+    its reader (their name and language, the seller as replicated now) in ``notification``
+    (what is sent); returns what it now says, for its row (what the history logs), and the
+    PDF it attaches (None if it has none). Raises DocumentAway while billing cannot answer,
+    NothingToSay when it should not go at all. One queued without facts is sent as written
+    (None)."""
     if not notification.to:
-        return None
-    fetched = fetch_for(settings, notification)
+        return None, None
+    fetched = fetch_for(this.settings, notification)
     if fetched is None:
-        return None
-    with db.unit_of_work() as uow:
-        row = uow.session.get(Notification, notification.id, with_for_update=True)
-        assert row is not None
-        written = fetched.written_for(queries.reader_of(uow, row.customer_id))
-        row.kind, row.subject, row.body, row.body_html = written
-        uow.commit()
+        return None, None
+    written = fetched.written_for(this.reader(notification.customer_id))
     notification.kind, notification.subject = written.kind, written.subject
     notification.body, notification.body_html = written.text, written.html
-    return fetched.pdf
+    return written, fetched.pdf
 
 
 def postpone(db: Database, notification_id: uuid.UUID, reason: str) -> None:
@@ -274,30 +333,94 @@ def withdraw(db: Database, notification_id: uuid.UUID, reason: str) -> None:
         uow.commit()
 
 
-def record_outcome(
-    db: Database, notification_id: uuid.UUID, error: str | None, *, final: bool = False
-) -> None:
-    """One try's outcome: ``sent`` (notifier.notification.sent), ``failed`` for good
-    (notifier.notification.failed), or queued to be tried again later (domain.retry_delay)."""
+class Outcome(NamedTuple):
+    """One try of an email: the error (None: SMTP took it), whether it can never go
+    (``final``), and what it said when it was written anew for the try (None: as queued)."""
+
+    error: str | None
+    final: bool = False
+    written: Written | None = None
+
+
+NOTIFICATIONS = cast(Table, Notification.__table__)
+# What notifier.notification.* says of a notification (events.notification).
+REPORTED = [
+    NOTIFICATIONS.c[name]
+    for name in (
+        "id", "kind", "level", "channel", "to", "subject", "body", "status", "invoice_id",
+        "customer_id", "payment_id", "created_at", "sent_at", "error", "attempts",
+    )
+]  # fmt: skip
+
+
+@functools.cache
+def _mark_sent(rewritten: bool) -> Any:
+    """UPDATE ... RETURNING what the event reports: an email SMTP took, and (``rewritten``)
+    what it said; built once."""
+    values: dict[str, Any] = {
+        "attempts": NOTIFICATIONS.c.attempts + 1,
+        "status": "sent",
+        "sent_at": bindparam("now", type_=NOTIFICATIONS.c.sent_at.type),
+        "error": None,
+    }
+    if rewritten:
+        for name in ("kind", "subject", "body", "body_html"):
+            values[name] = bindparam(f"new_{name}", type_=NOTIFICATIONS.c[name].type)
+    return (
+        update(NOTIFICATIONS)
+        .where(NOTIFICATIONS.c.id == bindparam("notification_id", type_=NOTIFICATIONS.c.id.type))
+        .values(values)
+        .returning(*REPORTED)
+    )
+
+
+def record_outcome(db: Database, notification_id: uuid.UUID, outcome: Outcome) -> None:
+    """One try's outcome, with what the email said: ``sent`` (notifier.notification.sent),
+    ``failed`` for good (notifier.notification.failed), or queued to be tried again later
+    (domain.retry_delay)."""
     with db.unit_of_work() as uow:
-        notification = uow.session.get(Notification, notification_id, with_for_update=True)
-        assert notification is not None
-        notification.attempts += 1
-        status = status_after_attempt(error is not None, notification.attempts, final=final)
-        notification.status = status
-        if error is None:
-            notification.sent_at, notification.error = utcnow(), None
+        if outcome.error is None:
+            _record_sent(uow, notification_id, outcome.written)
         else:
-            notification.error = error[:2000]
-        if status == "queued":
-            notification.next_attempt_at = utcnow() + retry_delay(notification.attempts)
-        else:
-            uow.emit(
-                f"notifier.notification.{status}",
-                str(notification.id),
-                events.notification(notification),
-            )
+            _record_failure(uow, notification_id, outcome)
         uow.commit()
+
+
+def _record_sent(uow: UnitOfWork, notification_id: uuid.UUID, written: Written | None) -> None:
+    """Sent: one statement, whose answer is what notifier.notification.sent reports."""
+    params: dict[str, Any] = {"notification_id": notification_id, "now": utcnow()}
+    if written is not None:
+        params.update(
+            new_kind=written.kind,
+            new_subject=written.subject,
+            new_body=written.text,
+            new_body_html=written.html,
+        )
+    row = uow.session.execute(_mark_sent(written is not None), params).first()
+    assert row is not None
+    uow.emit("notifier.notification.sent", str(row.id), events.notification(row))
+
+
+def _record_failure(uow: UnitOfWork, notification_id: uuid.UUID, outcome: Outcome) -> None:
+    """Failed: queued to be tried again, or failed for good and reported."""
+    notification = uow.session.get(Notification, notification_id, with_for_update=True)
+    assert notification is not None and outcome.error is not None
+    if outcome.written is not None:
+        written = outcome.written
+        notification.kind, notification.subject = written.kind, written.subject
+        notification.body, notification.body_html = written.text, written.html
+    notification.attempts += 1
+    status = status_after_attempt(True, notification.attempts, final=outcome.final)
+    notification.status = status
+    notification.error = outcome.error[:2000]
+    if status == "queued":
+        notification.next_attempt_at = utcnow() + retry_delay(notification.attempts)
+    else:
+        uow.emit(
+            f"notifier.notification.{status}",
+            str(notification.id),
+            events.notification(notification),
+        )
 
 
 def patiently(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Row
+
 from services.notifier.models import Notification
 
 
-def notification(row: Notification) -> dict[str, Any]:
+def notification(row: Notification | Row[Any]) -> dict[str, Any]:
     """notifier.notification.sent / .failed: the notification and its delivery (also what
-    the API answers for it)."""
+    the API answers for it), from its row (loaded, or the columns a statement returned)."""
     return {
         "id": str(row.id),
         "kind": row.kind,

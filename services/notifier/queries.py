@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 
 from services.notifier.domain import DEFAULT_POLICY, OPEN_STATUSES, Level, language_of
 from services.notifier.models import (
@@ -22,7 +22,7 @@ from services.notifier.models import (
 from services.notifier.wording import Reader
 from shared.db import UnitOfWork
 from shared.messaging import NotYetKnown
-from shared.replicas import company_profile
+from shared.replicas import COMPANY, company_profile
 
 
 def company(uow: UnitOfWork) -> dict[str, Any] | None:
@@ -30,39 +30,50 @@ def company(uow: UnitOfWork) -> dict[str, Any] | None:
     return company_profile(uow, company_replica)
 
 
-def customer(uow: UnitOfWork, customer_id: str) -> Any:
-    """The customer's replica row; NotYetKnown before its event has come."""
-    row = uow.session.execute(
-        select(customer_replica).where(customer_replica.c.id == customer_id)
-    ).first()
+# The seller's profile beside a customer row, so that one read gives an email's reader.
+SELLER = select(company_replica.c.snapshot).where(company_replica.c.id == COMPANY).scalar_subquery()
+
+
+RECIPIENT = select(
+    customer_replica.c.id,
+    customer_replica.c.name,
+    customer_replica.c.email,
+    customer_replica.c.snapshot,
+    SELLER.label("company"),
+).where(customer_replica.c.id == bindparam("customer_id"))
+INVOICES = select(invoice_replica.c.id, invoice_replica.c.snapshot).where(
+    invoice_replica.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def recipient(uow: UnitOfWork, customer_id: str) -> tuple[Any, Reader]:
+    """The customer's replica row and who reads an email to them (their name and language,
+    signed by the seller as replicated now), in one read; NotYetKnown before the customer's
+    event has come."""
+    row = uow.session.execute(RECIPIENT, {"customer_id": customer_id}).first()
     if row is None:
         raise NotYetKnown(f"customer {customer_id} not seen yet")
-    return row
+    company = dict(row.company) if row.company is not None else None
+    return row, Reader(row.name, language_of(row.snapshot), company)
 
 
-def reader(uow: UnitOfWork, customer_row: Any | None) -> Reader:
-    """Who reads an email to the customer of ``customer_row`` (nameless and in English when
-    the customer is not known), signed by the seller as replicated now."""
-    if customer_row is None:
-        return Reader("", "en", company(uow))
-    return Reader(customer_row.name, language_of(customer_row.snapshot), company(uow))
+READERS = select(customer_replica.c.id, customer_replica.c.name, customer_replica.c.snapshot).where(
+    customer_replica.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
-def reader_of(uow: UnitOfWork, customer_id: str) -> Reader:
-    """The reader of an email to ``customer_id``, whether or not the customer is known."""
-    row = uow.session.execute(
-        select(customer_replica).where(customer_replica.c.id == customer_id)
-    ).first()
-    return reader(uow, row)
+def readers(
+    uow: UnitOfWork, customer_ids: Collection[str], company: dict[str, Any] | None
+) -> dict[str, Reader]:
+    """Who reads an email to each of ``customer_ids`` that is known, signed by ``company``
+    (the seller as replicated now), in one read."""
+    rows = uow.session.execute(READERS, {"ids": list(customer_ids)})
+    return {row.id: Reader(row.name, language_of(row.snapshot), company) for row in rows}
 
 
 def known_invoices(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The invoices among ``ids`` seen so far, by id, as their replicas last heard."""
-    rows = uow.session.execute(
-        select(invoice_replica.c.id, invoice_replica.c.snapshot).where(
-            invoice_replica.c.id.in_(ids)
-        )
-    )
+    rows = uow.session.execute(INVOICES, {"ids": list(ids)})
     return {row.id: dict(row.snapshot) for row in rows}
 
 

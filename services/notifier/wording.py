@@ -8,11 +8,12 @@ answer to one request (documents.py), so the email states what is true when it i
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
+from jinja2 import Environment, FileSystemLoader, Template, TemplateNotFound, select_autoescape
 
 from services.notifier.domain import (
     allocated,
@@ -22,10 +23,12 @@ from services.notifier.domain import (
     zero_like,
 )
 
+# The templates ship with the code: loaded and compiled once, never checked for changes.
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
     keep_trailing_newline=True,
+    auto_reload=False,
 )
 
 SUBJECTS: dict[str, dict[str, str]] = {
@@ -123,15 +126,22 @@ def render(
         "company": company,
         "seller_address": seller_address(company),
     }
+    text, html = templates(kind, language)
+    return text.render(**full), html.render(**full)
+
+
+@functools.cache
+def templates(kind: str, language: str) -> tuple[Template, Template]:
+    """The (text, HTML) templates of ``kind`` in ``language``, English where no Greek one
+    exists; looked up once per kind and language."""
     folder = "el/" if language == "el" else ""
-    parts = []
+    found = []
     for extension in ("txt", "html"):
         try:
-            template = TEMPLATES.get_template(f"{folder}{kind}.{extension}")
+            found.append(TEMPLATES.get_template(f"{folder}{kind}.{extension}"))
         except TemplateNotFound:
-            template = TEMPLATES.get_template(f"{kind}.{extension}")
-        parts.append(template.render(**full))
-    return parts[0], parts[1]
+            found.append(TEMPLATES.get_template(f"{kind}.{extension}"))
+    return found[0], found[1]
 
 
 def _written(kind: str, context: dict[str, Any], reader: Reader, **subject_values: Any) -> Written:
