@@ -32,6 +32,7 @@ from shared.clock import utcnow
 from shared.context import Trace, reset_trace, set_trace
 from shared.db import Database, UnitOfWork, dialect_insert, insert_if_absent
 from shared.events.catalog import UnknownEvent, is_known_type, load_data
+from shared.events.loading import SchemaLoader
 from shared.messaging.envelope import EnvelopeSchema, Event
 from shared.messaging.errors import BadEvent
 from shared.messaging.link import BrokerLink, broker_connection
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Event], None]
 WILDCARD = "#"
-ENVELOPE = EnvelopeSchema()
+ENVELOPE = SchemaLoader(EnvelopeSchema())
 H = TypeVar("H", bound=Handler)
 
 
