@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, select, text, update
+from sqlalchemy import Table, Update, and_, bindparam, case, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from services.reporting.models import (
@@ -100,6 +100,14 @@ class _Statements:
             .limit(1)
         )
         self.add_day = DAY_BALANCES.insert()  # given every column
+        customer = insert(CUSTOMERS)  # given every column
+        self.put_customer = customer.on_conflict_do_update(
+            index_elements=[CUSTOMERS.c.id],
+            set_={name: customer.excluded[name] for name in ("name", "currency", "sequence")},
+            where=CUSTOMERS.c.sequence < customer.excluded.sequence,
+        )
+        # Given every column; answers the id only if the invoice was not there yet.
+        self.add_invoice = insert(INVOICES).on_conflict_do_nothing().returning(INVOICES.c.id)
         new = insert(BALANCES)  # given every column
         moved_on = new.excluded.last_moved_on
         self.add_to_balance = new.on_conflict_do_update(
@@ -153,6 +161,7 @@ class Projection:
         self.touched_invoices: set[str] = set()
         self.pending_invoices: dict[str, dict[str, Any]] = {}
         self.pending_moves: list[dict[str, Any]] = []
+        self._dialect = session.get_bind().dialect.name
         if not batch:  # the rebuild took it already
             _lock_read_models(session)
 
@@ -160,13 +169,7 @@ class Projection:
 
     def customer(self, values: dict[str, Any]) -> None:
         """Insert the customer, or replace it with a snapshot of a higher sequence."""
-        stmt = dialect_insert(self.session)(CUSTOMERS).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[CUSTOMERS.c.id],
-            set_={name: stmt.excluded[name] for name in ("name", "currency", "sequence")},
-            where=CUSTOMERS.c.sequence < stmt.excluded.sequence,
-        )
-        self.session.execute(stmt)
+        self.session.execute(_statements(self._dialect).put_customer, values)
 
     def add_invoice(self, values: dict[str, Any]) -> None:
         """Insert the invoice unless it is already there (a second issued event)."""
@@ -181,8 +184,8 @@ class Projection:
         if self.batch:
             self.pending_invoices.setdefault(values["id"], values)
             return
-        stmt = dialect_insert(self.session)(INVOICES).values(**values).on_conflict_do_nothing()
-        if self.session.execute(stmt.returning(INVOICES.c.id)).first() is not None:
+        added = self.session.execute(_statements(self._dialect).add_invoice, values)
+        if added.first() is not None:
             # Payments may have been applied to it before it was seen issued.
             self.touched_invoices.add(values["id"])
 
@@ -237,7 +240,7 @@ class Projection:
         if self.batch:
             self.pending_moves.append(values)
             return
-        statements = _statements(self.session.get_bind().dialect.name)
+        statements = _statements(self._dialect)
         new_id = self.session.execute(statements.add_movement, values).scalar()
         if new_id is None:
             return  # already there: the event was applied before
@@ -290,6 +293,16 @@ class Projection:
 def refresh_invoices(session: Session, invoice_ids: Iterable[str] | None = None) -> None:
     """Set the kept settlement figures of the given invoices (all of them if None) from their
     applied and unapplied movements. An invoice without any keeps what it was created with."""
+    if invoice_ids is None:
+        session.execute(_refresh_statement(some=False))
+    else:
+        session.execute(_refresh_statement(some=True), {"invoice_ids": list(invoice_ids)})
+
+
+@functools.cache
+def _refresh_statement(*, some: bool) -> Update:
+    """The statement of :func:`refresh_invoices`, built once (the consumer runs it for every
+    batch that moves money on invoices); ``some``: of the invoices bound as ``invoice_ids``."""
     settled = (
         select(
             MOVEMENTS.c.invoice_id,
@@ -300,10 +313,12 @@ def refresh_invoices(session: Session, invoice_ids: Iterable[str] | None = None)
         .where(kind_in(INVOICE_KINDS))
         .group_by(MOVEMENTS.c.invoice_id)
     )
-    if invoice_ids is not None:
-        settled = settled.where(MOVEMENTS.c.invoice_id.in_(list(invoice_ids)))
+    if some:
+        settled = settled.where(
+            MOVEMENTS.c.invoice_id.in_(bindparam("invoice_ids", expanding=True))
+        )
     moves = settled.subquery()
-    session.execute(
+    return (
         update(INVOICES)
         .where(INVOICES.c.id == moves.c.invoice_id)
         .values(
@@ -518,12 +533,26 @@ PROJECTIONS: dict[str, Callable[[Projection, Envelope], None]] = {
 
 
 def project(uow: UnitOfWork, envelope: Envelope) -> None:
-    """Apply one event (in its wire form) to the read models; unknown types change nothing."""
+    """Apply one event (in its wire form) to the read models; unknown types change nothing.
+
+    The kept figures of the invoices it moved money on are brought up to date just before
+    the transaction commits, in one statement for all the events of a batch (nothing the
+    projections read depends on them)."""
     projection = PROJECTIONS.get(envelope["type"])
     if projection is not None:
         target = Projection(uow.session)
         projection(target, envelope)
-        target.finish()
+        if target.touched_invoices:
+            refresh = functools.partial(_refresh_touched, uow.session)
+            uow.collect(TOUCHED_INVOICES, refresh).extend(target.touched_invoices)
+            target.touched_invoices.clear()
+
+
+TOUCHED_INVOICES = "reporting.touched_invoices"  # the unit of work's collection of invoice ids
+
+
+def _refresh_touched(session: Session, invoice_ids: list[str]) -> None:
+    refresh_invoices(session, sorted(set(invoice_ids)))
 
 
 # -- the rebuild ---------------------------------------------------------------------------------

@@ -2,39 +2,41 @@
 
 from __future__ import annotations
 
-import json
-from typing import cast
+import functools
+from typing import Any, cast
 
 from sqlalchemy import Table
+from sqlalchemy.orm import Session
 
 from services.reporting.commands import project
 from services.reporting.models import LoggedEvent
 from shared.clock import utcnow
 from shared.db import UnitOfWork
 from shared.messaging import Event
-from shared.messaging.envelope import to_json
+from shared.messaging.envelope import json_default, to_json
 
 EVENT_LOG = cast(Table, LoggedEvent.__table__)
+EVENT_LOG_ROWS = "reporting.event_log"  # the unit of work's collection of log rows
 
 
 def record_event(uow: UnitOfWork, event: Event) -> None:
-    """Keep the event whole and apply it to the read models; the inbox makes it once."""
+    """Keep the event whole and apply it to the read models; the inbox makes it once. The
+    log rows of a batch's events are written in one statement when it commits."""
     envelope = {
         "id": event.id,
         "type": event.type,
         "version": event.version,
-        "occurred_at": event.occurred_at,
+        "occurred_at": json_default(event.occurred_at),
         "source": event.source,
         "subject": event.subject,
         "sequence": event.sequence,
         "correlation_id": event.correlation_id,
         "causation_id": event.causation_id,
-        "data": event.raw_data,
+        "data": event.raw_data,  # as it came: JSON values, the wire form projections read
     }
     body = to_json(envelope)
-    project(uow, json.loads(body))
-    uow.session.execute(
-        EVENT_LOG.insert(),
+    project(uow, envelope)
+    uow.collect(EVENT_LOG_ROWS, functools.partial(_write_log, uow.session)).append(
         {
             "event_id": event.id,
             "event_type": event.type,
@@ -45,8 +47,12 @@ def record_event(uow: UnitOfWork, event: Event) -> None:
             "occurred_at": event.occurred_at,
             "received_at": utcnow(),
             "envelope": body,
-        },
+        }
     )
+
+
+def _write_log(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.execute(EVENT_LOG.insert(), rows)
 
 
 HANDLERS = {"#": record_event}

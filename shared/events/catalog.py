@@ -10,6 +10,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema
 
+from shared.events.loading import SchemaLoader
+
 
 class UnknownEvent(LookupError):
     """No schema is registered for this event type and version."""
@@ -26,6 +28,11 @@ class EventSpec:
     def instance(self) -> Schema:
         """One schema object per event type, reused (marshmallow schemas hold no state)."""
         return self.schema()
+
+    @functools.cached_property
+    def loader(self) -> SchemaLoader:
+        """Loads incoming data as :attr:`instance` does, compiled once (the consume path)."""
+        return SchemaLoader(self.instance)
 
     @property
     def service(self) -> str:
@@ -70,4 +77,4 @@ def is_known_type(event_type: str) -> bool:
 
 def load_data(event_type: str, version: int, data: Any) -> dict[str, Any]:
     """Validate and deserialize ``data`` of an incoming event (raises ValidationError)."""
-    return spec_for(event_type, version).instance.load(data)
+    return spec_for(event_type, version).loader.load(data)

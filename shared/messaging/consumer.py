@@ -30,8 +30,9 @@ from sqlalchemy.exc import DataError
 
 from shared.clock import utcnow
 from shared.context import Trace, reset_trace, set_trace
-from shared.db import Database, UnitOfWork, dialect_insert, insert_if_absent
+from shared.db import Database, UnitOfWork, dialect_insert
 from shared.events.catalog import UnknownEvent, is_known_type, load_data
+from shared.events.loading import SchemaLoader
 from shared.messaging.envelope import EnvelopeSchema, Event
 from shared.messaging.errors import BadEvent
 from shared.messaging.link import BrokerLink, broker_connection
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Event], None]
 WILDCARD = "#"
-ENVELOPE = EnvelopeSchema()
+ENVELOPE = SchemaLoader(EnvelopeSchema())
 H = TypeVar("H", bound=Handler)
 
 
@@ -235,12 +236,13 @@ class EventProcessor:
         return results
 
     def _apply_batch(self, events: list[Event]) -> list[Outcome]:
-        """Apply ``events`` in order in one transaction; one outcome per event."""
+        """Apply ``events`` in order in one transaction; one outcome per event. Events this
+        service ignores open none."""
         outcomes = [Outcome.IGNORED] * len(events)
-        if not events:
+        handled = [i for i, e in enumerate(events) if self.handler_for(e) is not None]
+        if not handled:
             return outcomes
         with self.db.unit_of_work() as uow:
-            handled = [i for i, e in enumerate(events) if self.handler_for(e) is not None]
             first_seen: dict[str, int] = {}
             for i in handled:
                 first_seen.setdefault(events[i].id, i)
@@ -281,7 +283,8 @@ class EventProcessor:
 
     def _apply(self, event: Event, retry_id: int | None) -> Outcome:
         handler = self.handler_for(event)
-        tables = self.db.tables
+        if handler is None and retry_id is None:
+            return Outcome.IGNORED  # nothing to record, so no transaction
         with self.db.unit_of_work() as uow:
             if retry_id is not None and not self._claim_retry(uow, retry_id):
                 return Outcome.SKIPPED
@@ -289,12 +292,8 @@ class EventProcessor:
                 self._drop_retry(uow, retry_id)
                 uow.commit()
                 return Outcome.IGNORED
-            first_time = insert_if_absent(
-                uow.session,
-                tables.inbox,
-                {"event_id": event.id, "event_type": event.type, "received_at": utcnow()},
-            )
-            if not first_time:  # delivered before, or by a concurrent consumer just now
+            if not self._record_in_inbox(uow, [event]):
+                # Delivered before, or by a concurrent consumer just now.
                 self._drop_retry(uow, retry_id)
                 uow.commit()
                 return Outcome.DUPLICATE

@@ -121,3 +121,25 @@ def test_a_taken_number_never_waits_for_an_open_transaction_and_a_failed_one_lea
         assert third.take_number("payment:2026") == 3
         assert third.next_number("payment:2026") == 4  # one counter, both ways
         third.commit()
+
+
+def test_what_a_unit_of_work_collects_is_written_once_at_commit(db: Database) -> None:
+    stamps = db.metadata.tables["stamps"]
+    writes: list[list[dict[str, int]]] = []
+
+    def write(uow_session: Session, rows: list[dict[str, int]]) -> None:
+        writes.append(rows)
+        uow_session.execute(stamps.insert(), rows)
+
+    with db.unit_of_work() as uow:
+        for n in (1, 2, 3):
+            uow.collect("stamps", lambda rows: write(uow.session, rows)).append({"id": n})
+        assert writes == []
+        uow.commit()
+    with db.unit_of_work() as uow:
+        uow.collect("stamps", lambda rows: write(uow.session, rows)).append({"id": 4})
+        # left without commit: nothing is written
+
+    assert writes == [[{"id": 1}, {"id": 2}, {"id": 3}]]
+    with db.engine.connect() as conn:
+        assert conn.execute(select(stamps.c.id)).scalars().all() == [1, 2, 3]
