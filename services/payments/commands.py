@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 
 from services.payments import events, queries
 from services.payments.domain import (
@@ -34,6 +34,7 @@ from shared.web.lookups import replica_customer, replica_invoice
 from shared.web.problems import conflict, invalid
 
 VersionCheck = Callable[[int], None]  # raises if the caller expected another version
+NEW_PAYMENT = cast(Table, Payment.__table__).insert()
 
 
 def _minor(value: Any, currency: str, field: str) -> int:
@@ -84,30 +85,34 @@ def record_payment(uow: UnitOfWork, request: dict[str, Any]) -> Payment:
         _open_invoice(uow, request["invoice_id"], customer.id, "invoice_id")
     day = request["received_on"] or today()
     now = utcnow()
-    payment = Payment(
-        id=uuid.uuid4(),
-        number=document_number("PAY", day, uow.take_number(f"payment:{day.year}")),
-        customer_id=customer.id,
-        amount_minor=amount,
-        currency=currency,
-        method=request["method"],
-        reference=request["reference"],
-        received_on=day,
-        requested=[
+    row = {
+        "id": uuid.uuid4(),
+        "number": document_number("PAY", day, uow.take_number(f"payment:{day.year}")),
+        "customer_id": customer.id,
+        "amount_minor": amount,
+        "currency": currency,
+        "method": request["method"],
+        "reference": request["reference"],
+        "received_on": day,
+        "requested": [
             {"invoice_id": invoice_id, "amount": str(from_minor(share, currency))}
             for invoice_id, share in requested
         ],
-        invoice_id=None if request["invoice_id"] is None else str(request["invoice_id"]),
-        allocations=[],
-        unapplied_minor=None,
-        applied_sequence=0,
-        status="received",
-        notify=request["notify"],
-        created_at=now,
-        updated_at=now,
-    )
-    uow.session.add(payment)
-    uow.session.flush()
+        "invoice_id": None if request["invoice_id"] is None else str(request["invoice_id"]),
+        "allocations": [],
+        "unapplied_minor": None,
+        "applied_sequence": 0,
+        "status": "received",
+        "reverse_reason": None,
+        "notify": request["notify"],
+        "version": 1,
+        "created_at": now,
+        "reversed_at": None,
+        "updated_at": now,
+    }
+    # One Core INSERT: the ORM's flush machinery cost more than the statement itself.
+    uow.session.execute(NEW_PAYMENT, row)
+    payment = Payment(**row)  # not added to the session: the row is already written
     uow.emit("payments.payment.received", str(payment.id), events.payment_received(payment))
     return payment
 
