@@ -7,11 +7,12 @@ tools from one place (and migrations keep finding ``shared.db.UTCDateTime``).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any, Self
 
-from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import Engine, MetaData, create_engine, event, select, text
 from sqlalchemy.orm import Session
 
 from shared.messaging.outbox import new_envelope, write_outbox
@@ -102,6 +103,7 @@ class Database:
         self.engine = make_engine(url, **engine_options)
         # Set when a unit of work committed events: wakes an in-process relay at once.
         self.outbox_signal = threading.Event()
+        self._number_sequences: set[str] = set()  # those known to exist (PostgreSQL)
 
     @property
     def dialect(self) -> str:
@@ -122,9 +124,29 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def number_sequence(self, counter: str) -> str:
+        """The PostgreSQL sequence that hands out the numbers of ``counter`` (e.g.
+        ``payment:2026``), created on its first use in its own short transaction so that it
+        goes on from the counter's value (numbers taken before sequences existed)."""
+        sequence = "number_" + re.sub(r"[^a-z0-9]+", "_", counter.lower())[:56]
+        if sequence in self._number_sequences:
+            return sequence
+        with self.engine.begin() as conn:
+            # Two processes creating the same sequence take turns; the second finds it made.
+            conn.execute(SEQUENCE_CREATION_LOCK, {"sequence": sequence})
+            counters = self.tables.counters
+            taken = conn.execute(
+                select(counters.c.value).where(counters.c.name == counter)
+            ).scalar()
+            start = int(taken or 0) + 1
+            conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {sequence} START WITH {start}"))
+        self._number_sequences.add(sequence)
+        return sequence
+
 
 NOTIFY = text("SELECT pg_notify(:channel, '')")
-LOCAL_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
+SEQUENCE_CREATION_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:sequence))")
+NEXT_IN_SEQUENCE = text("SELECT nextval(CAST(:sequence AS regclass))")
 
 
 class UnitOfWork:
@@ -173,20 +195,18 @@ class UnitOfWork:
         return next_counter(self.session, self.tables.counters, name)
 
     def take_number(self, name: str) -> int:
-        """The next number of a counter, taken in a short transaction of its own so that
-        concurrent writers never wait for this one (payments, refunds): unique and
-        increasing, but a request that fails after taking it leaves a gap.
+        """The next number of a counter that may have gaps (payments, refunds): unique and
+        increasing, and concurrent writers never wait for one another, but a request that
+        fails after taking it leaves a gap.
 
-        The counter's commit need not reach the disk by itself (``synchronous_commit``
-        off): this transaction's own commit flushes the log up to and past it, and if this
-        transaction never commits, reusing the number is harmless. On SQLite, where writers
-        are serialized anyway, the number is taken in this transaction.
+        On PostgreSQL it comes from a sequence (:meth:`Database.number_sequence`), one
+        statement in this transaction that no other transaction waits on. On SQLite, where
+        writers are serialized anyway, it is the counter's next value in this transaction.
         """
         if self.db.dialect != "postgresql":
             return self.next_number(name)
-        with self.db.engine.begin() as conn:
-            conn.execute(LOCAL_ASYNC_COMMIT)
-            return next_counter(conn, self.tables.counters, name)
+        sequence = self.db.number_sequence(name)
+        return int(self.session.execute(NEXT_IN_SEQUENCE, {"sequence": sequence}).scalar_one())
 
     def collect(self, name: str, write: Callable[[list[Any]], None]) -> list[Any]:
         """This transaction's list called ``name`` (created with ``write`` on first use),

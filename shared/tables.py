@@ -11,6 +11,7 @@ this module without importing each other.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
@@ -231,9 +233,18 @@ def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> 
     On PostgreSQL a concurrent transaction inserting the same key makes this wait for it and
     then report False, so the loser of a race learns it lost without an error.
     """
+    bind = session.get_bind() if isinstance(session, Session) else session
+    stmt = _insert_if_absent(table, bind.dialect.name, tuple(values))
+    return session.execute(stmt, values).first() is not None
+
+
+@functools.cache
+def _insert_if_absent(table: Table, dialect: str, columns: tuple[str, ...]) -> Any:
+    """The statement of :func:`insert_if_absent` for ``columns``, built once: every consumed
+    event runs one (its inbox row)."""
     key = next(iter(table.primary_key.columns))
-    stmt = dialect_insert(session)(table).values(**values).on_conflict_do_nothing().returning(key)
-    return session.execute(stmt).first() is not None
+    new = insert_for(dialect)(table).values({name: bindparam(name) for name in columns})
+    return new.on_conflict_do_nothing().returning(key)
 
 
 def next_counter(session: Session | Connection, counters: Table, name: str) -> int:

@@ -6,6 +6,7 @@ proxied over HTTP with timeouts, and a service that is down answers 503 problem+
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -40,6 +41,15 @@ HOP_BY_HOP = {
 }
 
 
+@functools.lru_cache(maxsize=512)
+def forwarded_name(environ_key: str) -> str | None:
+    """The header an ``HTTP_*`` WSGI key names, as forwarded (``HTTP_X_REQUEST_ID`` ->
+    ``X-Request-Id``); None for a hop-by-hop header. Remembered: the same few names come
+    with every request."""
+    name = environ_key[5:].replace("_", "-")
+    return None if name.lower() in HOP_BY_HOP else name.title()
+
+
 class HttpBackend:
     """Forwards a WSGI request to a service's own HTTP port."""
 
@@ -54,18 +64,21 @@ class HttpBackend:
         self.service = service
         self.base_url = base_url.rstrip("/")
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
-        self.pool = urllib3.PoolManager(num_pools=4, maxsize=32, retries=False)
+        # One service, one host: its own connection pool, with no URL to parse and no pool
+        # to look up per request.
+        self.pool = urllib3.connection_from_url(self.base_url, maxsize=32, retries=False)
+        self.prefix = urllib3.util.parse_url(self.base_url).path or ""
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         path = quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=-._~%")
         query = environ.get("QUERY_STRING")
-        url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+        url = f"{self.prefix}{path}" + (f"?{query}" if query else "")
         headers = {
-            key[5:].replace("_", "-").title(): value
+            name: value
             for key, value in environ.items()
-            if key.startswith("HTTP_") and key[5:].replace("_", "-").lower() not in HOP_BY_HOP
+            if key.startswith("HTTP_") and (name := forwarded_name(key)) is not None
         }
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
@@ -75,7 +88,7 @@ class HttpBackend:
                 environ, start_response
             )
         try:
-            response = self.pool.request(
+            response = self.pool.urlopen(
                 environ["REQUEST_METHOD"],
                 url,
                 body=body,
@@ -83,6 +96,7 @@ class HttpBackend:
                 timeout=self.timeout,
                 redirect=False,
                 preload_content=False,
+                release_conn=False,
             )
         except ReadTimeoutError:
             return problem_response(504, f"The {self.service} service did not answer in time.")(

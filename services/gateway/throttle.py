@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from services.gateway.models import LoginFailure
 from shared.clock import utcnow
@@ -47,6 +47,19 @@ def retry_after(failures: Sequence[dt.datetime], now: dt.datetime) -> int | None
     return min(WINDOW_SECONDS, max(1, math.ceil((frees_at - now).total_seconds())))
 
 
+# Built once: a client's failures within the window, oldest first (a plain connection, no
+# ORM session: this runs for a client at least once a second).
+_failures = LoginFailure.__table__.c
+RECENT_FAILURES = (
+    select(_failures.failed_at)
+    .where(
+        _failures.client == bindparam("client"),
+        _failures.failed_at > bindparam("since", type_=_failures.failed_at.type),
+    )
+    .order_by(_failures.failed_at)
+)
+
+
 class LoginThrottle:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -59,17 +72,12 @@ class LoginThrottle:
             if self._clean_until.get(client, 0.0) > time.monotonic():
                 return None
         now = utcnow()
-        with self.db.unit_of_work() as uow:
+        since = now - dt.timedelta(seconds=WINDOW_SECONDS)
+        with self.db.engine.connect() as conn:
             failures = list(
-                uow.session.execute(
-                    select(LoginFailure.failed_at)
-                    .where(
-                        LoginFailure.client == client,
-                        LoginFailure.failed_at > now - dt.timedelta(seconds=WINDOW_SECONDS),
-                    )
-                    .order_by(LoginFailure.failed_at)
-                ).scalars()
+                conn.execute(RECENT_FAILURES, {"client": client, "since": since}).scalars()
             )
+            conn.rollback()
         wait = retry_after(failures, now)
         if wait is None and len(failures) < FAILURES_ALLOWED - 1:
             with self._lock:

@@ -34,7 +34,9 @@ class Identity:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
+@functools.lru_cache(maxsize=8)
 def _serializer(secret: str) -> URLSafeTimedSerializer:
+    """One per secret: every request through the gateway signs once and is verified once."""
     return URLSafeTimedSerializer(
         secret, salt="tameio-identity", signer_kwargs={"digest_method": hashlib.sha256}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -9,11 +10,10 @@ from typing import Any
 
 from flask import Response, request
 from flask import json as flask_json
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, select
 
 from shared.clock import utcnow
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, insert_for
 from shared.web.auth import current_identity
 from shared.web.inputs import json_body
 from shared.web.problems import Problem, invalid
@@ -41,7 +41,11 @@ def with_etag(response: Response, version: int) -> Response:
 
 
 def json_response(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
-    response = Response(flask_json.dumps(body), status=status, mimetype="application/json")
+    return _json_text_response(flask_json.dumps(body), status, headers)
+
+
+def _json_text_response(text: str, status: int, headers: dict[str, str] | None) -> Response:
+    response = Response(text, status=status, mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -51,6 +55,30 @@ def _request_fingerprint() -> str:
     body = json_body()
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@functools.cache
+def _key_statements(table: Table, dialect: str) -> tuple[Any, Any]:
+    """Finding a key's row and keeping a new one (or learning that another request kept it
+    first), built once per table: every create with a key runs both."""
+    find = select(
+        table.c.request_hash, table.c.status_code, table.c.response_body, table.c.headers
+    ).where(table.c.scope == bindparam("scope"), table.c.key == bindparam("key"))
+    keep = insert_for(dialect)(table).on_conflict_do_nothing().returning(table.c.key)
+    return find, keep
+
+
+def _replay(uow: UnitOfWork, find: Any, scope: str, key: str, fingerprint: str) -> Response | None:
+    """The first answer given under this key, again; None if the key is new; 409 if it came
+    with another body."""
+    row = uow.session.execute(find, {"scope": scope, "key": key}).first()
+    if row is None:
+        return None
+    if row.request_hash != fingerprint:
+        raise Problem(409, "This Idempotency-Key was used with a different request body.")
+    replayed = _json_text_response(row.response_body, row.status_code, row.headers)
+    replayed.headers["Idempotent-Replayed"] = "true"
+    return replayed
 
 
 def idempotent_create(
@@ -71,45 +99,30 @@ def idempotent_create(
         return json_response(body, status, headers)
     if not 1 <= len(key) <= 200:
         raise invalid("Idempotency-Key", "Must be 1 to 200 characters.")
-    table = uow.tables.idempotency_keys
+    find, keep = _key_statements(uow.tables.idempotency_keys, uow.db.dialect)
     scope = f"{current_identity().subject} {request.method} {request.path}"
     fingerprint = _request_fingerprint()
-
-    def replay() -> Response | None:
-        row = uow.session.execute(
-            select(table).where(table.c.scope == scope, table.c.key == key)
-        ).first()
-        if row is None:
-            return None
-        if row.request_hash != fingerprint:
-            raise Problem(409, "This Idempotency-Key was used with a different request body.")
-        replayed = Response(row.response_body, status=row.status_code, mimetype="application/json")
-        for name, value in (row.headers or {}).items():
-            replayed.headers[name] = value
-        replayed.headers["Idempotent-Replayed"] = "true"
-        return replayed
-
-    earlier = replay()
+    earlier = _replay(uow, find, scope, key, fingerprint)
     if earlier is not None:
         return earlier
     body, status, headers = create()
-    try:
-        uow.session.execute(
-            table.insert().values(
-                scope=scope,
-                key=key,
-                request_hash=fingerprint,
-                status_code=status,
-                response_body=flask_json.dumps(body),
-                headers=headers,
-                created_at=utcnow(),
-            )
-        )
-        uow.commit()
-    except IntegrityError:
+    text = flask_json.dumps(body)
+    row = {
+        "scope": scope,
+        "key": key,
+        "request_hash": fingerprint,
+        "status_code": status,
+        "response_body": text,
+        "headers": headers,
+        "created_at": utcnow(),
+    }
+    if uow.session.execute(keep, row).first() is None:
+        # A concurrent duplicate kept the key first (this waited for it to commit): drop
+        # this one's writes and answer what that one answered.
         uow.session.rollback()
-        earlier = replay()
+        earlier = _replay(uow, find, scope, key, fingerprint)
         if earlier is None:
-            raise
+            raise Problem(409, "This Idempotency-Key is being used by another request.")
         return earlier
-    return json_response(body, status, headers)
+    uow.commit()
+    return _json_text_response(text, status, headers)

@@ -12,11 +12,13 @@ import datetime as dt
 import io
 import json
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from services.payments.models import Payment, Refund
 from shared.clock import today
@@ -25,7 +27,7 @@ from shared.web.client import forget_local, register_local
 from tests.services.test_billing_support import _answers_404
 from tests.support.events import body_of, customer_data, envelope
 from tests.support.events import invoice_data as shared_invoice_data
-from tests.support.harness import ServiceUnderTest
+from tests.support.harness import ServiceUnderTest, wait_until
 from tests.support.realmode import free_port
 
 DAY = dt.date(2026, 3, 2)
@@ -643,6 +645,46 @@ def test_the_same_idempotency_key_with_another_body_is_409_and_records_nothing_m
     assert conflicting.content_type == "application/problem+json"
     assert len(payments.payment_rows()) == 1
     assert len(payments.events(RECEIVED)) == 1
+
+
+def test_two_requests_racing_with_one_idempotency_key_record_one_payment_and_answer_alike(
+    payments,
+):
+    customer = payments.customer()
+    key = {"Idempotency-Key": "pay-7783"}
+    answers: list[Any] = []
+    with payments.sut.db.engine.connect() as blocker:
+        # Both requests find the key unused, then wait to write their payment.
+        blocker.execute(text("LOCK TABLE payments IN EXCLUSIVE MODE"))
+        racers = [
+            threading.Thread(
+                target=lambda: answers.append(payments.post_payment(customer, "75.00", headers=key))
+            )
+            for _ in range(2)
+        ]
+        for racer in racers:
+            racer.start()
+        wait_until(
+            lambda: blocker.execute(text(WAITING_ON_PAYMENTS)).scalar() == 2,
+            what="both requests waiting to write their payment",
+        )
+        blocker.rollback()
+    for racer in racers:
+        racer.join(10)
+
+    assert [answer.status_code for answer in answers] == [201, 201]
+    assert answers[0].get_json() == answers[1].get_json()
+    assert sorted(answer.headers.get("Idempotent-Replayed", "") for answer in answers) == [
+        "",
+        "true",
+    ]
+    assert len(payments.payment_rows()) == 1
+    assert len(payments.events(RECEIVED)) == 1
+
+
+WAITING_ON_PAYMENTS = (
+    "SELECT count(*) FROM pg_locks WHERE relation = 'payments'::regclass AND NOT granted"
+)
 
 
 def test_without_an_idempotency_key_the_same_body_records_two_payments(payments):

@@ -111,15 +111,15 @@ def test_a_taken_number_never_waits_for_an_open_transaction_and_a_failed_one_lea
     with payments.db.unit_of_work() as first:
         assert first.take_number("payment:2026") == 1
         with payments.db.unit_of_work() as second:
-            # Fails after 2 s instead of waiting if ``first`` still held the counter's row.
+            # Fails after 2 s instead of waiting if ``first`` held anything ``second`` needs.
             second.session.execute(text("SET LOCAL lock_timeout = '2s'"))
-            assert second.next_number("payment:2026") == 2
+            assert second.take_number("payment:2026") == 2
             second.commit()
         # ``first`` ends without commit: its number is not given again.
 
     with payments.db.unit_of_work() as third:
         assert third.take_number("payment:2026") == 3
-        assert third.next_number("payment:2026") == 4  # one counter, both ways
+        assert third.take_number("payment:2027") == 1, "each counter counts on its own"
         third.commit()
 
 
@@ -143,3 +143,13 @@ def test_what_a_unit_of_work_collects_is_written_once_at_commit(db: Database) ->
     assert writes == [[{"id": 1}, {"id": 2}, {"id": 3}]]
     with db.engine.connect() as conn:
         assert conn.execute(select(stamps.c.id)).scalars().all() == [1, 2, 3]
+
+
+def test_taken_numbers_go_on_from_a_counter_that_counted_them_before(service_factory) -> None:
+    payments = service_factory("payments", broker="memory://")
+    with payments.db.unit_of_work() as before:  # numbers taken by the counter row
+        assert [before.next_number("refund:2026") for _ in range(41)][-1] == 41
+        before.commit()
+
+    with payments.db.unit_of_work() as after:
+        assert after.take_number("refund:2026") == 42
