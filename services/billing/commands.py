@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from services.billing import events, pricing, queries
 from services.billing.domain import (
@@ -25,7 +25,7 @@ from services.billing.domain import (
     invoice_status,
     plan_allocations,
 )
-from services.billing.events import ApplicationFigures, InvoiceFigures
+from services.billing.events import ApplicationFigures, InvoiceFigures, TableRow
 from services.billing.models import (
     Account,
     Application,
@@ -134,15 +134,15 @@ def emit_invoice_updated(
     if applications is None:
         uow.session.flush()
     subject = str(invoice.id)
-    uow.emit(
-        "billing.invoice.updated", subject, events.invoice_snapshot_v2(invoice, day), version=2
-    )
-    if uow.db.legacy_event_versions:
-        if applications is None:
-            applications = queries.active_applications(uow, [invoice.id])[invoice.id]
-        uow.emit(
-            "billing.invoice.updated", subject, events.invoice_snapshot(invoice, applications, day)
-        )
+    if not uow.db.legacy_event_versions:
+        v2 = events.invoice_snapshot_v2(invoice, day)
+        uow.emit("billing.invoice.updated", subject, v2, version=2)
+        return
+    if applications is None:
+        applications = queries.active_applications(uow, [invoice.id])[invoice.id]
+    whole = events.invoice_snapshot(invoice, applications, day)
+    uow.emit("billing.invoice.updated", subject, events.without_payments(whole), version=2)
+    uow.emit("billing.invoice.updated", subject, whole)
 
 
 def emit_balance(
@@ -302,12 +302,18 @@ _LOCKED_ACCOUNT = (
     .where(accounts_table.c.customer_id == bindparam("customer_id"))
     .with_for_update()
 )
+_BALANCE = select(func.coalesce(func.sum(ledger_table.c.amount_minor), 0)).where(
+    ledger_table.c.customer_id == bindparam("customer_id")
+)
+# The balance rides along (read once): every ledger entry of the customer is posted under
+# the account lock, which this transaction holds by now.
 _LOCKED_OPEN_INVOICES = (
     select(
         *(
             invoices_table.c[name]
             for name in ("id", "number", "due_date", "total_minor", "paid_minor", "credited_minor")
-        )
+        ),
+        _BALANCE.scalar_subquery().label("balance"),
     )
     .where(
         invoices_table.c.customer_id == bindparam("customer_id"),
@@ -329,6 +335,9 @@ _PAYMENTS_APPLIED = (
     )
     .order_by(applications_table.c.id)
 )
+_NEW_PAYMENT = insert(payments_table)
+_NEW_LEDGER_ENTRY = insert(ledger_table)
+_NEW_CREDIT = insert(credit_sources_table)
 _NEW_APPLICATIONS = insert(applications_table).returning(*_APPLICATION_FIGURES)
 _SETTLE_INVOICE = (
     update(invoices_table)
@@ -341,9 +350,6 @@ _SETTLE_INVOICE = (
         version=invoices_table.c.version + 1,
     )
     .returning(*(c for c in invoices_table.c if not c.name.startswith(("requested_", "overdue_"))))
-)
-_BALANCE = select(func.coalesce(func.sum(ledger_table.c.amount_minor), 0)).where(
-    ledger_table.c.customer_id == bindparam("customer_id")
 )
 _SET_CREDIT = (
     update(accounts_table)
@@ -396,7 +402,7 @@ def apply_payment(
         customer_id,
         account.currency,
         day,
-        balance_minor=int(conn.execute(_BALANCE, {"customer_id": customer_id}).scalar_one()),
+        balance_minor=_balance_after(uow, customer_id, loaded, -amount_minor),
         credit_minor=credit,
         open_dues=[
             (i.due_date, events.due_minor(i) - taken.get(str(i.id), 0))
@@ -409,7 +415,18 @@ def apply_payment(
         uow.session.expire_all()
 
 
-def _locked_account(uow: UnitOfWork, customer_id: str, currency: str) -> Row[Any, Any]:
+def _balance_after(
+    uow: UnitOfWork, customer_id: str, loaded: Sequence[TableRow], posted: int
+) -> int:
+    """The balance once the ``posted`` entry is in: the one read with the open invoices
+    plus the entry, or (no invoice open) read now."""
+    if loaded:
+        return int(loaded[0].balance) + posted
+    conn = uow.session.connection()
+    return int(conn.execute(_BALANCE, {"customer_id": customer_id}).scalar_one())
+
+
+def _locked_account(uow: UnitOfWork, customer_id: str, currency: str) -> TableRow:
     """lock_account's Core twin: the account's currency and unapplied credit."""
     conn = uow.session.connection()
     account = conn.execute(_LOCKED_ACCOUNT, {"customer_id": customer_id}).first()
@@ -426,7 +443,7 @@ def _record_payment(
     conn = uow.session.connection()
     payment_id, customer_id = str(payment["id"]), str(payment["customer_id"])
     conn.execute(
-        insert(payments_table),
+        _NEW_PAYMENT,
         {
             "id": payment_id,
             "customer_id": customer_id,
@@ -439,7 +456,7 @@ def _record_payment(
         },
     )
     conn.execute(
-        insert(ledger_table),
+        _NEW_LEDGER_ENTRY,
         {
             "customer_id": customer_id,
             "date": payment["received_on"],
@@ -457,7 +474,7 @@ def _settle(
     uow: UnitOfWork,
     payment_id: str,
     plan: Sequence[tuple[str, int]],
-    loaded: Sequence[Row[Any]],
+    loaded: Sequence[TableRow],
     day: dt.date,
 ) -> dict[str, str]:
     """Apply the payment to the invoices of ``plan`` (its applications in one statement,
@@ -496,13 +513,13 @@ def _settle(
     return statuses
 
 
-def _payments_applied(uow: UnitOfWork, invoices: Sequence[Row[Any]]) -> dict[str, list[Row[Any]]]:
+def _payments_applied(uow: UnitOfWork, invoices: Sequence[TableRow]) -> dict[str, list[TableRow]]:
     """Per invoice, the payments applied to it so far (for billing.invoice.updated version
     1 only): read only for invoices something was paid on."""
     ids = [invoice.id for invoice in invoices if invoice.paid_minor]
     if not ids or not uow.db.legacy_event_versions:
         return {}
-    found: dict[str, list[Row[Any]]] = {}
+    found: dict[str, list[TableRow]] = {}
     for row in uow.session.connection().execute(_PAYMENTS_APPLIED, {"invoice_ids": ids}):
         found.setdefault(str(row.invoice_id), []).append(row)
     return found
@@ -514,7 +531,7 @@ def _keep_credit(
     """The payment's ``leftover`` becomes account credit (now ``credit`` in all)."""
     conn = uow.session.connection()
     conn.execute(
-        insert(credit_sources_table),
+        _NEW_CREDIT,
         {
             "id": payment_id,
             "customer_id": customer_id,

@@ -15,10 +15,12 @@ from services.billing.models import Application, CreditNote, Invoice
 from shared.money import exponent, from_minor
 
 Plan = Sequence[tuple[Any, int]]  # [(invoice id, amount in minor units)]
+# A row of any shape, as a Core statement returns it.
+TableRow = Row[*tuple[Any, ...]]
 # An invoice or an application as the ORM loaded it, or a row of its table with the same
 # column names (what the payment path's Core statements return).
-InvoiceFigures = Invoice | Row[Any]
-ApplicationFigures = Application | Row[Any]
+InvoiceFigures = Invoice | TableRow
+ApplicationFigures = Application | TableRow
 
 
 def due_minor(invoice: InvoiceFigures) -> int:
@@ -83,9 +85,12 @@ def invoice_snapshot(
 def invoice_snapshot_v2(invoice: InvoiceFigures, as_of: dt.date) -> dict[str, Any]:
     """billing.invoice.updated version 2: the snapshot without the payments applied, so it
     does not grow with the invoice's history (decision 81)."""
-    snapshot = invoice_snapshot(invoice, (), as_of)
-    del snapshot["payments"]
-    return snapshot
+    return without_payments(invoice_snapshot(invoice, (), as_of))
+
+
+def without_payments(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The version 2 form of a whole invoice snapshot (version 1)."""
+    return {name: value for name, value in snapshot.items() if name != "payments"}
 
 
 def invoice_settlement(

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, true, tuple_
+from sqlalchemy import bindparam, func, select, true, tuple_
 
 from services.billing import events
 from services.billing.domain import OPEN_STATUSES, empty_profile
@@ -165,7 +165,7 @@ _PAYMENT_CONTEXT = select(
 
 def payment_context(
     uow: UnitOfWork, payment_id: str, customer_id: str, invoice_ids: Sequence[uuid.UUID]
-) -> Row[Any, Any, Any]:
+) -> events.TableRow:
     """What applying a payment depends on, in one round trip: ``applied`` (its id if billing
     applied it already), ``currency`` (the customer's, None if not seen yet) and
     ``invoices`` (how many of ``invoice_ids``, distinct, billing knows)."""
