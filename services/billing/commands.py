@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from services.billing import events, pricing, queries
 from services.billing.domain import (
@@ -63,9 +63,15 @@ def lock_account(uow: UnitOfWork, customer_id: str, currency: str) -> Account:
     account = uow.session.execute(locked).scalar_one_or_none()
     if account is not None:
         return account
+    _open_account(uow, customer_id, currency)
+    return uow.session.execute(locked).scalar_one()
+
+
+def _open_account(uow: UnitOfWork, customer_id: str, currency: str) -> None:
+    """The customer's first movement: the account row (unless a racing one wrote it)."""
     insert_if_absent(
         uow.session,
-        cast(Table, Account.__table__),
+        accounts_table,
         {
             "customer_id": customer_id,
             "currency": currency,
@@ -73,7 +79,6 @@ def lock_account(uow: UnitOfWork, customer_id: str, currency: str) -> Account:
             "updated_at": utcnow(),
         },
     )
-    return uow.session.execute(locked).scalar_one()
 
 
 def post(
@@ -145,11 +150,9 @@ def emit_invoice_updated(
     uow.emit("billing.invoice.updated", subject, whole)
 
 
-def emit_balance(
-    uow: UnitOfWork, account: Account, day: dt.date, candidates: Sequence[Invoice] | None = None
-) -> None:
+def emit_balance(uow: UnitOfWork, account: Account, day: dt.date) -> None:
     uow.session.flush()
-    summary = queries.account_summary(uow, account.customer_id, account.currency, day, candidates)
+    summary = queries.account_summary(uow, account.customer_id, account.currency, day)
     uow.emit("billing.account.balance_changed", account.customer_id, {**summary, "date": day})
 
 
@@ -188,17 +191,6 @@ def _restatus(invoice: Invoice, day: dt.date) -> None:
     invoice.status = invoice_status(invoice.total_minor, invoice.paid_minor, invoice.credited_minor)
     invoice.paid_on = day if invoice.status == "paid" else None
     invoice.updated_at = utcnow()
-
-
-def _open_invoices(uow: UnitOfWork, customer_id: str) -> list[Invoice]:
-    return list(
-        uow.session.execute(
-            select(Invoice)
-            .where(Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES))
-            .order_by(Invoice.due_date, Invoice.number)
-            .with_for_update()
-        ).scalars()
-    )
 
 
 def _plan(
@@ -407,7 +399,7 @@ def apply_payment(
         open_dues=[
             (i.due_date, events.due_minor(i) - taken.get(str(i.id), 0))
             for i in loaded
-            if statuses.get(str(i.id), "open") in OPEN_STATUSES
+            if statuses.get(str(i.id), "open") in OPEN_STATUSES  # not paid: still open
         ],
     )
     uow.emit("billing.account.balance_changed", customer_id, {**summary, "date": day})
@@ -432,7 +424,7 @@ def _locked_account(uow: UnitOfWork, customer_id: str, currency: str) -> TableRo
     account = conn.execute(_LOCKED_ACCOUNT, {"customer_id": customer_id}).first()
     if account is not None:
         return account
-    lock_account(uow, customer_id, currency)  # first use: created, then read as a row
+    _open_account(uow, customer_id, currency)
     return conn.execute(_LOCKED_ACCOUNT, {"customer_id": customer_id}).one()
 
 

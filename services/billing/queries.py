@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,28 +113,17 @@ def credit_note_views(uow: UnitOfWork, notes: Sequence[CreditNote]) -> list[dict
 
 
 def account_summary(
-    uow: UnitOfWork,
-    customer_id: str,
-    currency: str,
-    as_of: dt.date,
-    candidates: Sequence[Invoice] | None = None,
+    uow: UnitOfWork, customer_id: str, currency: str, as_of: dt.date
 ) -> dict[str, Any]:
-    """The account's figures. ``candidates``: every invoice of the customer that can be
-    open, already loaded in this transaction (saves reading them again)."""
+    """The account's figures."""
     balance = uow.session.execute(
         select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
             LedgerEntry.customer_id == customer_id
         )
     ).scalar_one()
-    loaded: Iterable[Invoice] = (
-        candidates
-        if candidates is not None
-        else uow.session.execute(
-            select(Invoice).where(
-                Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES)
-            )
-        ).scalars()
-    )
+    loaded = uow.session.execute(
+        select(Invoice).where(Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES))
+    ).scalars()
     account = uow.session.get(Account, customer_id)
     return events.account_balance(
         customer_id,
