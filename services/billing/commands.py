@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import bindparam, func, insert, select, update
 
 from services.billing import events, pricing, queries
 from services.billing.domain import (
@@ -25,6 +25,7 @@ from services.billing.domain import (
     invoice_status,
     plan_allocations,
 )
+from services.billing.events import ApplicationFigures, InvoiceFigures, TableRow
 from services.billing.models import (
     Account,
     Application,
@@ -34,7 +35,13 @@ from services.billing.models import (
     Invoice,
     LedgerEntry,
     ReceivedPayment,
+    accounts_table,
+    applications_table,
+    credit_sources_table,
     customer_replica,
+    invoices_table,
+    ledger_table,
+    payments_table,
 )
 from shared.clock import isoformat, today, utcnow
 from shared.db import UnitOfWork, insert_if_absent
@@ -56,9 +63,15 @@ def lock_account(uow: UnitOfWork, customer_id: str, currency: str) -> Account:
     account = uow.session.execute(locked).scalar_one_or_none()
     if account is not None:
         return account
+    _open_account(uow, customer_id, currency)
+    return uow.session.execute(locked).scalar_one()
+
+
+def _open_account(uow: UnitOfWork, customer_id: str, currency: str) -> None:
+    """The customer's first movement: the account row (unless a racing one wrote it)."""
     insert_if_absent(
         uow.session,
-        cast(Table, Account.__table__),
+        accounts_table,
         {
             "customer_id": customer_id,
             "currency": currency,
@@ -66,7 +79,6 @@ def lock_account(uow: UnitOfWork, customer_id: str, currency: str) -> Account:
             "updated_at": utcnow(),
         },
     )
-    return uow.session.execute(locked).scalar_one()
 
 
 def post(
@@ -97,14 +109,15 @@ def post(
 
 def emit_invoice_change(
     uow: UnitOfWork,
-    invoice: Invoice,
+    invoice: InvoiceFigures,
     day: dt.date,
     *,
     payment_id: str | None = None,
     credit_note_id: str | None = None,
+    applications: Sequence[ApplicationFigures] | None = None,
 ) -> None:
     """billing.invoice.updated, and .paid / .partially_paid when that is what changed."""
-    emit_invoice_updated(uow, invoice, day)
+    emit_invoice_updated(uow, invoice, day, applications)
     if invoice.status in ("paid", "partially_paid"):
         uow.emit(
             f"billing.invoice.{invoice.status}",
@@ -113,23 +126,33 @@ def emit_invoice_change(
         )
 
 
-def emit_invoice_updated(uow: UnitOfWork, invoice: Invoice, day: dt.date) -> None:
-    """billing.invoice.updated version 2, and version 1 (with every payment applied, read
-    here) while the legacy versions are published."""
-    uow.session.flush()
-    subject = str(invoice.id)
-    uow.emit(
-        "billing.invoice.updated", subject, events.invoice_snapshot_v2(invoice, day), version=2
-    )
-    if uow.db.legacy_event_versions:
-        uow.emit("billing.invoice.updated", subject, queries.invoice_view(uow, invoice, day))
-
-
-def emit_balance(
-    uow: UnitOfWork, account: Account, day: dt.date, candidates: Sequence[Invoice] | None = None
+def emit_invoice_updated(
+    uow: UnitOfWork,
+    invoice: InvoiceFigures,
+    day: dt.date,
+    applications: Sequence[ApplicationFigures] | None = None,
 ) -> None:
+    """billing.invoice.updated version 2, and version 1 (with every payment applied) while
+    the legacy versions are published. ``invoice`` is an ORM object, flushed here, and its
+    applications are read here, unless the caller gives them (then ``invoice`` is the row
+    as written)."""
+    if applications is None:
+        uow.session.flush()
+    subject = str(invoice.id)
+    if not uow.db.legacy_event_versions:
+        v2 = events.invoice_snapshot_v2(invoice, day)
+        uow.emit("billing.invoice.updated", subject, v2, version=2)
+        return
+    if applications is None:
+        applications = queries.active_applications(uow, [invoice.id])[invoice.id]
+    whole = events.invoice_snapshot(invoice, applications, day)
+    uow.emit("billing.invoice.updated", subject, events.without_payments(whole), version=2)
+    uow.emit("billing.invoice.updated", subject, whole)
+
+
+def emit_balance(uow: UnitOfWork, account: Account, day: dt.date) -> None:
     uow.session.flush()
-    summary = queries.account_summary(uow, account.customer_id, account.currency, day, candidates)
+    summary = queries.account_summary(uow, account.customer_id, account.currency, day)
     uow.emit("billing.account.balance_changed", account.customer_id, {**summary, "date": day})
 
 
@@ -170,27 +193,18 @@ def _restatus(invoice: Invoice, day: dt.date) -> None:
     invoice.updated_at = utcnow()
 
 
-def _open_invoices(uow: UnitOfWork, customer_id: str) -> list[Invoice]:
-    return list(
-        uow.session.execute(
-            select(Invoice)
-            .where(Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES))
-            .order_by(Invoice.due_date, Invoice.number)
-            .with_for_update()
-        ).scalars()
-    )
-
-
 def _plan(
     amount_minor: int,
     requested: Sequence[tuple[str, int | None]],
-    invoices: Sequence[Invoice],
+    invoices: Sequence[InvoiceFigures],
     day: dt.date,
 ) -> tuple[list[tuple[str, int]], int]:
-    return plan_allocations(
-        amount_minor,
-        requested,
-        [OpenInvoice(str(i.id), i.due_minor, i.due_date or day, i.number or "") for i in invoices],
+    return plan_allocations(amount_minor, requested, [_open_invoice(i, day) for i in invoices])
+
+
+def _open_invoice(invoice: InvoiceFigures, day: dt.date) -> OpenInvoice:
+    return OpenInvoice(
+        str(invoice.id), events.due_minor(invoice), invoice.due_date or day, invoice.number or ""
     )
 
 
@@ -269,6 +283,73 @@ def _emit_credit_used(
         uow.emit("billing.credit_note.applied", source.id, data)
 
 
+# -- applying a payment: the payment flow's hot path --------------------------------------
+# Core statements, built once: the account and its open invoices read in two locking
+# statements, the new rows written in one statement per table, each paid invoice changed by
+# one UPDATE that returns the row its payloads are built from, and the balance event from
+# the figures in hand.
+
+_LOCKED_ACCOUNT = (
+    select(accounts_table.c.currency, accounts_table.c.unapplied_credit_minor)
+    .where(accounts_table.c.customer_id == bindparam("customer_id"))
+    .with_for_update()
+)
+_BALANCE = select(func.coalesce(func.sum(ledger_table.c.amount_minor), 0)).where(
+    ledger_table.c.customer_id == bindparam("customer_id")
+)
+# The balance rides along (read once): every ledger entry of the customer is posted under
+# the account lock, which this transaction holds by now.
+_LOCKED_OPEN_INVOICES = (
+    select(
+        *(
+            invoices_table.c[name]
+            for name in ("id", "number", "due_date", "total_minor", "paid_minor", "credited_minor")
+        ),
+        _BALANCE.scalar_subquery().label("balance"),
+    )
+    .where(
+        invoices_table.c.customer_id == bindparam("customer_id"),
+        invoices_table.c.status.in_(OPEN_STATUSES),
+    )
+    .order_by(invoices_table.c.due_date, invoices_table.c.number)
+    .with_for_update()
+)
+_APPLICATION_FIGURES = [
+    applications_table.c[name]
+    for name in ("invoice_id", "source_id", "source_kind", "amount_minor", "applied_at", "date")
+]
+_PAYMENTS_APPLIED = (
+    select(*_APPLICATION_FIGURES)
+    .where(
+        applications_table.c.invoice_id.in_(bindparam("invoice_ids", expanding=True)),
+        applications_table.c.removed_at.is_(None),
+        applications_table.c.source_kind == "payment",
+    )
+    .order_by(applications_table.c.id)
+)
+_NEW_PAYMENT = insert(payments_table)
+_NEW_LEDGER_ENTRY = insert(ledger_table)
+_NEW_CREDIT = insert(credit_sources_table)
+_NEW_APPLICATIONS = insert(applications_table).returning(*_APPLICATION_FIGURES)
+_SETTLE_INVOICE = (
+    update(invoices_table)
+    .where(invoices_table.c.id == bindparam("invoice_id"))
+    .values(
+        paid_minor=bindparam("paid"),
+        status=bindparam("new_status"),
+        paid_on=bindparam("paid_day"),
+        updated_at=bindparam("now"),
+        version=invoices_table.c.version + 1,
+    )
+    .returning(*(c for c in invoices_table.c if not c.name.startswith(("requested_", "overdue_"))))
+)
+_SET_CREDIT = (
+    update(accounts_table)
+    .where(accounts_table.c.customer_id == bindparam("account"))
+    .values(unapplied_credit_minor=bindparam("credit"))
+)
+
+
 def apply_payment(
     uow: UnitOfWork,
     payment: dict[str, Any],
@@ -282,30 +363,20 @@ def apply_payment(
         payment["currency"],
         payment["received_on"],
     )
-    account = lock_account(uow, customer_id, currency)
     payment_id = str(payment["id"])
-    uow.session.add(_received(payment, amount_minor))
-    reference = payment.get("number") or payment_id
-    post(
-        uow,
-        customer_id,
-        day,
-        kind="payment",
-        reference=reference,
-        amount_minor=-amount_minor,
-        payment_id=payment_id,
+    uow.session.flush()  # earlier ORM changes of this transaction, before reading with Core
+    conn = uow.session.connection()
+    account = _locked_account(uow, customer_id, currency)
+    loaded = list(conn.execute(_LOCKED_OPEN_INVOICES, {"customer_id": customer_id}))
+    plan, leftover = plan_allocations(
+        amount_minor, requested, [_open_invoice(i, day) for i in loaded]
     )
-    invoices = _open_invoices(uow, customer_id)
-    plan, leftover = _plan(amount_minor, requested, invoices, day)
-    by_id = {str(i.id): i for i in invoices}
-    for invoice_id, amount in plan:
-        invoice = by_id[invoice_id]
-        _apply(
-            uow, invoice, amount, day, source_id=payment_id, source_kind="payment", via_credit=False
-        )
-        emit_invoice_change(uow, invoice, day, payment_id=payment_id)
+    now = utcnow()
+    _record_payment(uow, payment, amount_minor, now)
+    statuses = _settle(uow, payment_id, plan, loaded, day)
+    credit = account.unapplied_credit_minor + leftover
     if leftover:
-        _add_credit(uow, account, payment_id, "payment", leftover)
+        _keep_credit(uow, customer_id, payment_id, leftover, credit)
     notify = payment.get("notify") is not False
     data = events.payment_applied(
         payment_id,
@@ -318,21 +389,152 @@ def apply_payment(
         notify=notify,
     )
     uow.emit("billing.payment.applied", payment_id, data)
-    emit_balance(uow, account, day, invoices)  # no invoice opened or closed but these
-
-
-def _received(payment: dict[str, Any], amount_minor: int) -> ReceivedPayment:
-    """Billing's record of a payment it applied (reversals find it by id)."""
-    return ReceivedPayment(
-        id=str(payment["id"]),
-        customer_id=str(payment["customer_id"]),
-        number=payment.get("number"),
-        amount_minor=amount_minor,
-        currency=payment["currency"],
-        received_on=payment["received_on"],
-        status="applied",
-        created_at=utcnow(),
+    taken = dict(plan)
+    summary = events.account_balance(
+        customer_id,
+        account.currency,
+        day,
+        balance_minor=_balance_after(uow, customer_id, loaded, -amount_minor),
+        credit_minor=credit,
+        open_dues=[
+            (i.due_date, events.due_minor(i) - taken.get(str(i.id), 0))
+            for i in loaded
+            if statuses.get(str(i.id), "open") in OPEN_STATUSES  # not paid: still open
+        ],
     )
+    uow.emit("billing.account.balance_changed", customer_id, {**summary, "date": day})
+    if uow.session.identity_map:  # ORM objects of this transaction may hold what changed
+        uow.session.expire_all()
+
+
+def _balance_after(
+    uow: UnitOfWork, customer_id: str, loaded: Sequence[TableRow], posted: int
+) -> int:
+    """The balance once the ``posted`` entry is in: the one read with the open invoices
+    plus the entry, or (no invoice open) read now."""
+    if loaded:
+        return int(loaded[0].balance) + posted
+    conn = uow.session.connection()
+    return int(conn.execute(_BALANCE, {"customer_id": customer_id}).scalar_one())
+
+
+def _locked_account(uow: UnitOfWork, customer_id: str, currency: str) -> TableRow:
+    """lock_account's Core twin: the account's currency and unapplied credit."""
+    conn = uow.session.connection()
+    account = conn.execute(_LOCKED_ACCOUNT, {"customer_id": customer_id}).first()
+    if account is not None:
+        return account
+    _open_account(uow, customer_id, currency)
+    return conn.execute(_LOCKED_ACCOUNT, {"customer_id": customer_id}).one()
+
+
+def _record_payment(
+    uow: UnitOfWork, payment: dict[str, Any], amount_minor: int, now: dt.datetime
+) -> None:
+    """Billing's record of the payment (reversals find it by id) and its ledger entry."""
+    conn = uow.session.connection()
+    payment_id, customer_id = str(payment["id"]), str(payment["customer_id"])
+    conn.execute(
+        _NEW_PAYMENT,
+        {
+            "id": payment_id,
+            "customer_id": customer_id,
+            "number": payment.get("number"),
+            "amount_minor": amount_minor,
+            "currency": payment["currency"],
+            "received_on": payment["received_on"],
+            "status": "applied",
+            "created_at": now,
+        },
+    )
+    conn.execute(
+        _NEW_LEDGER_ENTRY,
+        {
+            "customer_id": customer_id,
+            "date": payment["received_on"],
+            "type": "payment",
+            "reference": payment.get("number") or payment_id,
+            "amount_minor": -amount_minor,
+            "invoice_id": None,
+            "payment_id": payment_id,
+            "created_at": now,
+        },
+    )
+
+
+def _settle(
+    uow: UnitOfWork,
+    payment_id: str,
+    plan: Sequence[tuple[str, int]],
+    loaded: Sequence[TableRow],
+    day: dt.date,
+) -> dict[str, str]:
+    """Apply the payment to the invoices of ``plan`` (its applications in one statement,
+    each invoice's figures in one UPDATE returning the row) and announce each change;
+    returns each invoice's new status."""
+    if not plan:
+        return {}
+    conn = uow.session.connection()
+    by_id = {str(row.id): row for row in loaded}
+    earlier = _payments_applied(uow, [by_id[invoice_id] for invoice_id, _ in plan])
+    now = utcnow()
+    new_rows = [
+        {
+            "invoice_id": by_id[invoice_id].id,
+            "source_id": payment_id,
+            "source_kind": "payment",
+            "via_credit": False,
+            "amount_minor": amount,
+            "date": day,
+            "applied_at": now,
+        }
+        for invoice_id, amount in plan
+    ]
+    applied = {str(row.invoice_id): row for row in conn.execute(_NEW_APPLICATIONS, new_rows)}
+    statuses = {}
+    for invoice_id, amount in plan:
+        before = by_id[invoice_id]
+        paid = before.paid_minor + amount
+        status = invoice_status(before.total_minor, paid, before.credited_minor)
+        values = {"invoice_id": before.id, "paid": paid, "new_status": status, "now": now}
+        values["paid_day"] = day if status == "paid" else None
+        invoice = conn.execute(_SETTLE_INVOICE, values).one()
+        statuses[invoice_id] = status
+        applications = [*earlier.get(invoice_id, []), applied[invoice_id]]
+        emit_invoice_change(uow, invoice, day, payment_id=payment_id, applications=applications)
+    return statuses
+
+
+def _payments_applied(uow: UnitOfWork, invoices: Sequence[TableRow]) -> dict[str, list[TableRow]]:
+    """Per invoice, the payments applied to it so far (for billing.invoice.updated version
+    1 only): read only for invoices something was paid on."""
+    ids = [invoice.id for invoice in invoices if invoice.paid_minor]
+    if not ids or not uow.db.legacy_event_versions:
+        return {}
+    found: dict[str, list[TableRow]] = {}
+    for row in uow.session.connection().execute(_PAYMENTS_APPLIED, {"invoice_ids": ids}):
+        found.setdefault(str(row.invoice_id), []).append(row)
+    return found
+
+
+def _keep_credit(
+    uow: UnitOfWork, customer_id: str, payment_id: str, leftover: int, credit: int
+) -> None:
+    """The payment's ``leftover`` becomes account credit (now ``credit`` in all)."""
+    conn = uow.session.connection()
+    conn.execute(
+        _NEW_CREDIT,
+        {
+            "id": payment_id,
+            "customer_id": customer_id,
+            "kind": "payment",
+            "original_minor": leftover,
+            "used_minor": 0,
+            "reversed": False,
+            "created_at": utcnow(),
+        },
+    )
+    conn.execute(_SET_CREDIT, {"account": customer_id, "credit": credit})
 
 
 def _add_credit(uow: UnitOfWork, account: Account, source_id: str, kind: str, amount: int) -> None:

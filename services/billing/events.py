@@ -4,15 +4,28 @@ written once, here, and the commands only decide when to emit it."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
+
+from sqlalchemy import Row
 
 from services.billing.domain import OPEN_STATUSES, amount_due_minor, days_overdue
 from services.billing.models import Application, CreditNote, Invoice
 from shared.money import exponent, from_minor
 
 Plan = Sequence[tuple[Any, int]]  # [(invoice id, amount in minor units)]
+# A row of any shape, as a Core statement returns it.
+TableRow = Row[*tuple[Any, ...]]
+# An invoice or an application as the ORM loaded it, or a row of its table with the same
+# column names (what the payment path's Core statements return).
+InvoiceFigures = Invoice | TableRow
+ApplicationFigures = Application | TableRow
+
+
+def due_minor(invoice: InvoiceFigures) -> int:
+    """What is left to pay on the invoice (negative if overpaid)."""
+    return int(invoice.total_minor - invoice.paid_minor - invoice.credited_minor)
 
 
 def allocations(plan: Plan, currency: str) -> list[dict[str, Any]]:
@@ -20,16 +33,13 @@ def allocations(plan: Plan, currency: str) -> list[dict[str, Any]]:
 
 
 def invoice_snapshot(
-    invoice: Invoice, applications: Sequence[Application], as_of: dt.date
+    invoice: InvoiceFigures, applications: Sequence[ApplicationFigures], as_of: dt.date
 ) -> dict[str, Any]:
     """The whole invoice as the API answers it and billing.invoice.issued / .updated carry
     it; ``applications`` are the invoice's active ones."""
     c = invoice.currency
-    late = (
-        days_overdue(invoice.due_date, invoice.due_minor, as_of)
-        if invoice.status in OPEN_STATUSES
-        else 0
-    )
+    due = due_minor(invoice)
+    late = days_overdue(invoice.due_date, due, as_of) if invoice.status in OPEN_STATUSES else 0
     return {
         "id": str(invoice.id),
         "number": invoice.number,
@@ -47,7 +57,7 @@ def invoice_snapshot(
         "total": from_minor(invoice.total_minor, c),
         "amount_paid": from_minor(invoice.paid_minor, c),
         "amount_credited": from_minor(invoice.credited_minor, c),
-        "amount_due": from_minor(amount_due_minor(invoice.status, invoice.due_minor), c),
+        "amount_due": from_minor(amount_due_minor(invoice.status, due), c),
         "overdue": late > 0,
         "days_overdue": late,
         "payments": [
@@ -72,16 +82,19 @@ def invoice_snapshot(
     }
 
 
-def invoice_snapshot_v2(invoice: Invoice, as_of: dt.date) -> dict[str, Any]:
+def invoice_snapshot_v2(invoice: InvoiceFigures, as_of: dt.date) -> dict[str, Any]:
     """billing.invoice.updated version 2: the snapshot without the payments applied, so it
     does not grow with the invoice's history (decision 81)."""
-    snapshot = invoice_snapshot(invoice, (), as_of)
-    del snapshot["payments"]
-    return snapshot
+    return without_payments(invoice_snapshot(invoice, (), as_of))
+
+
+def without_payments(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The version 2 form of a whole invoice snapshot (version 1)."""
+    return {name: value for name, value in snapshot.items() if name != "payments"}
 
 
 def invoice_settlement(
-    invoice: Invoice, day: dt.date, payment_id: str | None, credit_note_id: str | None
+    invoice: InvoiceFigures, day: dt.date, payment_id: str | None, credit_note_id: str | None
 ) -> dict[str, Any]:
     """billing.invoice.paid / .partially_paid: the figures after the money that moved."""
     c = invoice.currency
@@ -89,7 +102,7 @@ def invoice_settlement(
         "invoice_id": str(invoice.id),
         "customer_id": invoice.customer_id,
         "amount_paid": from_minor(invoice.paid_minor, c),
-        "amount_due": from_minor(amount_due_minor(invoice.status, invoice.due_minor), c),
+        "amount_due": from_minor(amount_due_minor(invoice.status, due_minor(invoice)), c),
         "amount_credited": from_minor(invoice.credited_minor, c),
         "total": from_minor(invoice.total_minor, c),
         "currency": c,
@@ -127,6 +140,31 @@ def payment_applied(
     if notify is not None:
         data["notify"] = notify
     return data
+
+
+def account_balance(
+    customer_id: str,
+    currency: str,
+    as_of: dt.date,
+    *,
+    balance_minor: int,
+    credit_minor: int,
+    open_dues: Iterable[tuple[dt.date | None, int]],
+) -> dict[str, Any]:
+    """The account's figures (the API's account and billing.account.balance_changed):
+    ``open_dues`` is (due date, amount due) of every open invoice."""
+    dues = list(open_dues)
+    overdue = sum(due for day, due in dues if days_overdue(day, due, as_of) > 0)
+    return {
+        "customer_id": customer_id,
+        "currency": currency,
+        "balance": from_minor(balance_minor, currency),
+        "open_total": from_minor(sum(due for _, due in dues), currency),
+        "overdue_total": from_minor(overdue, currency),
+        "unapplied_credit": from_minor(credit_minor, currency),
+        "open_invoices": len(dues),
+        "as_of": as_of,
+    }
 
 
 def credit_note_applied(

@@ -9,10 +9,9 @@ from typing import Any
 
 from sqlalchemy import Table, select
 
-from services.billing import commands
+from services.billing import commands, queries
 from services.billing.models import (
     Invoice,
-    ReceivedPayment,
     contract_replica,
     customer_replica,
     item_replica,
@@ -46,12 +45,14 @@ def _customer_currency(uow: UnitOfWork, customer_id: str, currency: str) -> str:
     known = uow.session.execute(
         select(customer_replica.c.currency).where(customer_replica.c.id == customer_id)
     ).first()
-    if not known:
+    return _checked_currency(customer_id, currency, known.currency if known else None)
+
+
+def _checked_currency(customer_id: str, currency: str, known: str | None) -> str:
+    if known is None:
         raise NotYetKnown(f"customer {customer_id} not seen yet")
-    if known.currency != currency:
-        raise BadEvent(
-            f"{currency} money for customer {customer_id}, whose account is in {known.currency}"
-        )
+    if known != currency:
+        raise BadEvent(f"{currency} money for customer {customer_id}, whose account is in {known}")
     return currency
 
 
@@ -64,22 +65,36 @@ def _minor(amount: Any, currency: str) -> int:
 
 def payment_received(uow: UnitOfWork, event: Event) -> None:
     payment = event.data
-    if uow.session.get(ReceivedPayment, str(payment["id"])) is not None:
+    customer_id = str(payment["customer_id"])
+    named = [str(a["invoice_id"]) for a in payment.get("allocations") or []]
+    if not named and payment.get("invoice_id"):
+        named = [str(payment["invoice_id"])]
+    ids = {_uuid_or_none(invoice_id) for invoice_id in named}
+    uow.session.flush()  # what this transaction's earlier events changed, before reading
+    known = queries.payment_context(
+        uow, str(payment["id"]), customer_id, [i for i in ids if i is not None]
+    )
+    if known.applied is not None:
         return  # applied before under another event id
-    currency = _customer_currency(uow, str(payment["customer_id"]), payment["currency"])
+    currency = _checked_currency(customer_id, payment["currency"], known.currency)
     requested: list[tuple[str, int | None]] = [
         (str(a["invoice_id"]), _minor(a["amount"], currency))
         for a in payment.get("allocations") or []
     ]
     if payment.get("invoice_id") and not requested:
         requested = [(str(payment["invoice_id"]), None)]
+    if None in ids or known.invoices < len(ids):
+        _check_invoices(uow, requested)  # one is malformed or unknown: say which
+    commands.apply_payment(uow, payment, _minor(payment["amount"], currency), requested)
+
+
+def _check_invoices(uow: UnitOfWork, requested: list[tuple[str, int | None]]) -> None:
     for invoice_id, _ in requested:
         if (
             uow.session.execute(select(Invoice.id).where(Invoice.id == _uuid(invoice_id))).first()
             is None
         ):
             raise NotYetKnown(f"invoice {invoice_id} not seen yet")
-    commands.apply_payment(uow, payment, _minor(payment["amount"], currency), requested)
 
 
 def payment_reversed(uow: UnitOfWork, event: Event) -> None:
@@ -94,6 +109,13 @@ def refund_issued(uow: UnitOfWork, event: Event) -> None:
     refund = event.data
     _customer_currency(uow, str(refund["customer_id"]), refund["currency"])
     commands.post_refund(uow, refund, _minor(refund["amount"], refund["currency"]))
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def _uuid(value: str) -> uuid.UUID:

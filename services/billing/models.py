@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -217,3 +217,12 @@ class CompanyProfile(Base):
     profile: Mapped[dict[str, Any]] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# The tables of the classes above, for Core statements (the payment path's, built once).
+accounts_table = cast(Table, Account.__table__)
+invoices_table = cast(Table, Invoice.__table__)
+applications_table = cast(Table, Application.__table__)
+ledger_table = cast(Table, LedgerEntry.__table__)
+payments_table = cast(Table, ReceivedPayment.__table__)
+credit_sources_table = cast(Table, CreditSource.__table__)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, true, tuple_
+from sqlalchemy import bindparam, func, select, true, tuple_
 
 from services.billing import events
-from services.billing.domain import OPEN_STATUSES, days_overdue, empty_profile
+from services.billing.domain import OPEN_STATUSES, empty_profile
 from services.billing.models import (
     Account,
     Application,
@@ -21,6 +21,8 @@ from services.billing.models import (
     Invoice,
     LedgerEntry,
     customer_replica,
+    invoices_table,
+    payments_table,
 )
 from shared.clock import today
 from shared.db import UnitOfWork
@@ -111,44 +113,53 @@ def credit_note_views(uow: UnitOfWork, notes: Sequence[CreditNote]) -> list[dict
 
 
 def account_summary(
-    uow: UnitOfWork,
-    customer_id: str,
-    currency: str,
-    as_of: dt.date,
-    candidates: Sequence[Invoice] | None = None,
+    uow: UnitOfWork, customer_id: str, currency: str, as_of: dt.date
 ) -> dict[str, Any]:
-    """The account's figures. ``candidates``: every invoice of the customer that can be
-    open, already loaded in this transaction (saves reading them again)."""
+    """The account's figures."""
     balance = uow.session.execute(
         select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
             LedgerEntry.customer_id == customer_id
         )
     ).scalar_one()
-    loaded: Iterable[Invoice] = (
-        candidates
-        if candidates is not None
-        else uow.session.execute(
-            select(Invoice).where(
-                Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES)
-            )
-        ).scalars()
-    )
-    open_invoices = [i for i in loaded if i.status in OPEN_STATUSES]
+    loaded = uow.session.execute(
+        select(Invoice).where(Invoice.customer_id == customer_id, Invoice.status.in_(OPEN_STATUSES))
+    ).scalars()
     account = uow.session.get(Account, customer_id)
-    credit = account.unapplied_credit_minor if account else 0
-    overdue = sum(
-        i.due_minor for i in open_invoices if days_overdue(i.due_date, i.due_minor, as_of) > 0
+    return events.account_balance(
+        customer_id,
+        currency,
+        as_of,
+        balance_minor=int(balance),
+        credit_minor=account.unapplied_credit_minor if account else 0,
+        open_dues=[(i.due_date, i.due_minor) for i in loaded if i.status in OPEN_STATUSES],
     )
-    return {
-        "customer_id": customer_id,
-        "currency": currency,
-        "balance": from_minor(int(balance), currency),
-        "open_total": from_minor(sum(i.due_minor for i in open_invoices), currency),
-        "overdue_total": from_minor(overdue, currency),
-        "unapplied_credit": from_minor(credit, currency),
-        "open_invoices": len(open_invoices),
-        "as_of": as_of,
-    }
+
+
+_PAYMENT_CONTEXT = select(
+    select(payments_table.c.id)
+    .where(payments_table.c.id == bindparam("payment_id"))
+    .scalar_subquery()
+    .label("applied"),
+    select(customer_replica.c.currency)
+    .where(customer_replica.c.id == bindparam("customer_id"))
+    .scalar_subquery()
+    .label("currency"),
+    select(func.count())
+    .select_from(invoices_table)
+    .where(invoices_table.c.id.in_(bindparam("invoice_ids", expanding=True)))
+    .scalar_subquery()
+    .label("invoices"),
+)
+
+
+def payment_context(
+    uow: UnitOfWork, payment_id: str, customer_id: str, invoice_ids: Sequence[uuid.UUID]
+) -> events.TableRow:
+    """What applying a payment depends on, in one round trip: ``applied`` (its id if billing
+    applied it already), ``currency`` (the customer's, None if not seen yet) and
+    ``invoices`` (how many of ``invoice_ids``, distinct, billing knows)."""
+    params = {"payment_id": payment_id, "customer_id": customer_id, "invoice_ids": invoice_ids}
+    return uow.session.connection().execute(_PAYMENT_CONTEXT, params).one()
 
 
 def payment_allocations(

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import sys
 import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import insert, make_url, text
+from sqlalchemy import event, insert, make_url, text
+from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -63,6 +65,23 @@ def ledger_row(customer_id: str, day: dt.date, kind: str, amount: int) -> dict[s
         "amount_minor": amount,
         "created_at": utcnow(),
     }
+
+
+def backend_cpu(engine: Engine, database: str) -> float:
+    """CPU seconds so far of the PostgreSQL backends serving ``database`` (this machine's)."""
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": database}
+        ).scalars()
+        total = 0.0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:  # gone, or another machine's
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def main() -> None:
@@ -163,22 +182,41 @@ def main() -> None:
                 for outcome in processor.process_batch(bodies[at : at + args.batch])
             ]
 
+        statements = [0]
+
+        @event.listens_for(db.engine, "before_cursor_execute")
+        def count(*_args: object) -> None:
+            statements[0] += 1
+
+        pg_before = backend_cpu(db.engine, name)
+        statements[0] = 0
+        cpu_started = time.process_time()
         started = time.perf_counter()
         if args.profile:
             import cProfile
             import pstats
 
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time)  # CPU, not waits for the database
             outcomes = profiler.runcall(apply_all)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         else:
             outcomes = apply_all()
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        executed = statements[0]
+        pg_cpu = backend_cpu(db.engine, name) - pg_before
+        event.remove(db.engine, "before_cursor_execute", count)
         applied = sum(1 for outcome in outcomes if outcome is Outcome.APPLIED)
         print(
             f"payments applied: {applied} in {elapsed:.1f} s = {applied / elapsed:.0f} per second "
             f"(one processor, sequential, {args.batch} per transaction, each with its events "
             "and balance)"
+        )
+        print(
+            f"  per payment: {cpu / applied * 1000:.2f} ms CPU in this process, "
+            f"{pg_cpu / applied * 1000:.2f} ms in PostgreSQL, "
+            f"{executed / applied:.1f} statements"
         )
 
         heavy = str(uuid.uuid4())

@@ -6,12 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import select
+
 from shared.messaging.consumer import Outcome
 from tests.services.test_billing_support import (
     DAY,
     Billing,
     new_id,
 )
+from tests.support.events import body_of, envelope
 
 LATER = DAY + dt.timedelta(days=10)
 
@@ -188,3 +191,62 @@ def test_a_refund_for_a_customer_billing_has_not_seen_is_retried(billing):
     assert billing.refund(stranger, "10.00") is Outcome.RETRY
     assert billing.sut.rows(billing.sut.db.tables.dead_letters) == []
     assert billing.ledger(stranger) == []
+
+
+def test_payments_reversals_and_a_refund_in_one_batch_end_where_one_by_one_would(billing):
+    """A busy worker applies many messages in one transaction: the payments (Core
+    statements) and the reversals and refunds (the ORM) must each see what the others
+    wrote before them."""
+    customer = billing.customer()
+    first = hundred(billing, customer)
+    second = hundred(billing, customer, DAY + dt.timedelta(days=1))
+    small, small_data = billing.payment_body(customer, "30.00", invoice_id=first["id"])
+    big, big_data = billing.payment_body(customer, "250.00")
+    last, last_data = billing.payment_body(customer, "10.00", invoice_id=first["id"])
+    refund_id = new_id()
+    refund = {
+        "id": refund_id,
+        "number": "R-000001",
+        "customer_id": customer,
+        "amount": "20.00",
+        "currency": "EUR",
+        "method": "bank_transfer",
+        "reference": None,
+        "date": DAY.isoformat(),
+        "status": "issued",
+    }
+    messages = [
+        ("payments.payment.received", small, small_data),
+        ("payments.payment.reversed", small, billing.reversal_body(small, customer)),
+        ("payments.payment.received", big, big_data),  # pays both, 50.00 left as credit
+        ("payments.refund.issued", refund_id, refund),  # credit 30.00
+        ("payments.payment.reversed", big, billing.reversal_body(big, customer)),  # -20.00
+        ("payments.payment.received", last, last_data),
+    ]
+    envelopes = [
+        envelope(kind, subject, n + 1, data, source="payments")
+        for n, (kind, subject, data) in enumerate(messages)
+    ]
+    bodies = [body_of(e) for e in envelopes]
+
+    assert billing.processor.process_batch(bodies) == [Outcome.APPLIED] * len(bodies)
+
+    inbox = billing.sut.db.tables.inbox
+    with billing.sut.db.engine.connect() as conn:
+        ids = [e["id"] for e in envelopes]
+        received = set(
+            conn.execute(select(inbox.c.received_at).where(inbox.c.event_id.in_(ids))).scalars()
+        )
+    assert len(received) == 1  # one transaction, not one by one after a failure
+    assert state(billing, first) == ("partially_paid", "10.00", "90.00")
+    assert state(billing, second) == ("open", "0.00", "100.00")
+    assert money_view(billing, customer) == ("210.00", "190.00", "-20.00")
+    balances = billing.events("billing.account.balance_changed")
+    assert [b["data"]["balance"] for b in balances[-6:]] == [
+        "170.00",
+        "200.00",
+        "-50.00",
+        "-30.00",
+        "220.00",
+        "210.00",
+    ]
