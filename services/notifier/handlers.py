@@ -44,8 +44,9 @@ HANDLERS = {
     **customer_replica_handlers(customer_replica),
     "billing.company.updated": company_replica_handler(company_replica),
     "billing.invoice.issued": invoice_issued,
-    # Version 2 has no list of payments, which notifier never reads (decision 81).
-    "billing.invoice.updated": handles_versions(1, 2)(invoice_replica_handler(invoice_replica)),
+    # Version 2 only: billing publishes it with every change, and version 1 beside it
+    # only for outside subscribers; handling both did every update twice (decision 87).
+    "billing.invoice.updated": handles_versions(2)(invoice_replica_handler(invoice_replica)),
     "billing.payment.applied": payment_applied,
     "billing.payment.unapplied": payment_unapplied,
     "billing.credit_note.issued": credit_note_issued,

@@ -39,8 +39,9 @@ def balance_changed(uow: UnitOfWork, event: Event) -> None:
 HANDLERS = {
     **customer_replica_handlers(customer_replica),
     "billing.invoice.issued": invoice_replica_handler(invoice_replica),
-    # Version 2 has no list of payments, which the replica never reads (decision 81).
-    "billing.invoice.updated": handles_versions(1, 2)(invoice_replica_handler(invoice_replica)),
+    # Version 2 only: billing publishes it with every change, and version 1 beside it
+    # only for outside subscribers; handling both did every update twice (decision 87).
+    "billing.invoice.updated": handles_versions(2)(invoice_replica_handler(invoice_replica)),
     "billing.payment.applied": payment_applied,
     "billing.payment.unapplied": payment_unapplied,
     "billing.account.balance_changed": balance_changed,

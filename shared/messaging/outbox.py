@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from marshmallow import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
@@ -43,9 +44,10 @@ def new_envelope(
     spec = spec_for(event_type, version)
     schema = spec.instance
     wire_data = json.loads(to_json(schema.dump(data)))
-    errors = schema.validate(wire_data)
-    if errors:
-        raise InvalidEventData(f"{event_type} v{version}: {errors}")
+    try:
+        spec.loader.load(wire_data)  # compiled once: what a consumer will check it against
+    except ValidationError as exc:
+        raise InvalidEventData(f"{event_type} v{version}: {exc.messages}") from None
     trace = current_trace()
     return {
         "id": new_id(),

@@ -208,7 +208,10 @@ class Notifier:
             self.invoices[data["id"]] = data
         if event_type == "billing.credit_note.issued":
             self.credit_notes[data["id"]] = data
-        sent = envelope(event_type, subject, sequence, data, source=source)
+        # billing.invoice.updated in version 2, the one notifier reads (version 1 goes out
+        # beside it only for outside subscribers)
+        version = 2 if event_type == UPDATED else 1
+        sent = envelope(event_type, subject, sequence, data, source=source, version=version)
         self.process(sent, expect=Outcome.APPLIED)
         return sent
 
