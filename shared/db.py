@@ -72,7 +72,11 @@ def make_engine(url: str, **options: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    options.setdefault("pool_pre_ping", True)
+    # No ping before each transaction (a round trip each, about a tenth of a consumer's CPU
+    # one message at a time): a connection found dead invalidates the whole pool, a web
+    # request then runs again on a fresh one (shared/web/app.py: is_transient), and a
+    # worker tries its batch again.
+    options.setdefault("pool_pre_ping", False)
     options.setdefault("pool_size", 5)
     options.setdefault("max_overflow", 10)
     # No JIT compilation: these are short queries, and where the planner overestimates one

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import urllib3
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
 
 from services.gateway.throttle import LoginThrottle, client_address
@@ -179,7 +180,7 @@ class ApiRouter:
         tail = "/" + rest
         identity = None
         if tail not in PUBLIC_PATHS:
-            identity, refusal = self._check_credentials(environ)
+            identity, refusal = self._credentials_or_503(environ)
             if refusal is not None:  # answered here, so logged here (the service never sees it)
                 return answered_at_the_edge(environ, start_response, refusal)
         return self._forward(environ, start_response, service, tail, identity)
@@ -218,6 +219,25 @@ class ApiRouter:
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/api/{service}"
         environ["PATH_INFO"] = tail
         return self.backends[service](environ, start_response)
+
+    def _credentials_or_503(self, environ: dict[str, Any]) -> tuple[Any, Any]:
+        """:meth:`_check_credentials`, once more on a fresh connection if the pooled one was
+        found dead (the database restarted since), and a 503 problem if the gateway's
+        database cannot be reached."""
+        for attempt in (1, 2):
+            try:
+                return self._check_credentials(environ)
+            except DBAPIError as error:
+                if attempt == 1 and error.connection_invalidated:
+                    continue
+                if not isinstance(error, (OperationalError, InterfaceError)):
+                    raise
+                log.warning("gateway database unavailable: %s", error.orig or error)
+        unavailable = problem_response(
+            503, "The gateway's database is unavailable; try again shortly."
+        )
+        unavailable.headers["Retry-After"] = "2"
+        return None, unavailable
 
     def _check_credentials(self, environ: dict[str, Any]) -> tuple[Any, Any]:
         """(identity, None) for a valid token; (None, problem response) otherwise: 429 while

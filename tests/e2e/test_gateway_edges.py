@@ -8,7 +8,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
+from sqlalchemy import make_url
 from werkzeug.serving import make_server
 
 from services.gateway.app import create_app as create_gateway
@@ -16,6 +18,7 @@ from services.gateway.routing import HttpBackend
 from services.gateway.throttle import retry_after
 from shared.clock import utcnow
 from tests.support.realmode import free_port
+from tests.support.tcpproxy import TcpProxy
 
 BOOTSTRAP = "bootstrap-token-for-tests"
 MB = 1024 * 1024
@@ -156,3 +159,54 @@ def test_a_chunked_body_is_forwarded_and_cut_at_one_megabyte(over_http):
 
     status, body = post_chunked(over_http, [b'{"name": "', *[b"x" * (64 * 1024)] * 17, b'"}'])
     assert status == 413, body[:300]
+
+
+def _gateway_on(service_factory, customers: Any, database_url: str | None = None) -> Any:
+    gateway = service_factory("gateway", TAMEIO_BOOTSTRAP_TOKEN=BOOTSTRAP)
+    settings = gateway.settings
+    if database_url is not None:
+        settings = settings.with_overrides(database_url=database_url)
+    db = gateway.definition.database(settings)
+    app = create_gateway(settings, db, backends={"customers": customers.app.wsgi_app})
+    return gateway, db, app.test_client()
+
+
+def test_a_token_checked_on_a_connection_the_server_ended_is_checked_again_on_a_fresh_one(
+    service_factory,
+):
+    customers = service_factory("customers", broker="memory://")
+    gateway, db, client = _gateway_on(service_factory, customers)
+    try:
+        assert client.get("/api/customers/customers", headers=bearer("wrong")).status_code == 401
+        direct = make_url(gateway.db.url).set(drivername="postgresql").render_as_string(False)
+        with psycopg.connect(direct, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+        answer = client.get("/api/customers/customers", headers=bearer(BOOTSTRAP))
+
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+    finally:
+        db.dispose()
+
+
+def test_the_gateways_database_away_is_503_problem_not_a_crash(service_factory):
+    customers = service_factory("customers", broker="memory://")
+    url = make_url(service_factory("gateway").db.url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+    _, db, client = _gateway_on(service_factory, customers, proxied)
+    try:
+        assert client.get("/api/customers/customers", headers=bearer("wrong")).status_code == 401
+        proxy.cut()
+        answer = client.get("/api/customers/customers", headers=bearer(BOOTSTRAP))
+        assert answer.status_code == 503
+        assert answer.mimetype == "application/problem+json"
+        assert answer.headers["Retry-After"] == "2"
+        proxy.restore()
+        assert client.get("/api/customers/customers", headers=bearer(BOOTSTRAP)).status_code == 200
+    finally:
+        db.dispose()
+        proxy.close()

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import make_url
 
@@ -275,3 +276,23 @@ def test_a_database_gone_mid_request_is_503_with_retry_after_not_500(service_fac
     finally:
         db.dispose()
         proxy.close()
+
+
+def test_a_request_on_a_connection_the_server_ended_is_run_again_on_a_fresh_one(customers, clerk):
+    """No ping before each transaction: a pooled connection the server ended meanwhile (a
+    restart, an administrator) fails its first statement; the pool is emptied and the
+    request runs again, so the client sees nothing of it, and it is recorded once."""
+    assert clerk.get("/customers").status_code == 200  # a connection now waits in the pool
+    direct = make_url(customers.db.url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(direct, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert ended is not None and ended[0] >= 1
+
+    answer = clerk.post("/customers", json={"name": "Still Here Ltd"})
+
+    assert answer.status_code == 201, answer.get_json()
+    names = [c["name"] for c in clerk.get("/customers").get_json()["items"]]
+    assert names == ["Still Here Ltd"]
