@@ -425,7 +425,14 @@ def keeps_up(
     sent = paced(suite.base, lambda _n: payment(rng.choice(customers)), rate, seconds)
     time.sleep(1.0)
     kept = not sent.refused and set(sent.accepted) <= set(updates.arrived)
-    kept = kept and backlog(suite.prefix) == 0 and unsent(suite) == 0
+    kept = kept and backlog(suite.prefix) == 0
+    # Notifier's delivery loop looks for queued notices each second when it finds none, so
+    # a notice may wait that long before its turn: every one sent within 3 s of the last
+    # payment counts as kept up with.
+    grace = time.monotonic() + 2.0
+    while unsent(suite) > 0 and time.monotonic() < grace:
+        time.sleep(0.2)
+    kept = kept and unsent(suite) == 0
     meter.stop()
     settle(suite, updates, sent)
     return kept, len(sent.accepted)
@@ -612,7 +619,7 @@ def run_variant(name: str, emails: bool, args: argparse.Namespace) -> Variant:
         variant.sustained, accepted = backpressure_episode(
             suite, customers, updates, args.seconds, args.threads
         )
-        while backlog(suite.prefix) > 0:
+        while backlog(suite.prefix) > 0 or unsent(suite) > 0:  # the episode's emails too
             time.sleep(0.5)
 
         print("  highest paced rate the whole flow keeps up with (no backlog):", flush=True)
@@ -659,11 +666,12 @@ def run_variant(name: str, emails: bool, args: argparse.Namespace) -> Variant:
             f"{len(sent.accepted)}, {sent.refused} refused)"
         )
 
-        print(
-            f"  cost with history ({args.history} payments at {args.history_rate:g}/s):",
-            flush=True,
-        )
-        history_cost(suite, updates, meter, emails, args.history_rate, args.history)
+        if args.history:
+            print(
+                f"  cost with history ({args.history} payments at {args.history_rate:g}/s):",
+                flush=True,
+            )
+            history_cost(suite, updates, meter, emails, args.history_rate, args.history)
         print(f"  notifications by status: {notices(suite)}")
         updates.stop.set()
     finally:
@@ -691,6 +699,7 @@ def main() -> None:
         help="only CPU per payment and latency at this paced rate (add --emails for realistic)",
     )
     parser.add_argument("--emails", action="store_true", help="with --only-cpu: realistic")
+    parser.add_argument("--variant", choices=("both", "plain", "realistic"), default="both")
     parser.add_argument(
         "--only-backpressure", action="store_true", help="only the overload episode"
     )
@@ -713,8 +722,11 @@ def main() -> None:
     print(f"  {ceilings[0]:.1f} operations/s end to end")
 
     variants = [
-        run_variant("customers without email addresses (notices fail at once)", False, args),
-        run_variant("realistic: every customer has an email; notices sent over SMTP", True, args),
+        run_variant("customers without email addresses (notices fail at once)", False, args)
+        for _ in range(args.variant in ("both", "plain"))
+    ] + [
+        run_variant("realistic: every customer has an email; notices sent over SMTP", True, args)
+        for _ in range(args.variant in ("both", "realistic"))
     ]
 
     print("ceiling again (the machine's speed varies between runs; the higher one counts)...")
