@@ -68,19 +68,25 @@ def plan_allocations(
 def split_gross(
     amount_minor: int, weights: Sequence[tuple[Decimal, int]]
 ) -> list[tuple[Decimal, int]]:
-    """Split a gross amount over tax rates in proportion to ``weights`` [(rate, gross)],
-    half-up, the remainder on the last rate."""
+    """Split a gross amount over tax rates in proportion to ``weights`` [(rate, gross)], the
+    remainder on the last rate.
+
+    The running total is rounded (half-up), not each share: each share is the step between
+    two rounded running totals, so no share takes the other sign than the amount (rounding
+    four half cents up each would hand out three cents of two, and take one back from the
+    last rate), and each is within a cent of its exact part."""
     total = sum(weight for _, weight in weights)
     parts: list[tuple[Decimal, int]] = []
-    given = 0
+    running = given = 0
     for index, (rate, weight) in enumerate(weights):
+        running += weight
         if index == len(weights) - 1:
-            share = amount_minor - given
+            upto = amount_minor
         else:
-            exact = Decimal(amount_minor) * weight / total if total else Decimal(0)
-            share = int(exact.to_integral_value(rounding=ROUND_HALF_UP))
-        parts.append((rate, share))
-        given += share
+            exact = Decimal(amount_minor) * running / total if total else Decimal(0)
+            upto = int(exact.to_integral_value(rounding=ROUND_HALF_UP))
+        parts.append((rate, upto - given))
+        given = upto
     return parts
 
 

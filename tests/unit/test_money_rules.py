@@ -104,6 +104,18 @@ def test_the_tax_split_sums_to_the_gross(amount, weights):
 
     assert sum(share for _, share in parts) == amount
     assert [rate for rate, _ in parts] == [rate for rate, _ in weights]
+    assert all(share * amount >= 0 for _, share in parts)  # never the other sign
+    total = sum(weight for _, weight in weights)
+    if total:  # each share within a cent of its exact part
+        exact = [Decimal(amount) * weight / total for _, weight in weights]
+        assert all(abs(share - e) <= 1 for (_, share), e in zip(parts, exact, strict=True))
+
+
+def test_four_equal_rates_sharing_two_cents_never_give_one_back():
+    """Found by Hypothesis in CI: each half cent rounded up handed out three cents of two."""
+    parts = split_gross(2, [(Decimal(0), 1), (Decimal(6), 1), (Decimal(13), 1), (Decimal(24), 1)])
+
+    assert [share for _, share in parts] == [1, 0, 1, 0]
 
 
 @FAST
