@@ -21,11 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Select, String, Table, bindparam, func, select
+from sqlalchemy import Column, Integer, MetaData, Select, String, Table, bindparam, select
 
 from shared.clock import utcnow
 from shared.db import Database, UTCDateTime, insert_for
 from shared.messaging.link import BrokerLink, broker_connection
+from shared.messaging.outbox import unpublished
 from shared.messaging.topology import Topology
 
 # Older readings are ignored: a broker outage (no new readings) never turns into 503s.
@@ -78,12 +79,6 @@ def _deepest_since(table: Table) -> Select[Any]:
     )
 
 
-@functools.cache
-def _unpublished(outbox: Table) -> Select[Any]:
-    """Built once: the gauge runs it every poll (the partial index keeps it cheap)."""
-    return select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-
-
 class DepthGauge(BrokerLink):
     """The worker part that reads the depths of ``queues`` every ``every`` seconds and
     stores them; on any failure it starts over with back-off (the readings age out)."""
@@ -132,7 +127,7 @@ class DepthGauge(BrokerLink):
         readings, so a backlog it causes never turns into 503s)."""
         outbox = self.db.tables.outbox
         with self.db.engine.connect() as conn:
-            waiting = conn.execute(_unpublished(outbox)).scalar_one()
+            waiting, _oldest = conn.execute(unpublished(outbox)).one()
             conn.rollback()
         return int(waiting)
 

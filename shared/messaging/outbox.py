@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Table
+from sqlalchemy import Select, Table, func, select
 from sqlalchemy.orm import Session
 
 from shared.clock import isoformat, utcnow
@@ -61,6 +61,15 @@ def new_envelope(
         "causation_id": trace.causation_id,
         "data": wire_data,
     }
+
+
+@functools.cache
+def unpublished(outbox: Table) -> Select[int, Any]:
+    """How many events wait for the relay, and when the oldest was written; built once per
+    table (the partial index on unpublished rows keeps it cheap)."""
+    return select(func.count(), func.min(outbox.c.created_at)).where(
+        outbox.c.published_at.is_(None)
+    )
 
 
 @functools.cache
