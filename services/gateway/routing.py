@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
 
 from services.gateway.throttle import LoginThrottle, client_address
-from shared.web.app import PUBLIC_PATHS
+from shared.web.app import PUBLIC_PATHS, is_transient
 from shared.web.auth import Identity, sign_identity
 from shared.web.edge import declared_length
 from shared.web.inputs import MAX_BODY_BYTES
@@ -228,7 +228,7 @@ class ApiRouter:
             try:
                 return self._check_credentials(environ)
             except DBAPIError as error:
-                if attempt == 1 and error.connection_invalidated:
+                if attempt == 1 and is_transient(error):  # as a view would be tried again
                     continue
                 if not isinstance(error, (OperationalError, InterfaceError)):
                     raise

@@ -45,17 +45,20 @@ TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})  # deadlock, serial
 ATTEMPTS = 3
 
 
-def is_transient(error: BaseException) -> bool:
-    """A database conflict that a second try of the same transaction can get past, or a
-    connection found dead (the server restarted since it was last used): the pool has then
-    been emptied, so the second try runs on a fresh connection."""
+def is_conflict(error: BaseException) -> bool:
+    """A database conflict that a second try of the same transaction can get past."""
     if not isinstance(error, DBAPIError):
         return False
-    if error.connection_invalidated:
-        return True
     if getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
         return True
     return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+
+
+def is_transient(error: BaseException) -> bool:
+    """A conflict, or a connection found dead (the server restarted since it was last
+    used): the pool has then been emptied, so a second try runs on a fresh connection."""
+    invalidated = isinstance(error, DBAPIError) and error.connection_invalidated
+    return invalidated or is_conflict(error)
 
 
 class TameioFlask(Flask):
@@ -222,7 +225,7 @@ def _install_error_handlers(app: Flask) -> None:
     def _unexpected(error: Exception) -> Response:
         if isinstance(error, HTTPException):
             return from_http_exception(error)
-        if is_transient(error) and not getattr(error, "connection_invalidated", False):
+        if is_conflict(error):
             log.warning("transient database conflict after %d tries: %s", ATTEMPTS, error)
             return problem_response(
                 503,
