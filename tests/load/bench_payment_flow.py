@@ -356,14 +356,9 @@ class CpuMeter:
 def messages(suite: RealSuite) -> tuple[int, int]:
     """Events published and deliveries handled so far, counted in the services' outboxes
     and inboxes."""
-    published = delivered = 0
-    for service in BUSINESS_SERVICES:
-        engine = create_engine(suite.database_url(service), poolclass=pool.NullPool)
-        with engine.connect() as conn:
-            published += conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
-            delivered += conn.execute(text("SELECT count(*) FROM inbox")).scalar_one()
-        engine.dispose()
-    return published, delivered
+    counts = messages_by_type(suite)
+    published = sum(n for (kind, _, _), n in counts.items() if kind == "published")
+    return published, sum(counts.values()) - published
 
 
 def messages_by_type(suite: RealSuite) -> Counter[tuple[str, str, str]]:
@@ -560,8 +555,7 @@ def cpu_at(
     rng = random.Random(7)
     paced(suite.base, lambda _n: payment(rng.choice(customers)), 5.0, 3.0)  # warm up
     time.sleep(2.0)
-    published0, delivered0 = messages(suite)
-    by_type0 = messages_by_type(suite)
+    before = messages_by_type(suite)
     meter.start()
     sent = paced(suite.base, lambda _n: payment(rng.choice(customers)), args.only_cpu, args.seconds)
     time.sleep(1.0)
@@ -569,20 +563,25 @@ def cpu_at(
     behind = backlog(suite.prefix), unsent(suite)
     settle(suite, updates, sent, limit=60)
     print(f"  a second after the load: {behind[0]} messages queued, {behind[1]} notices unsent")
-    published1, delivered1 = messages(suite)
-    paid = len(sent.accepted)
+    by_type = messages_by_type(suite)
+    by_type.subtract(before)
+    paid = max(len(sent.accepted), 1)
     print_cpu(
         f"CPU per payment at {args.only_cpu:g}/s, by process", meter.used, paid, args.seconds + 1
     )
+    published = sum(n for (kind, _, _), n in by_type.items() if kind == "published")
     print(
-        f"  per payment: {(published1 - published0) / max(paid, 1):.1f} events published, "
-        f"{(delivered1 - delivered0) / max(paid, 1):.1f} deliveries handled"
+        f"  per payment: {published / paid:.1f} events published, "
+        f"{(sum(by_type.values()) - published) / paid:.1f} deliveries handled"
     )
-    by_type = messages_by_type(suite)
-    by_type.subtract(by_type0)
     for (kind, service, event_type), n in sorted(by_type.items()):
         if n:
-            print(f"    {kind:<9} {service:<10} {event_type:<40} {n / max(paid, 1):.2f}")
+            print(f"    {kind:<9} {service:<10} {event_type:<40} {n / paid:.2f}")
+    print_latency(updates, sent)
+
+
+def print_latency(updates: BalanceUpdates, sent: Sent) -> None:
+    """201 -> balance updated, p50 and p99, of the payments ``sent``."""
     latencies = [
         (updates.arrived[r] - at) * 1000 for r, at in sent.accepted.items() if r in updates.arrived
     ]
@@ -655,16 +654,7 @@ def run_variant(name: str, emails: bool, args: argparse.Namespace) -> Variant:
         rng = random.Random(3)
         sent = paced(suite.base, lambda _n: payment(rng.choice(customers)), rate, args.seconds)
         settle(suite, updates, sent, limit=60)
-        latencies = [
-            (updates.arrived[r] - at) * 1000
-            for r, at in sent.accepted.items()
-            if r in updates.arrived
-        ]
-        print(
-            f"    201 -> balance updated: p50 {percentile(latencies, 0.5):.0f} ms   "
-            f"p99 {percentile(latencies, 0.99):.0f} ms   (n={len(latencies)} of "
-            f"{len(sent.accepted)}, {sent.refused} refused)"
-        )
+        print_latency(updates, sent)
 
         if args.history:
             print(
