@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--customers", type=int, default=20)
     parser.add_argument("--emails", action="store_true", help="the realistic variant")
+    parser.add_argument("--raw", type=Path, help="keep py-spy's raw stacks here, one file per pid")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     smtp, env = None, {}
@@ -106,7 +107,8 @@ def main() -> None:
         smtp, url = start_smtp()
         env["TAMEIO_SMTP_URL"] = url
     suite = start_real_suite(env=env)
-    out = Path(tempfile.mkdtemp())
+    out = args.raw or Path(tempfile.mkdtemp())
+    out.mkdir(parents=True, exist_ok=True)
     try:
         customers = setup(suite.base, args.customers, args.emails)
         updates = BalanceUpdates(suite.exchange)
@@ -122,12 +124,12 @@ def main() -> None:
                     *(spy, "record", "--pid", str(pid), "--duration", str(int(args.seconds))),
                     *("--rate", "100", "--format", "raw", "--nonblocking", "--gil"),
                     "--full-filenames",
-                    *("--output", str(out / f"{pid}.txt")),
+                    *("--output", str(out / f"{label.replace(' ', '-')}.{pid}.txt")),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            for pid in processes
+            for pid, label in processes.items()
         ]
         time.sleep(1)
         rng = random.Random(1)
@@ -138,7 +140,7 @@ def main() -> None:
         updates.stop.set()
         merged: dict[str, list[tuple[list[tuple[str, str]], int]]] = collections.defaultdict(list)
         for pid, label in processes.items():
-            path = out / f"{pid}.txt"
+            path = out / f"{label.replace(' ', '-')}.{pid}.txt"
             if path.exists():
                 merged[label] += read_samples(path)
         grand = sum(count for stacks in merged.values() for _, count in stacks)
