@@ -5,6 +5,7 @@ transaction."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from typing import Any, cast
@@ -35,6 +36,7 @@ from shared.web.problems import conflict, invalid
 
 VersionCheck = Callable[[int], None]  # raises if the caller expected another version
 _payments = cast(Table, Payment.__table__)
+_refunds = cast(Table, Refund.__table__)
 # Core statements, built once: a payment is written once per request and once per report
 # of billing's, and the ORM's load and flush machinery cost more than the statements.
 NEW_PAYMENT = _payments.insert()
@@ -61,6 +63,14 @@ SAVE_APPLICATION = (
         | {"version": _payments.c.version + 1}
     )
 )
+# Billing's credit now includes the refunds whose events caused these balance changes: one
+# statement for a whole batch of balance changes, written when its transaction commits.
+REFLECTED_REFUNDS = (
+    update(_refunds)
+    .where(_refunds.c.event_id.in_(bindparam("causes", expanding=True)))
+    .values(reflected=True)
+)
+REFLECTED_CAUSES = "payments: causes of balance changes"
 
 
 def _minor(value: Any, currency: str, field: str) -> int:
@@ -264,4 +274,10 @@ def record_credit(
     }
     apply_snapshot(uow, credit_replica, balance["customer_id"], sequence, values)
     if cause:
-        uow.session.execute(update(Refund).where(Refund.event_id == cause).values(reflected=True))
+        # Most causes are payments, which match no refund: a batch's causes share one
+        # statement, run at its commit.
+        uow.collect(REFLECTED_CAUSES, functools.partial(_mark_reflected, uow)).append(cause)
+
+
+def _mark_reflected(uow: UnitOfWork, causes: list[str]) -> None:
+    uow.session.execute(REFLECTED_REFUNDS, {"causes": causes})

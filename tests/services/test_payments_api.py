@@ -941,6 +941,40 @@ def test_a_balance_change_caused_by_something_else_does_not_reflect_a_refund(pay
     assert payments.post_refund(customer, "50.00").status_code == 201
 
 
+def test_refunds_are_reflected_by_the_balance_changes_of_one_batch(payments):
+    first, second = payments.customer(), payments.customer()
+    payments.balance(first, "50.00")
+    payments.balance(second, "50.00")
+    payments.refund(first, "30.00")
+    payments.refund(second, "10.00")
+    issued = {event["data"]["customer_id"]: event["id"] for event in payments.events(REFUNDED)}
+
+    def balance_changed(customer: str, credit: str, cause: str, sequence: int = 2) -> bytes:
+        data = {
+            "customer_id": customer,
+            "balance": f"-{credit}",
+            "unapplied_credit": credit,
+            "currency": "EUR",
+            "date": DAY.isoformat(),
+        }
+        kind = "billing.account.balance_changed"
+        sent = envelope(kind, customer, sequence, data, source="billing", causation_id=cause)
+        return body_of(sent)
+
+    outcomes = payments.processor.process_batch(
+        [
+            balance_changed(first, "20.00", issued[first]),
+            balance_changed(second, "40.00", issued[second]),
+            balance_changed(second, "45.00", new_id(), sequence=1),  # older: ignored
+        ]
+    )
+
+    assert outcomes == [Outcome.APPLIED] * 3
+    assert [row.reflected for row in payments.refund_rows()] == [True, True]
+    assert payments.post_refund(first, "20.01").status_code == 409
+    assert payments.post_refund(second, "40.00").status_code == 201
+
+
 def test_a_refund_replayed_with_its_idempotency_key_is_counted_once(payments):
     customer = payments.customer()
     payments.balance(customer, "50.00")
