@@ -47,9 +47,8 @@ def record_payment(body: dict[str, Any]) -> Any:
 
         def create() -> tuple[Any, int, dict[str, str]]:
             payment = commands.record_payment(uow, body)
-            answer = PAYMENT_SCHEMA.dump(queries.payment_view(payment))
-            headers = {"Location": f"payments/{payment.id}", "ETag": f'"{payment.version}"'}
-            return answer, 201, headers
+            headers = {"Location": f"payments/{payment['id']}", "ETag": f'"{payment["version"]}"'}
+            return payment, 201, headers
 
         return idempotent_create(uow, create)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -111,8 +112,9 @@ def _requested(
     return requested
 
 
-def record_payment(uow: UnitOfWork, request: dict[str, Any]) -> Payment:
-    """Money received, optionally pointed at invoices; billing applies it."""
+def record_payment(uow: UnitOfWork, request: dict[str, Any]) -> dict[str, Any]:
+    """Money received, optionally pointed at invoices; billing applies it. Answers the
+    payment as the API shows it."""
     customer, currency, amount = _customer_and_amount(uow, request)
     requested = _requested(uow, request, customer.id, currency)
     if over_allocated(requested, amount):
@@ -148,9 +150,9 @@ def record_payment(uow: UnitOfWork, request: dict[str, Any]) -> Payment:
     }
     # One Core INSERT: the ORM's flush machinery cost more than the statement itself.
     uow.session.execute(NEW_PAYMENT, row)
-    payment = Payment(**row)  # not added to the session: the row is already written
-    uow.emit("payments.payment.received", str(payment.id), events.payment_received(payment))
-    return payment
+    data = events.payment_received(SimpleNamespace(**row))
+    envelope = uow.emit("payments.payment.received", str(row["id"]), data)
+    return queries.received_view(envelope["data"])
 
 
 def reverse_payment(

@@ -37,6 +37,33 @@ def payment_view(row: Payment) -> dict[str, Any]:
     }
 
 
+def received_view(data: dict[str, Any]) -> dict[str, Any]:
+    """The API answer for a payment just recorded, from its payments.payment.received data
+    (the wire forms the answer's schema gives the same values, in its order): nothing is
+    applied or reversed yet, so dumping it again would only repeat the event's work."""
+    return {
+        "id": data["id"],
+        "number": data["number"],
+        "customer_id": data["customer_id"],
+        "amount": data["amount"],
+        "currency": data["currency"],
+        "method": data["method"],
+        "reference": data["reference"],
+        "received_on": data["received_on"],
+        "status": data["status"],
+        "invoice_id": data["invoice_id"],
+        "requested_allocations": data["allocations"],
+        "allocations": [],
+        "unapplied_amount": None,
+        "reason": None,
+        "notify": data["notify"],
+        "version": data["version"],
+        "created_at": data["created_at"],
+        "reversed_at": None,
+        "updated_at": data["created_at"],
+    }
+
+
 def payment_views(rows: list[Payment]) -> list[dict[str, Any]]:
     return [payment_view(row) for row in rows]
 

@@ -359,6 +359,24 @@ def test_recording_a_payment_emits_payment_received_with_the_requested_allocatio
     assert payment["allocations"] == [], "what billing applied is not known yet"
 
 
+@pytest.mark.parametrize("pointed", ["allocations", "invoice_id", "nowhere"])
+def test_the_answer_to_recording_a_payment_is_what_reading_it_answers(payments, pointed):
+    customer = payments.customer()
+    invoice = payments.invoice(customer)
+    fields: dict[str, Any] = {
+        "allocations": {"allocations": [{"invoice_id": invoice["id"], "amount": 12.5}]},
+        "invoice_id": {"invoice_id": invoice["id"]},
+        "nowhere": {"reference": "SEPA 4711", "notify": False},
+    }[pointed]
+
+    recorded = payments.post_payment(customer, "100", **fields)
+    read = payments.client("viewer").get(f"/payments/{recorded.get_json()['id']}")
+
+    assert recorded.status_code == 201, recorded.get_json()
+    assert recorded.get_data(as_text=True) == read.get_data(as_text=True)
+    assert recorded.headers["ETag"] == read.headers["ETag"]
+
+
 def test_a_payment_pointed_at_one_invoice_carries_that_invoice_id_in_its_event(payments):
     customer = payments.customer()
     invoice = payments.invoice(customer)
