@@ -13,6 +13,7 @@ from services.reporting.models import LoggedEvent
 from shared.clock import utcnow
 from shared.db import UnitOfWork
 from shared.messaging import Event
+from shared.messaging.consumer import handles_versions
 from shared.messaging.envelope import json_default, to_json
 
 EVENT_LOG = cast(Table, LoggedEvent.__table__)
@@ -55,4 +56,12 @@ def _write_log(session: Session, rows: list[dict[str, Any]]) -> None:
     session.execute(EVENT_LOG.insert(), rows)
 
 
-HANDLERS = {"#": record_event}
+@handles_versions(2)
+def record_invoice_update(uow: UnitOfWork, event: Event) -> None:
+    """billing.invoice.updated: version 2 only, like every other subscriber (decision 89).
+    Version 1 is version 2 plus every payment of the invoice, which ``billing.payment.applied``
+    carries anyway: logging it made each payment cost more than the one before."""
+    record_event(uow, event)
+
+
+HANDLERS = {"#": record_event, "billing.invoice.updated": record_invoice_update}

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from services.reporting.models import LoggedEvent
 from shared.clock import today
 from shared.messaging.consumer import Outcome
 from tests.services.test_reporting_support import (
@@ -25,6 +26,7 @@ from tests.services.test_reporting_support import (
     open_books,
     report_snapshot,
 )
+from tests.support.events import dead_letter_rows
 
 DATES = [
     dt.date(2026, 3, 1),
@@ -155,7 +157,10 @@ def test_a_void_delivered_before_its_invoice_still_takes_the_invoice_out_of_the_
     # Too early: reporting has not seen the invoice, so the void waits for it (a retry).
     assert books.reporting.deliver(voided) is Outcome.RETRY
     for body in (b for b in bodies if b is not voided):
-        assert books.reporting.deliver(body) is Outcome.APPLIED
+        sent = json.loads(body)
+        ignored = (sent["type"], sent["version"]) == ("billing.invoice.updated", 1)
+        expected = Outcome.IGNORED if ignored else Outcome.APPLIED
+        assert books.reporting.deliver(body) is expected
     assert books.reporting.retry_now() == 1
 
     as_of = today().isoformat()
@@ -188,3 +193,29 @@ def test_events_applied_by_concurrent_transactions_keep_the_same_figures(service
             outcomes = [outcome for lane in pool.map(deliver, lanes) for outcome in lane]
         assert set(outcomes) == {Outcome.APPLIED}
         assert kept_figures(other) == kept
+
+
+def test_version_1_of_an_invoice_update_is_acked_and_neither_logged_nor_parked(books):
+    """Billing publishes an invoice's update in version 2 and, for outside subscribers, in
+    version 1 beside it, which lists every payment of the invoice: reporting keeps version 2
+    alone, so a payment costs the same however many came before it (decision 89)."""
+    customer = books.customer("Versions Ltd")
+    invoice = books.priced_invoice(customer, "100.00", dt.date(2026, 3, 2))
+    books.sync()
+    books.billing.pay(customer, "40.00", on=dt.date(2026, 3, 10), invoice_id=invoice["id"])
+    sent = {json.loads(body)["id"]: json.loads(body) for body in books.pending()}
+    updates = {e["version"]: e["id"] for e in sent.values() if e["type"].endswith(".updated")}
+    assert set(updates) == {1, 2}
+
+    outcomes = {
+        event_id: books.reporting.deliver(body)
+        for event_id, body in ((e, json.dumps(sent[e])) for e in sent)
+    }
+
+    assert outcomes.pop(updates[1]) is Outcome.IGNORED
+    assert set(outcomes.values()) == {Outcome.APPLIED}
+    sut = books.reporting.sut
+    logged = {row.event_id for row in sut.rows(LoggedEvent.__table__)}
+    assert updates[2] in logged and updates[1] not in logged
+    assert set(outcomes) <= logged
+    assert dead_letter_rows(sut) == []
