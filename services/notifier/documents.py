@@ -1,7 +1,7 @@
 """What an email states, fetched from billing in ONE request when the email is sent, so that
 its text (and the PDF it attaches, from the same answer) states the figures of that moment:
 an invoice or credit note with its PDF (``?include=pdf``), or the customer's account with
-the invoices a notice names (``/accounts/{id}?invoice_id=...``)."""
+the invoices a notice names (``/accounts/{id}?invoice_id=...``, without their payments)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from services.notifier.models import Notification
 from services.notifier.wording import Reader, Written, invoice_email, write
 from shared.config import Settings
 from shared.web.client import ServiceClient, ServiceUnavailable
+
+# No email states an invoice's payments: billing leaves them out of the account's answer.
+_NO_PAYMENTS = ("invoice_payments", "false")
 
 
 class DocumentAway(Exception):
@@ -76,6 +79,8 @@ def fetch_document(settings: Settings, path: str) -> tuple[dict[str, Any], bytes
 
 
 def fetch_account(settings: Settings, customer_id: str, ids: list[str]) -> dict[str, Any]:
-    """The customer's account with the invoices ``ids``, from one answer of billing."""
-    query = urlencode([("invoice_id", invoice_id) for invoice_id in ids])
-    return _get(settings, f"/accounts/{customer_id}" + (f"?{query}" if query else ""))
+    """The customer's account with the invoices ``ids``, from one answer of billing; their
+    payments left out, so the answer (and billing's read) stays the same size however many
+    an invoice has had. A billing that does not know ``invoice_payments`` ignores it."""
+    query = urlencode([*(("invoice_id", invoice_id) for invoice_id in ids), _NO_PAYMENTS])
+    return _get(settings, f"/accounts/{customer_id}?{query}")
