@@ -10,6 +10,8 @@ from email.header import decode_header, make_header
 from email.message import EmailMessage
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from services.notifier.mail import Outgoing, Part, address_header, encoded, outgoing
 
@@ -126,3 +128,14 @@ def test_an_address_that_is_not_ascii_makes_the_email_international():
     assert message.international
     assert message.recipients == ["μαρία@acme.test"]
     assert parsed["To"] == "μαρία@acme.test"
+
+
+@given(st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=300))
+def test_a_subject_that_is_not_ascii_reads_back_within_78_characters_a_line(subject):
+    assume(not subject.isascii())
+    header = f"Subject: {encoded(subject, 'Subject')}"
+
+    parsed = email.message_from_bytes(f"{header}\r\n\r\n".encode(), policy=email.policy.default)
+
+    assert parsed["Subject"] == subject
+    assert max(len(line) for line in header.split("\r\n")) <= 78
