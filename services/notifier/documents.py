@@ -25,6 +25,10 @@ class DocumentAway(Exception):
     """Billing cannot give the figures or the document right now: the email waits."""
 
 
+class UnknownParameter(Exception):
+    """Billing does not know a query parameter it was asked with (an older version)."""
+
+
 class Fetched(NamedTuple):
     """Billing's answer for one email: how to write it for its reader, and the PDF it
     attaches (None if it has none)."""
@@ -55,15 +59,24 @@ def fetch_for(settings: Settings, notification: Notification) -> Fetched | None:
     return Fetched(lambda reader: write(kind, facts, invoices, account, reader), None)
 
 
-def _get(settings: Settings, path: str) -> dict[str, Any]:
-    """Billing's JSON answer to ``path``; DocumentAway unless it is a 200 with a body."""
+def _get(settings: Settings, path: str, *, unless_unknown: str | None = None) -> dict[str, Any]:
+    """Billing's JSON answer to ``path``; DocumentAway unless it is a 200 with a body. With
+    ``unless_unknown``, a 422 refusing that query parameter (a billing older than it) is
+    UnknownParameter instead."""
     try:
         answer = ServiceClient(settings).get("billing", path)
     except ServiceUnavailable as exc:
         raise DocumentAway(str(exc)) from None
+    if answer.status == 422 and unless_unknown and _refuses(answer.body, unless_unknown):
+        raise UnknownParameter(unless_unknown)
     if answer.status != 200 or not isinstance(answer.body, dict):
         raise DocumentAway(f"billing answered {answer.status} for {path.partition('?')[0]}")
     return answer.body
+
+
+def _refuses(problem: Any, parameter: str) -> bool:
+    """Whether a 422 problem answer names ``parameter`` among its errors."""
+    return isinstance(problem, dict) and parameter in (problem.get("errors") or {})
 
 
 def fetch_document(settings: Settings, path: str) -> tuple[dict[str, Any], bytes]:
@@ -81,6 +94,13 @@ def fetch_document(settings: Settings, path: str) -> tuple[dict[str, Any], bytes
 def fetch_account(settings: Settings, customer_id: str, ids: list[str]) -> dict[str, Any]:
     """The customer's account with the invoices ``ids``, from one answer of billing; their
     payments left out, so the answer (and billing's read) stays the same size however many
-    an invoice has had. A billing that does not know ``invoice_payments`` ignores it."""
-    query = urlencode([*(("invoice_id", invoice_id) for invoice_id in ids), _NO_PAYMENTS])
-    return _get(settings, f"/accounts/{customer_id}?{query}")
+    an invoice has had. A billing older than ``invoice_payments`` refuses it: asked again
+    without it, so no email waits for billing's upgrade."""
+    named = [("invoice_id", invoice_id) for invoice_id in ids]
+    path = f"/accounts/{customer_id}"
+    try:
+        return _get(
+            settings, f"{path}?{urlencode([*named, _NO_PAYMENTS])}", unless_unknown=_NO_PAYMENTS[0]
+        )
+    except UnknownParameter:
+        return _get(settings, f"{path}?{urlencode(named)}" if named else path)
