@@ -67,7 +67,13 @@ def email_bytes(
     headers: Sequence[tuple[str, str]], parts: Sequence[Part], *, international: bool = False
 ) -> bytes:
     """The email: ``headers`` (already encoded, see :func:`encoded`), MIME-Version, then
-    the text parts as alternatives and any attachment after them."""
+    the text parts as alternatives and any attachment after them. Raises ValueError for a
+    header value with a line break that is not folding (it would start a header of its
+    own), as EmailMessage did."""
+    for name, value in headers:
+        unfolded = value.replace(CRLF + " ", "")
+        if "\r" in unfolded or "\n" in unfolded:
+            raise ValueError(f"the {name} header may not contain a line break")
     lines = [f"{name}: {value}" for name, value in headers]
     lines.append("MIME-Version: 1.0")
     alternatives = [part for part in parts if part.filename is None]

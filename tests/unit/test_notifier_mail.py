@@ -139,3 +139,9 @@ def test_a_subject_that_is_not_ascii_reads_back_within_78_characters_a_line(subj
 
     assert parsed["Subject"] == subject
     assert max(len(line) for line in header.split("\r\n")) <= 78
+
+
+@pytest.mark.parametrize("name", ["Acme\r\nBcc: everyone@example.test", "Acme\nX: y"])
+def test_a_line_break_in_a_header_value_is_refused(name):
+    with pytest.raises(ValueError, match="From"):
+        sent("Hello", "text\n", "<p>html</p>", name=name)
