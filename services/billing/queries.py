@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, true, tuple_
+from sqlalchemy import and_, bindparam, func, literal, select, true, tuple_
 
 from services.billing import events
 from services.billing.domain import OPEN_STATUSES, empty_profile
@@ -121,40 +121,51 @@ def credit_note_views(uow: UnitOfWork, notes: Sequence[CreditNote]) -> list[dict
     ]
 
 
-_ACCOUNT_FIGURES = select(
-    select(func.coalesce(func.sum(ledger_table.c.amount_minor), 0))
-    .where(ledger_table.c.customer_id == bindparam("customer_id"))
-    .scalar_subquery()
-    .label("balance"),
-    select(accounts_table.c.unapplied_credit_minor)
-    .where(accounts_table.c.customer_id == bindparam("customer_id"))
-    .scalar_subquery()
-    .label("credit"),
-)
-_OPEN_DUES = select(
-    invoices_table.c.due_date,
-    invoices_table.c.total_minor - invoices_table.c.paid_minor - invoices_table.c.credited_minor,
-).where(
-    invoices_table.c.customer_id == bindparam("customer_id"),
-    invoices_table.c.status.in_(OPEN_STATUSES),
+# One row source, so that the account's figures come with no open invoice too.
+_ONE_ROW = select(literal(1).label("one")).subquery()
+# The balance and the credit beside each open invoice's due date and amount due (one row
+# of NULL dues when none is open): the account's figures in one statement.
+_ACCOUNT_FIGURES = (
+    select(
+        select(func.coalesce(func.sum(ledger_table.c.amount_minor), 0))
+        .where(ledger_table.c.customer_id == bindparam("customer_id"))
+        .scalar_subquery()
+        .label("balance"),
+        select(accounts_table.c.unapplied_credit_minor)
+        .where(accounts_table.c.customer_id == bindparam("customer_id"))
+        .scalar_subquery()
+        .label("credit"),
+        invoices_table.c.id,
+        invoices_table.c.due_date,
+        (
+            invoices_table.c.total_minor
+            - invoices_table.c.paid_minor
+            - invoices_table.c.credited_minor
+        ).label("due"),
+    )
+    .select_from(_ONE_ROW)
+    .outerjoin(
+        invoices_table,
+        and_(
+            invoices_table.c.customer_id == bindparam("customer_id"),
+            invoices_table.c.status.in_(OPEN_STATUSES),
+        ),
+    )
 )
 
 
 def account_summary(
     uow: UnitOfWork, customer_id: str, currency: str, as_of: dt.date
 ) -> dict[str, Any]:
-    """The account's figures, from two statements built once (the balance and credit, then
-    the due date and amount due of each open invoice). Reads what is flushed."""
-    params = {"customer_id": customer_id}
-    figures = uow.session.execute(_ACCOUNT_FIGURES, params).one()
-    open_dues = uow.session.execute(_OPEN_DUES, params).all()
+    """The account's figures, from one statement built once. Reads what is flushed."""
+    rows = uow.session.execute(_ACCOUNT_FIGURES, {"customer_id": customer_id}).all()
     return events.account_balance(
         customer_id,
         currency,
         as_of,
-        balance_minor=int(figures.balance),
-        credit_minor=int(figures.credit or 0),
-        open_dues=[(day, int(due)) for day, due in open_dues],
+        balance_minor=int(rows[0].balance),
+        credit_minor=int(rows[0].credit or 0),
+        open_dues=[(row.due_date, int(row.due)) for row in rows if row.id is not None],
     )
 
 
