@@ -280,13 +280,15 @@ def put_company(body: dict[str, Any]) -> Any:
 def get_account(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
     """Balance (positive: the customer owes), open and overdue totals, unapplied credit;
     with ``invoice_id`` (repeated) also those invoices of the customer as they stand, from
-    the same read (what a receipt, reminder or notice is written from). An invoice that is
-    not the customer's is 422."""
+    the same read (what a receipt, reminder or notice is written from), without their
+    payments if ``invoice_payments`` is false. An invoice that is not the customer's is
+    422."""
     with unit_of_work() as uow:
         customer = replica_customer(uow, customer_replica, customer_id, in_path=True)
         summary = queries.account_summary(uow, customer.id, customer.currency, today())
         invoices = queries.customer_invoices(uow, customer.id, args["invoice_id"])
-        return {**summary, "invoices": queries.invoice_views(uow, invoices)}
+        views = queries.invoice_views(uow, invoices, payments=args["invoice_payments"])
+        return {**summary, "invoices": views}
 
 
 @blp.route("/accounts/<uuid:customer_id>/transactions", methods=["GET"])

@@ -6,7 +6,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.events.billing import CompanyProfile, CreditNoteIssued, InvoiceSnapshot
+from shared.events.billing import (
+    CompanyProfile,
+    CreditNoteIssued,
+    InvoicePayment,
+    InvoiceSnapshot,
+)
 from shared.events.fields import Amount, Currency
 from shared.web.lists import PageQuery
 from shared.web.schemas import (
@@ -96,6 +101,21 @@ class AccountQuery(RequestSchema):
         validate=validate.Length(max=100),
         metadata={"description": "repeat to have these invoices of the customer in the answer"},
     )
+    invoice_payments = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": "false: the invoices asked for leave out `payments` (as "
+            "billing.invoice.updated version 2 does), so the answer does not grow with their "
+            "history; what an email states needs no more"
+        },
+    )
+
+
+class AccountInvoice(InvoiceSnapshot):
+    payments = fields.List(
+        fields.Nested(InvoicePayment),
+        metadata={"description": "left out with invoice_payments=false"},
+    )
 
 
 class AccountSchema(Schema):
@@ -108,7 +128,7 @@ class AccountSchema(Schema):
     open_invoices = fields.Integer(required=True)
     as_of = fields.Date(required=True)
     invoices = fields.List(
-        fields.Nested(InvoiceSnapshot),
+        fields.Nested(AccountInvoice),
         required=True,
         metadata={
             "description": "the invoices asked for with invoice_id, read in the same "

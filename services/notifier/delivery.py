@@ -23,8 +23,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -36,6 +35,7 @@ from services.notifier import events, queries
 from services.notifier.commands import NO_ADDRESS
 from services.notifier.documents import DocumentAway, fetch_for
 from services.notifier.domain import retry_delay, status_after_attempt, waiting_delay
+from services.notifier.mail import Outgoing, Part, address_header, encoded, outgoing
 from services.notifier.models import Notification
 from services.notifier.wording import NothingToSay, Reader, Written
 from shared.clock import utcnow
@@ -44,14 +44,14 @@ from shared.db import Database, UnitOfWork
 
 T = TypeVar("T")
 LEASE = dt.timedelta(minutes=2)  # longer than any SMTP exchange (10 s timeout)
-SENDER = "Tameio Receivables <receivables@tameio.invalid>"
+SENDER = ("Tameio Receivables", "receivables@tameio.invalid")
 
 
 # -- the mailers ----------------------------------------------------------------------------
 
 
 class Mailer(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: Outgoing) -> None: ...
 
     def close(self) -> None: ...
 
@@ -67,10 +67,10 @@ class SmtpMailer:
         self.timeout = timeout
         self.client: smtplib.SMTP | None = None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         if self.client is not None:
             try:
-                self.client.send_message(message)
+                self._send(self.client, message)
                 return
             except smtplib.SMTPServerDisconnected:
                 self.close()  # the server ended the session meanwhile: a new one below
@@ -79,10 +79,17 @@ class SmtpMailer:
                 raise
         self.client = self._connect()
         try:
-            self.client.send_message(message)
+            self._send(self.client, message)
         except BaseException:
             self.close()  # whatever state the session is in, the next message starts anew
             raise
+
+    @staticmethod
+    def _send(client: smtplib.SMTP, message: Outgoing) -> None:
+        """MAIL, RCPT and DATA of one message (SMTPUTF8 when an address is not ASCII: raises
+        SMTPNotSupportedError if the server lacks it, as ``send_message`` did)."""
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if message.international else []
+        client.sendmail(message.sender, message.recipients, message.data, options)
 
     def _connect(self) -> smtplib.SMTP:
         host, port = self.parts.hostname or "127.0.0.1", self.parts.port
@@ -118,11 +125,11 @@ class FileMailer:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
-        name = message["Message-ID"].strip("<>").split("@")[0]
-        (self.folder / f"{stamp}-{name}.eml").write_bytes(bytes(message))
+        name = message.message_id.strip("<>").split("@")[0]
+        (self.folder / f"{stamp}-{name}.eml").write_bytes(message.data)
 
     def close(self) -> None:
         pass
@@ -137,39 +144,35 @@ def mailer_for(settings: Settings) -> Mailer:
 # -- the message ----------------------------------------------------------------------------
 
 
-def sender(company: dict[str, Any] | None) -> str:
-    """The From address: the company profile's name and email, the placeholder before one
-    is set."""
+def sender(company: dict[str, Any] | None) -> tuple[str, str]:
+    """(name, address) the emails come from: the company profile's name and email, the
+    placeholder before one is set."""
     if not company or not company.get("email"):
         return SENDER
-    return formataddr((str(company.get("name") or ""), str(company["email"])))
+    return str(company.get("name") or ""), str(company["email"])
 
 
 def compose(
     notification: Notification,
     attachment: bytes | None = None,
     company: dict[str, Any] | None = None,
-) -> EmailMessage:
+) -> Outgoing:
     """The message as sent: from the company, Reply-To when it has one, dated now, the
     text and HTML parts, and the PDF if any."""
-    message = EmailMessage()
-    message["From"] = sender(company)
+    name, address = sender(company)
+    headers = [("From", address_header(name, address))]
     if company and company.get("reply_to"):
-        message["Reply-To"] = str(company["reply_to"])
-    message["To"] = notification.to or ""
-    message["Subject"] = notification.subject
-    message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = notification.message_id
-    message.set_content(notification.body)
-    message.add_alternative(notification.body_html, subtype="html")
+        headers.append(("Reply-To", str(company["reply_to"])))
+    headers += [
+        ("To", notification.to or ""),
+        ("Subject", encoded(notification.subject, "Subject")),
+        ("Date", format_datetime(utcnow())),
+        ("Message-ID", str(notification.message_id)),
+    ]
+    parts = [Part("text/plain", notification.body), Part("text/html", notification.body_html)]
     if attachment is not None:
-        message.add_attachment(
-            attachment,
-            maintype="application",
-            subtype="pdf",
-            filename=f"{attachment_name(notification)}.pdf",
-        )
-    return message
+        parts.append(Part("application/pdf", attachment, f"{attachment_name(notification)}.pdf"))
+    return outgoing(headers, parts, address)
 
 
 def attachment_name(notification: Notification) -> str:

@@ -1,7 +1,7 @@
 """What an email states, fetched from billing in ONE request when the email is sent, so that
 its text (and the PDF it attaches, from the same answer) states the figures of that moment:
 an invoice or credit note with its PDF (``?include=pdf``), or the customer's account with
-the invoices a notice names (``/accounts/{id}?invoice_id=...``)."""
+the invoices a notice names (``/accounts/{id}?invoice_id=...``, without their payments)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,16 @@ from services.notifier.wording import Reader, Written, invoice_email, write
 from shared.config import Settings
 from shared.web.client import ServiceClient, ServiceUnavailable
 
+# No email states an invoice's payments: billing leaves them out of the account's answer.
+_NO_PAYMENTS = ("invoice_payments", "false")
+
 
 class DocumentAway(Exception):
     """Billing cannot give the figures or the document right now: the email waits."""
+
+
+class UnknownParameter(Exception):
+    """Billing does not know a query parameter it was asked with (an older version)."""
 
 
 class Fetched(NamedTuple):
@@ -52,15 +59,24 @@ def fetch_for(settings: Settings, notification: Notification) -> Fetched | None:
     return Fetched(lambda reader: write(kind, facts, invoices, account, reader), None)
 
 
-def _get(settings: Settings, path: str) -> dict[str, Any]:
-    """Billing's JSON answer to ``path``; DocumentAway unless it is a 200 with a body."""
+def _get(settings: Settings, path: str, *, unless_unknown: str | None = None) -> dict[str, Any]:
+    """Billing's JSON answer to ``path``; DocumentAway unless it is a 200 with a body. With
+    ``unless_unknown``, a 422 refusing that query parameter (a billing older than it) is
+    UnknownParameter instead."""
     try:
         answer = ServiceClient(settings).get("billing", path)
     except ServiceUnavailable as exc:
         raise DocumentAway(str(exc)) from None
+    if answer.status == 422 and unless_unknown and _refuses(answer.body, unless_unknown):
+        raise UnknownParameter(unless_unknown)
     if answer.status != 200 or not isinstance(answer.body, dict):
         raise DocumentAway(f"billing answered {answer.status} for {path.partition('?')[0]}")
     return answer.body
+
+
+def _refuses(problem: Any, parameter: str) -> bool:
+    """Whether a 422 problem answer names ``parameter`` among its errors."""
+    return isinstance(problem, dict) and parameter in (problem.get("errors") or {})
 
 
 def fetch_document(settings: Settings, path: str) -> tuple[dict[str, Any], bytes]:
@@ -76,6 +92,15 @@ def fetch_document(settings: Settings, path: str) -> tuple[dict[str, Any], bytes
 
 
 def fetch_account(settings: Settings, customer_id: str, ids: list[str]) -> dict[str, Any]:
-    """The customer's account with the invoices ``ids``, from one answer of billing."""
-    query = urlencode([("invoice_id", invoice_id) for invoice_id in ids])
-    return _get(settings, f"/accounts/{customer_id}" + (f"?{query}" if query else ""))
+    """The customer's account with the invoices ``ids``, from one answer of billing; their
+    payments left out, so the answer (and billing's read) stays the same size however many
+    an invoice has had. A billing older than ``invoice_payments`` refuses it: asked again
+    without it, so no email waits for billing's upgrade."""
+    named = [("invoice_id", invoice_id) for invoice_id in ids]
+    path = f"/accounts/{customer_id}"
+    try:
+        return _get(
+            settings, f"{path}?{urlencode([*named, _NO_PAYMENTS])}", unless_unknown=_NO_PAYMENTS[0]
+        )
+    except UnknownParameter:
+        return _get(settings, f"{path}?{urlencode(named)}" if named else path)

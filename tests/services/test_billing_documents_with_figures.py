@@ -80,3 +80,23 @@ def test_an_account_with_the_invoices_a_notice_names(billing):
     wrong = viewer.get(f"/accounts/{customer}", query_string={"invoice_id": foreign["id"]})
     assert wrong.status_code == 422
     assert "invoice_id" in wrong.get_json()["errors"]
+
+
+def test_an_account_can_leave_out_the_payments_of_the_invoices_it_names(billing):
+    customer = billing.customer()
+    invoice = billing.invoice(customer, ("WIDGET", "1"), issue_date=DAY)
+    for _ in range(3):
+        billing.pay(customer, "10.00", invoice_id=invoice["id"])
+    viewer = billing.client("viewer")
+    path = f"/accounts/{customer}?invoice_id={invoice['id']}"
+
+    whole = viewer.get(path).get_json()
+    slim = viewer.get(f"{path}&invoice_payments=false").get_json()
+
+    assert len(whole["invoices"][0]["payments"]) == 3
+    assert "payments" not in slim["invoices"][0]
+    assert slim["invoices"][0] == {k: v for k, v in whole["invoices"][0].items() if k != "payments"}
+    assert {k: v for k, v in slim.items() if k != "invoices"} == {
+        k: v for k, v in whole.items() if k != "invoices"
+    }
+    assert slim["invoices"][0]["amount_due"] == "94.00"

@@ -219,3 +219,46 @@ def test_the_invoice_email_takes_its_figures_and_its_pdf_from_one_request(notifi
     (pdf,) = list(mail.message.iter_attachments())
     assert pdf.get_content() == f"%PDF-1.7 {invoice['number']} due 60.00".encode()
     assert "Total due: 60.00 EUR" in mail.text
+
+
+def test_a_notice_asks_billing_without_the_invoices_payments(notifier, smtp):
+    customer, invoice = issued_and_emailed(notifier, smtp)
+    queries: list[str] = []
+
+    def billing(environ, start_response):
+        queries.append(environ.get("QUERY_STRING", ""))
+        return notifier.billing_app(environ, start_response)
+
+    register_local("billing", billing)
+    notifier.payment_applied(customer, [(invoice, "40.00")])
+
+    notifier.deliver()
+
+    smtp.wait_for(1)
+    assert queries == [f"invoice_id={invoice['id']}&invoice_payments=false"]
+
+
+def test_a_billing_that_does_not_know_invoice_payments_is_asked_again_without_it(notifier, smtp):
+    """A billing older than the parameter refuses it (422); the notice goes all the same."""
+    customer, invoice = issued_and_emailed(notifier, smtp)
+    queries: list[str] = []
+
+    def older_billing(environ, start_response):
+        queries.append(environ.get("QUERY_STRING", ""))
+        if "invoice_payments" in environ.get("QUERY_STRING", ""):
+            start_response("422 UNPROCESSABLE ENTITY", [("Content-Type", "application/json")])
+            return [b'{"status": 422, "errors": {"invoice_payments": ["Unknown parameter."]}}']
+        return notifier.billing_app(environ, start_response)
+
+    register_local("billing", older_billing)
+    notifier.payment_applied(customer, [(invoice, "40.00")])
+
+    notifier.deliver()
+
+    (mail,) = smtp.wait_for(1)
+    assert "60.00 EUR still due" in mail.text
+    assert queries == [
+        f"invoice_id={invoice['id']}&invoice_payments=false",
+        f"invoice_id={invoice['id']}",
+    ]
+    assert notifier.only_notification(kind="partial_payment")["status"] == "sent"
