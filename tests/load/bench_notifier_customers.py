@@ -277,6 +277,15 @@ def cpu(work: Callable[[], Any], what: str = "") -> float:
     return time.process_time() - started
 
 
+def expected(body: str) -> set[Outcome]:
+    """Applied, except billing.invoice.updated version 1, which notifier acks and ignores
+    (decision 87) as every subscriber does for a version it was not written for."""
+    envelope = json.loads(body)
+    if envelope["type"] == "billing.invoice.updated" and envelope["version"] == 1:
+        return {Outcome.IGNORED}
+    return {Outcome.APPLIED}
+
+
 def consume(processor: EventProcessor, bodies: list[list[str]], batch: int, what: str) -> float:
     """CPU seconds to process every payment's bodies, ``batch`` payments per transaction
     (1: each message on its own)."""
@@ -286,12 +295,12 @@ def consume(processor: EventProcessor, bodies: list[list[str]], batch: int, what
             for group in bodies:
                 for body in group:
                     outcome = processor.process(body)
-                    assert outcome is Outcome.APPLIED, (outcome, body[:300])
+                    assert outcome in expected(body), (outcome, body[:300])
             return
         for start in range(0, len(bodies), batch):
             flat = [body for group in bodies[start : start + batch] for body in group]
             outcomes = processor.process_batch(flat)
-            assert all(o is Outcome.APPLIED for o in outcomes), outcomes
+            assert all(o in expected(b) for o, b in zip(outcomes, flat, strict=True)), outcomes
 
     return cpu(run, f"{what}-{'single' if batch == 1 else 'batch'}")
 
