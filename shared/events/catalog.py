@@ -37,8 +37,9 @@ class EventSpec:
 
     @functools.cached_property
     def dumper(self) -> SchemaDumper:
-        """Dumps emitted data to its wire form as :attr:`instance` does, compiled once."""
-        return SchemaDumper(self.instance)
+        """Dumps emitted data to its wire form as :attr:`instance` does and checks it as
+        :attr:`loader` does, compiled once (the emit path)."""
+        return SchemaDumper(self.instance, self.loader)
 
     @property
     def service(self) -> str:

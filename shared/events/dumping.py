@@ -25,21 +25,31 @@ from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
 from shared.clock import isoformat
 from shared.events.fields import Timestamp
-from shared.events.loading import ISO_FORMATS, Unsure
+from shared.events.loading import (
+    ISO_FORMATS,
+    Reader,
+    SchemaLoader,
+    Unsure,
+    field_reader,
+    schema_reader,
+)
 from shared.messaging.envelope import to_json
 
 Writer = Callable[[Any], Any]
 
 
 class SchemaDumper:
-    """``dump(data)`` answers what ``json.loads(to_json(schema.dump(data)))`` answers."""
+    """``dump(data)`` answers what ``json.loads(to_json(schema.dump(data)))`` answers, once
+    ``schema`` has loaded that answer as a consumer will (the emitter's check)."""
 
-    def __init__(self, schema: Schema) -> None:
+    def __init__(self, schema: Schema, loader: SchemaLoader | None = None) -> None:
         self.schema = schema
+        self.loader = loader or SchemaLoader(schema)
         self.writer = schema_writer(schema)  # None: a schema the compiler does not know
 
     def dump(self, data: Any) -> dict[str, Any]:
-        """The wire form of ``data``: only JSON types, a new object sharing nothing with it."""
+        """The wire form of ``data``: only JSON types, a new object sharing nothing with it.
+        Raises the schema's ValidationError if it does not load that form."""
         if self.writer is not None:
             try:
                 wire: dict[str, Any] = self.writer(data)
@@ -47,13 +57,18 @@ class SchemaDumper:
             except Unsure:
                 pass
         wire = json.loads(to_json(self.schema.dump(data)))
+        self.loader.load(wire)
         return wire
 
 
 def schema_writer(schema: Schema) -> Writer | None:
-    """A function dumping a dict as ``schema`` does (raising Unsure where it is not sure), or
-    None if the schema has anything beyond plain fields."""
+    """A function dumping a dict as ``schema`` does, answering only what the schema then loads
+    (raising Unsure otherwise, or where it is not sure), or None if the schema has anything
+    beyond plain fields."""
     if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP] or schema.many:
+        return None
+    # What it vouches for is checked as the compiled loader checks it, field by field.
+    if schema_reader(schema) is None or list(schema.load_fields) != list(schema.dump_fields):
         return None
     kind = type(schema)
     if kind.dump is not Schema.dump or kind._serialize is not Schema._serialize:
@@ -62,48 +77,86 @@ def schema_writer(schema: Schema) -> Writer | None:
         return None
     entries = []
     for name, field in schema.dump_fields.items():
-        writer = field_writer(field)
+        parts = field_parts(field)
         attribute = field.attribute or name
         key = field.data_key if field.data_key is not None else name
         default = field.dump_default
         plain = type(field).serialize is fields.Field.serialize and field._CHECK_ATTRIBUTE
         plain = plain and type(field).get_value is fields.Field.get_value
         # A dict's own attributes (``items``) or a dotted path are looked up otherwise.
-        if writer is None or not plain or callable(default) or hasattr(dict, attribute):
+        if parts is None or not plain or callable(default) or hasattr(dict, attribute):
             return None
         if "." in attribute:
             return None
-        entries.append((attribute, key, writer, default))
+        entries.append((attribute, key, *parts, default, field.required))
     return _object_writer(tuple(entries))
 
 
-def _object_writer(entries: tuple[tuple[str, str, Writer, Any], ...]) -> Writer:
+Entry = tuple[str, str, Writer, Reader | None, bool, Any, bool]
+
+
+def _object_writer(entries: tuple[Entry, ...]) -> Writer:
+    # Each field's steps are inlined here (no call per field): most values are plain strings.
     def write(data: Any) -> dict[str, Any]:
         if type(data) is not dict:
             raise Unsure
-        wire = {}
-        for attribute, key, writer, default in entries:
+        wire: dict[str, Any] = {}
+        for attribute, key, convert, check, allow_none, default, required in entries:
             value = data.get(attribute, missing)
             if value is missing:
                 if default is missing:
+                    if required:
+                        raise Unsure
                     continue
                 value = default
-            wire[key] = writer(value)
+            if value is None:
+                if not allow_none:
+                    raise Unsure
+                wire[key] = None
+                continue
+            written = value if convert is _string and type(value) is str else convert(value)
+            if check is not None:
+                check(written)  # the compiled loader's reader: raises Unsure if it refuses
+            wire[key] = written
         return wire
 
     return write
 
 
 def field_writer(field: fields.Field) -> Writer | None:
-    """A function dumping one value as ``field._serialize`` does, then to JSON and back."""
+    """A function dumping one value as ``field._serialize`` does, then to JSON and back, and
+    answering only what the field then loads (null where allowed, validators)."""
+    parts = field_parts(field)
+    if parts is None:
+        return None
+    convert, check, allow_none = parts
+
+    def write(value: Any) -> Any:
+        if value is None:
+            if allow_none:
+                return None
+            raise Unsure
+        written = convert(value)
+        if check is not None:
+            check(written)
+        return written
+
+    return write
+
+
+def field_parts(field: fields.Field) -> tuple[Writer, Reader | None, bool] | None:
+    """How a non-null value of ``field`` is written, the compiled loader's reader checking
+    the result if the field needs it (validators, a kind not proven below), and whether null
+    is allowed."""
     convert = _converter(field)
     if convert is None:
         return None
-
-    def write(value: Any) -> Any:
-        return None if value is None else convert(value)
-
-    return write
+    check = None
+    if field.validators or type(field) not in PROVEN:
+        check = field_reader(field)
+        if check is None:
+            return None
+    return convert, check, field.allow_none
 
 
 def _converter(field: fields.Field) -> Writer | None:
@@ -164,6 +217,8 @@ AMOUNT_TYPES = (decimal.Decimal, str, int)
 
 
 def _decimal(value: Any) -> str:
+    if type(value) is decimal.Decimal and value.is_finite():
+        return format(value, "f")  # marshmallow's Decimal(str(value)) is the same number
     if type(value) not in AMOUNT_TYPES:
         raise Unsure
     try:
@@ -199,6 +254,13 @@ SIMPLE: dict[type[fields.Field], Writer] = {
     Timestamp: _timestamp,  # its own _serialize: shared.clock's isoformat
 }
 PLAIN_DATETIMES = (fields.DateTime, fields.AwareDateTime, fields.NaiveDateTime)
+# Field kinds whose converters above write a form the compiled loader always takes: a
+# string, an int, a bool, a finite amount as "f" formats it, a date, a UTC instant ending in
+# Z, and containers of those (each checked by its own field writer).
+PROVEN = frozenset(
+    {fields.String, fields.Integer, fields.Boolean, fields.Decimal, fields.Date, Timestamp}
+    | {fields.Nested, fields.List, fields.Dict}
+)
 
 
 def _nested(field: fields.Nested) -> Writer | None:

@@ -1,5 +1,6 @@
 """The compiled dumpers of the catalog write the wire form marshmallow's dump and a JSON round
-trip write, and leave every value they are not sure of (and every failure) to marshmallow."""
+trip write, and only what the schema then loads: every value they are not sure of, and every
+refusal with its message, is left to marshmallow."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from marshmallow import Schema, fields, post_dump
+from marshmallow import Schema, ValidationError, fields, post_dump
 
 from shared.events import CATALOG
 from shared.events.dumping import SchemaDumper, schema_writer
@@ -41,7 +42,9 @@ AMOUNTS = st.one_of(
 )
 # The values services emit, which the compiled writers take by themselves.
 VALUES: dict[type, st.SearchStrategy[Any]] = {
-    fields.String: st.one_of(st.text(max_size=8), st.uuids()),
+    fields.String: st.one_of(
+        st.sampled_from(["EUR", "JPY", "Acme Ltd", "", "a" * 65]), st.text(max_size=8), st.uuids()
+    ),
     fields.Integer: st.integers(),
     fields.Boolean: st.booleans(),
     fields.Decimal: AMOUNTS,
@@ -84,17 +87,15 @@ def values_for(field: fields.Field, depth: int, clean: bool) -> st.SearchStrateg
 
 def objects(schema: Schema, depth: int, clean: bool) -> st.SearchStrategy[Any]:
     """Dicts shaped like ``schema`` with a field it does not know; any field may be left
-    out or null."""
+    out or null, unless ``clean`` and the field is required."""
     if depth > 2:
         return st.just({})
-    chosen = {
-        name: st.one_of(
-            st.just(("omit", None)),
-            st.just(("set", None)),
-            values_for(field, depth, clean).map(lambda v: ("set", v)),
-        )
-        for name, field in schema.dump_fields.items()
-    }
+    chosen = {}
+    for name, field in schema.dump_fields.items():
+        given = values_for(field, depth, clean).map(lambda v: ("set", v))
+        if not (clean and field.required):
+            given = st.one_of(st.just(("omit", None)), st.just(("set", None)), given)
+        chosen[name] = given
     return st.fixed_dictionaries(chosen).map(
         lambda picked: {k: v for k, (how, v) in picked.items() if how == "set"} | {"new": 1}
     )
@@ -123,7 +124,7 @@ def test_every_catalog_schema_compiles(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
 @settings(max_examples=100, deadline=None)
 @given(data=st.data(), clean=st.booleans())
-def test_what_the_compiled_writer_writes_is_marshmallows_wire_form(
+def test_the_compiled_writer_writes_marshmallows_wire_form_and_only_what_it_loads(
     name: str, data: st.DataObject, clean: bool
 ) -> None:
     schema = SCHEMAS[name]
@@ -143,7 +144,15 @@ def test_what_the_compiled_writer_writes_is_marshmallows_wire_form(
         with pytest.raises(type(exc)):
             SchemaDumper(schema).dump(value)
         return
-    assert fast is not Unsure or not clean, "the values services emit take the compiled path"
+    try:
+        schema.load(slow)
+    except ValidationError as exc:
+        assert fast is Unsure, f"compiled writer wrote what the schema refuses: {exc}"
+        with pytest.raises(ValidationError) as refused:
+            SchemaDumper(schema).dump(value)
+        assert refused.value.messages == exc.messages
+        return
+    assert fast is not Unsure or not clean, "what the schema takes, the compiled path writes"
     if fast is not Unsure:
         assert same(fast, slow), (fast, slow)
     assert same(SchemaDumper(schema).dump(value), slow)
@@ -154,6 +163,11 @@ def test_the_wire_form_shares_nothing_with_the_data() -> None:
     line = {"quantity": "1", "unit_price": "2.00", "discount_percent": "0", "net_amount": "2.00"}
     lines = [line | {"tax_rate": "24", "tax_amount": "0.48"}]
     data = {"bill_to": {"name": "Acme"}, "lines": lines, "payments": []}
+    data |= {"id": "i", "customer_id": "c", "status": "open", "currency": "EUR", "version": 1}
+    data |= {"date": dt.date(2026, 11, 2), "overdue": False, "days_overdue": 0}
+    data |= {name: decimal.Decimal("2.48") for name in ("subtotal", "tax_total", "total")}
+    data |= {name: decimal.Decimal(0) for name in ("amount_paid", "amount_credited")}
+    data |= {"amount_due": decimal.Decimal("2.48")}
 
     wire = spec.dumper.dump(data)
 
@@ -173,3 +187,18 @@ def test_a_schema_with_hooks_is_left_to_marshmallow() -> None:
 
     assert dumper.writer is None
     assert dumper.dump({"name": "acme"}) == {"name": "ACME"}
+
+
+def test_refusals_are_the_loaders_own() -> None:
+    spec = CATALOG[("billing.account.balance_changed", 1)]
+    data = {"customer_id": "", "balance": decimal.Decimal("NaN"), "currency": "XXX"}
+
+    with pytest.raises(ValidationError) as refused:
+        spec.dumper.dump(data)
+
+    assert refused.value.messages == {
+        "customer_id": ["Length must be between 1 and 64."],
+        "balance": ["Special numeric values (nan or infinity) are not permitted."],
+        "unapplied_credit": ["Missing data for required field."],
+        "currency": ["'XXX' is not an ISO 4217 currency code."],
+    }
