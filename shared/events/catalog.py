@@ -10,6 +10,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema
 
+from shared.events.dumping import SchemaDumper
 from shared.events.loading import SchemaLoader
 
 
@@ -33,6 +34,12 @@ class EventSpec:
     def loader(self) -> SchemaLoader:
         """Loads incoming data as :attr:`instance` does, compiled once (the consume path)."""
         return SchemaLoader(self.instance)
+
+    @functools.cached_property
+    def dumper(self) -> SchemaDumper:
+        """Dumps emitted data to its wire form as :attr:`instance` does and checks it as
+        :attr:`loader` does, compiled once (the emit path)."""
+        return SchemaDumper(self.instance, self.loader)
 
     @property
     def service(self) -> str:
