@@ -24,7 +24,18 @@ from typing import Any
 import psycopg
 from kombu import Connection as BrokerConnection
 from kombu import Exchange, Producer
-from sqlalchemy import Connection, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Select,
+    Table,
+    Update,
+    any_,
+    bindparam,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared.clock import utcnow
 from shared.db import Database
@@ -101,6 +112,26 @@ class _BatchConfirms:
             raise PublishNacked("the broker nacked a message of the batch")
 
 
+def _pending_rows(outbox: Table, batch_size: int) -> Select[Any]:
+    """The next ``batch_size`` unpublished rows, in order."""
+    return (
+        select(outbox.c.id, outbox.c.event_id, outbox.c.event_type, outbox.c.payload)
+        .where(outbox.c.published_at.is_(None))
+        .order_by(outbox.c.id)
+        .limit(batch_size)
+    )
+
+
+def _mark_published(outbox: Table, dialect: str) -> Update:
+    """Marks the rows ``ids`` published at ``now``: the same statement whatever their number
+    (on PostgreSQL one array parameter, which costs a tenth of an IN list's per row)."""
+    if dialect == "postgresql":
+        chosen = outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+    else:
+        chosen = outbox.c.id.in_(bindparam("ids", expanding=True))
+    return update(outbox).where(chosen).values(published_at=bindparam("now"))
+
+
 class Relay(BrokerLink):
     """Publishes one service's outbox to the events exchange."""
 
@@ -127,6 +158,9 @@ class Relay(BrokerLink):
         self.active = False
         self.published_total = 0
         self._listener: psycopg.Connection[Any] | None = None
+        # Built once: building them each round cost more than running them.
+        self._pending = _pending_rows(db.tables.outbox, batch_size)
+        self._mark = _mark_published(db.tables.outbox, db.dialect)
 
     # -- leadership -----------------------------------------------------------------------
 
@@ -215,18 +249,11 @@ class Relay(BrokerLink):
         db_conn: Connection | None = None,
     ) -> int:
         """Publish the next batch of unpublished rows in order; returns how many."""
-        outbox = self.db.tables.outbox
-        pending = (
-            select(outbox.c.id, outbox.c.event_id, outbox.c.event_type, outbox.c.payload)
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.id)
-            .limit(self.batch_size)
-        )
         if db_conn is not None:
-            rows = db_conn.execute(pending).all()
+            rows = db_conn.execute(self._pending).all()
         else:
             with self.db.engine.connect() as short:
-                rows = short.execute(pending).all()
+                rows = short.execute(self._pending).all()
                 short.rollback()
         if not rows:
             return 0
@@ -236,16 +263,12 @@ class Relay(BrokerLink):
                 confirms.published()
         if confirms is not None:
             confirms.wait(conn, self.confirm_timeout)
-        mark = (
-            update(outbox)
-            .where(outbox.c.id.in_([row.id for row in rows]))
-            .values(published_at=utcnow())
-        )
+        marked = {"ids": [row.id for row in rows], "now": utcnow()}
         if db_conn is not None:
-            db_conn.execute(mark)
+            db_conn.execute(self._mark, marked)
         else:
             with self.db.engine.begin() as short:
-                short.execute(mark)
+                short.execute(self._mark, marked)
         self.published_total += len(rows)
         return len(rows)
 
