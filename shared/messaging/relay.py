@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -26,7 +26,6 @@ from kombu import Connection as BrokerConnection
 from kombu import Exchange, Producer
 from sqlalchemy import (
     BigInteger,
-    Connection,
     Select,
     Table,
     Update,
@@ -155,6 +154,14 @@ def _one_write(conn: BrokerConnection) -> Iterator[None]:
     write(b"".join(frames))
 
 
+def _driver_sql(
+    db: Database, statement: Select[Any] | Update, *, literal_binds: bool = False
+) -> str:
+    """``statement`` as the SQL its database's driver runs (parameters by name)."""
+    options = {"literal_binds": True} if literal_binds else {}
+    return str(statement.compile(dialect=db.engine.dialect, compile_kwargs=options))
+
+
 class Relay(BrokerLink):
     """Publishes one service's outbox to the events exchange."""
 
@@ -184,6 +191,9 @@ class Relay(BrokerLink):
         # Built once: building them each round cost more than running them.
         self._pending = _pending_rows(db.tables.outbox, batch_size)
         self._mark = _mark_published(db.tables.outbox, db.dialect)
+        # ... and, for the relay's own connection on PostgreSQL, compiled once.
+        self._pending_sql = _driver_sql(db, self._pending, literal_binds=True)
+        self._mark_sql = _driver_sql(db, self._mark)
 
     # -- leadership -----------------------------------------------------------------------
 
@@ -231,19 +241,18 @@ class Relay(BrokerLink):
             self.active = False
 
     @contextmanager
-    def _outbox_connection(self) -> Iterator[Connection | None]:
+    def _outbox_connection(self) -> Iterator[psycopg.Connection[Any] | None]:
         """On PostgreSQL, a database connection of the relay's own while it is connected: no
         pool check-out per round, each statement its own transaction, and marking rows
         published does not wait for the disk (a mark lost in a crash only means those events
-        are published again, which consumers absorb). Detached from the pool, so its session
-        settings end with it. On SQLite: None (one short transaction per statement)."""
+        are published again, which consumers absorb). A plain driver connection: its two
+        statements, compiled once, cost half as much CPU run without SQLAlchemy's execution
+        machinery. On SQLite: None (one short transaction per statement)."""
         if self.db.dialect != "postgresql":
             yield None
             return
-        with self.db.engine.connect() as db_conn:
-            db_conn.execution_options(isolation_level="AUTOCOMMIT")
-            db_conn.exec_driver_sql("SET synchronous_commit = off")
-            db_conn.detach()  # last: setting the isolation level needs the pool's record
+        with pg_connect(self.db) as db_conn:
+            db_conn.execute("SET synchronous_commit = off")
             yield db_conn
 
     def _run_connected(self, stop: threading.Event) -> None:
@@ -269,32 +278,39 @@ class Relay(BrokerLink):
         conn: BrokerConnection,
         producer: Producer,
         confirms: _BatchConfirms | None,
-        db_conn: Connection | None = None,
+        db_conn: psycopg.Connection[Any] | None = None,
     ) -> int:
         """Publish the next batch of unpublished rows in order; returns how many."""
-        if db_conn is not None:
-            rows = db_conn.execute(self._pending).all()
-        else:
-            with self.db.engine.connect() as short:
-                rows = short.execute(self._pending).all()
-                short.rollback()
+        rows = self._read_pending(db_conn)
         if not rows:
             return 0
         with _one_write(conn):
-            for row in rows:
-                self._publish(producer, row.event_id, row.event_type, row.payload)
+            for _, event_id, event_type, payload in rows:
+                self._publish(producer, event_id, event_type, payload)
                 if confirms is not None:
                     confirms.published()
         if confirms is not None:
             confirms.wait(conn, self.confirm_timeout)
-        marked = {"ids": [row.id for row in rows], "now": utcnow()}
-        if db_conn is not None:
-            db_conn.execute(self._mark, marked)
-        else:
-            with self.db.engine.begin() as short:
-                short.execute(self._mark, marked)
+        self._mark_published([row[0] for row in rows], db_conn)
         self.published_total += len(rows)
         return len(rows)
+
+    def _read_pending(self, db_conn: psycopg.Connection[Any] | None) -> Sequence[Any]:
+        """The next batch of unpublished rows: (id, event_id, event_type, payload) each."""
+        if db_conn is not None:
+            return db_conn.execute(self._pending_sql).fetchall()
+        with self.db.engine.connect() as short:
+            rows = short.execute(self._pending).all()
+            short.rollback()
+        return rows
+
+    def _mark_published(self, ids: list[int], db_conn: psycopg.Connection[Any] | None) -> None:
+        marked = {"ids": ids, "now": utcnow()}
+        if db_conn is not None:
+            db_conn.execute(self._mark_sql, marked)
+            return
+        with self.db.engine.begin() as short:
+            short.execute(self._mark, marked)
 
     def _publish(self, producer: Producer, event_id: str, event_type: str, payload: str) -> None:
         producer.publish(
