@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 from kombu import Connection as BrokerConnection
-from kombu import Exchange, Producer
+from kombu import Exchange
 from sqlalchemy import (
     BigInteger,
     Select,
@@ -260,15 +260,14 @@ class Relay(BrokerLink):
             conn.ensure_connection(max_retries=1)
             channel = conn.channel()
             self.exchange(channel).declare(passive=not self.declare_exchange)
-            producer = Producer(channel, exchange=self.exchange, auto_declare=False)
             confirms = None if self.uses_memory_transport else _BatchConfirms(channel)
             self.connected = True
             self.state = "publishing"
             log.info("relay %s connected to the broker", self.db.service)
             if self.uses_memory_transport:
-                self._republish_recent(producer)
+                self._republish_recent(channel)
             while not stop.is_set():
-                sent = self.publish_pending(conn, producer, confirms, db_conn)
+                sent = self.publish_pending(conn, channel, confirms, db_conn)
                 self.failures.succeeded()
                 if sent < self.batch_size:
                     self._wait_for_work(self.poll_seconds)
@@ -276,7 +275,7 @@ class Relay(BrokerLink):
     def publish_pending(
         self,
         conn: BrokerConnection,
-        producer: Producer,
+        channel: Any,
         confirms: _BatchConfirms | None,
         db_conn: psycopg.Connection[Any] | None = None,
     ) -> int:
@@ -286,7 +285,7 @@ class Relay(BrokerLink):
             return 0
         with _one_write(conn):
             for _, event_id, event_type, payload in rows:
-                self._publish(producer, event_id, event_type, payload)
+                self._publish(channel, event_id, event_type, payload)
                 if confirms is not None:
                     confirms.published()
         if confirms is not None:
@@ -312,21 +311,25 @@ class Relay(BrokerLink):
         with self.db.engine.begin() as short:
             short.execute(self._mark, marked)
 
-    def _publish(self, producer: Producer, event_id: str, event_type: str, payload: str) -> None:
-        producer.publish(
-            payload.encode(),
-            routing_key=event_type,
-            content_type="application/json",
-            content_encoding="utf-8",
-            delivery_mode=2,
-            message_id=event_id,
-            type=event_type,
-            app_id=self.db.service,
-            timestamp=int(time.time()),
-            retry=False,
-        )
+    def _publish(self, channel: Any, event_id: str, event_type: str, payload: str) -> None:
+        """Publish one event on the kombu ``channel`` (persistent; confirmed per batch).
 
-    def _republish_recent(self, producer: Producer) -> None:
+        Straight to the channel, as kombu's Producer does in the end: the Producer's own
+        steps (serializer, compression, declarations, retries), which the relay uses none
+        of, cost an eighth of a publish."""
+        properties = {
+            "delivery_mode": 2,
+            "message_id": event_id,
+            "type": event_type,
+            "app_id": self.db.service,
+            "timestamp": int(time.time()),
+        }
+        message = channel.prepare_message(
+            payload.encode(), 0, "application/json", "utf-8", {}, properties
+        )
+        channel.basic_publish(message, exchange=self.exchange.name, routing_key=event_type)
+
+    def _republish_recent(self, channel: Any) -> None:
         """Memory transport: queues died with the last process; resend what was recent."""
         outbox = self.db.tables.outbox
         since = utcnow() - self.republish_window
@@ -338,6 +341,6 @@ class Relay(BrokerLink):
             ).all()
             db_conn.rollback()
         for row in rows:
-            self._publish(producer, row.event_id, row.event_type, row.payload)
+            self._publish(channel, row.event_id, row.event_type, row.payload)
         if rows:
             log.info("relay %s republished %d recent events", self.db.service, len(rows))
