@@ -239,7 +239,7 @@ class UnitOfWork:
                 items.clear()
         pending = self.events[self._written :]
         if pending:
-            write_outbox(self.session, self.tables, pending)
+            write_outbox(self.connection(), self.tables, pending)
             self._written = len(self.events)
             if self.db.dialect == "postgresql":
                 # Wakes the relay; PostgreSQL delivers it only if and when this commits.
