@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Self
 
-from sqlalchemy import Engine, MetaData, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, select, text
 from sqlalchemy.orm import Session
 
 from shared.messaging.outbox import new_envelope, write_outbox
@@ -178,6 +178,15 @@ class UnitOfWork:
             self.session.rollback()
         self.session.close()
 
+    def connection(self) -> Connection:
+        """This transaction's connection, for Core statements (inserts, upserts, counters):
+        run there rather than through the session, they skip its ORM execution machinery.
+        Objects added to the session are flushed first, as the session does before a Core
+        statement, so the statement sees them."""
+        if self.session.autoflush:
+            self.session.flush()  # returns at once when nothing is pending
+        return self.session.connection()
+
     def emit(self, event_type: str, subject: str, data: Any, *, version: int = 1) -> dict[str, Any]:
         """Add an event to this transaction; returns its envelope, whose ``sequence`` is
         set when :meth:`commit` writes it to the outbox with the state change.
@@ -210,7 +219,7 @@ class UnitOfWork:
         if self.db.dialect != "postgresql":
             return self.next_number(name)
         sequence = self.db.number_sequence(name)
-        return int(self.session.execute(NEXT_IN_SEQUENCE, {"sequence": sequence}).scalar_one())
+        return int(self.connection().execute(NEXT_IN_SEQUENCE, {"sequence": sequence}).scalar_one())
 
     def collect(self, name: str, write: Callable[[list[Any]], None]) -> list[Any]:
         """This transaction's list called ``name`` (created with ``write`` on first use),
@@ -230,11 +239,11 @@ class UnitOfWork:
                 items.clear()
         pending = self.events[self._written :]
         if pending:
-            write_outbox(self.session, self.tables, pending)
+            write_outbox(self.connection(), self.tables, pending)
             self._written = len(self.events)
             if self.db.dialect == "postgresql":
                 # Wakes the relay; PostgreSQL delivers it only if and when this commits.
-                self.session.execute(NOTIFY, {"channel": self.db.notify_channel})
+                self.connection().execute(NOTIFY, {"channel": self.db.notify_channel})
         self.session.commit()
         self._committed = True
         if pending:

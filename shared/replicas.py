@@ -46,7 +46,7 @@ def apply_snapshot(
     """
     row = {"id": entity_id, **values, "sequence": sequence, "updated_at": utcnow()}
     upsert = _upsert(table, uow.db.dialect, tuple(row))
-    return uow.session.execute(upsert, row).first() is not None
+    return uow.connection().execute(upsert, row).first() is not None
 
 
 @functools.cache

@@ -30,7 +30,7 @@ from sqlalchemy.exc import DataError
 
 from shared.clock import utcnow
 from shared.context import Trace, reset_trace, set_trace
-from shared.db import Database, UnitOfWork, dialect_insert
+from shared.db import Database, UnitOfWork, insert_for
 from shared.events.catalog import UnknownEvent, is_known_type, load_data
 from shared.events.loading import SchemaLoader
 from shared.messaging.envelope import EnvelopeSchema, Event
@@ -262,9 +262,9 @@ class EventProcessor:
         if not events:
             return set()
         now = utcnow()
-        stmt = _inbox_insert(self.db.tables.inbox, dialect_insert(uow.session))
+        stmt = _inbox_insert(self.db.tables.inbox, insert_for(self.db.dialect))
         rows = [{"event_id": e.id, "event_type": e.type, "received_at": now} for e in events]
-        return {str(event_id) for event_id in uow.session.execute(stmt, rows).scalars()}
+        return {str(event_id) for event_id in uow.connection().execute(stmt, rows).scalars()}
 
     def _run_handler(self, uow: UnitOfWork, event: Event) -> None:
         handler = self.handler_for(event)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Select, Table, func, select
+from sqlalchemy import Connection, Select, Table, func, select
 from sqlalchemy.orm import Session
 
 from shared.clock import isoformat, utcnow
@@ -78,7 +78,9 @@ def _sequence_upsert(counters: Table, insert: Any) -> Any:
     ).returning(counters.c.name, counters.c.value)
 
 
-def _next_sequences(session: Session, tables: PlatformTables, subjects: Sequence[str]) -> list[int]:
+def _next_sequences(
+    session: Session | Connection, tables: PlatformTables, subjects: Sequence[str]
+) -> list[int]:
     """One sequence number per entry of ``subjects`` (repeats get consecutive numbers), taken
     from the per-subject counters in one round trip."""
     wanted = Counter(f"seq:{subject}" for subject in subjects)
@@ -97,7 +99,7 @@ def _next_sequences(session: Session, tables: PlatformTables, subjects: Sequence
 
 
 def write_outbox(
-    session: Session, tables: PlatformTables, envelopes: Sequence[dict[str, Any]]
+    session: Session | Connection, tables: PlatformTables, envelopes: Sequence[dict[str, Any]]
 ) -> None:
     """Number ``envelopes`` per subject (in the order given) and add them to the outbox."""
     if not envelopes:

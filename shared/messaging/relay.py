@@ -17,14 +17,24 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
 from kombu import Connection as BrokerConnection
-from kombu import Exchange, Producer
-from sqlalchemy import Connection, select, update
+from kombu import Exchange
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    Table,
+    Update,
+    any_,
+    bindparam,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared.clock import utcnow
 from shared.db import Database
@@ -101,6 +111,57 @@ class _BatchConfirms:
             raise PublishNacked("the broker nacked a message of the batch")
 
 
+def _pending_rows(outbox: Table, batch_size: int) -> Select[Any]:
+    """The next ``batch_size`` unpublished rows, in order."""
+    return (
+        select(outbox.c.id, outbox.c.event_id, outbox.c.event_type, outbox.c.payload)
+        .where(outbox.c.published_at.is_(None))
+        .order_by(outbox.c.id)
+        .limit(batch_size)
+    )
+
+
+def _mark_published(outbox: Table, dialect: str) -> Update:
+    """Marks the rows ``ids`` published at ``now``: the same statement whatever their number
+    (on PostgreSQL one array parameter, which costs a tenth of an IN list's per row)."""
+    if dialect == "postgresql":
+        chosen = outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+    else:
+        chosen = outbox.c.id.in_(bindparam("ids", expanding=True))
+    return update(outbox).where(chosen).values(published_at=bindparam("now"))
+
+
+@contextmanager
+def _one_write(conn: BrokerConnection) -> Iterator[None]:
+    """Frames written to the broker inside the block go out in one socket write at its end.
+
+    py-amqp sends each publish with a write of its own, which cost more CPU than framing the
+    message; collecting a batch's frames makes that one write per batch. Relies on py-amqp's
+    transport writing through its ``_write``; where there is none (the memory transport),
+    writes are left as they are. On an error the frames are dropped with the connection,
+    and the batch, unmarked, is published again."""
+    transport = getattr(conn.connection, "transport", None)
+    write = getattr(transport, "_write", None)
+    if write is None:
+        yield
+        return
+    frames: list[bytes] = []
+    transport._write = lambda data: frames.append(bytes(data))  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        transport._write = write  # type: ignore[union-attr]
+    write(b"".join(frames))
+
+
+def _driver_sql(
+    db: Database, statement: Select[Any] | Update, *, literal_binds: bool = False
+) -> str:
+    """``statement`` as the SQL its database's driver runs (parameters by name)."""
+    options = {"literal_binds": True} if literal_binds else {}
+    return str(statement.compile(dialect=db.engine.dialect, compile_kwargs=options))
+
+
 class Relay(BrokerLink):
     """Publishes one service's outbox to the events exchange."""
 
@@ -127,6 +188,12 @@ class Relay(BrokerLink):
         self.active = False
         self.published_total = 0
         self._listener: psycopg.Connection[Any] | None = None
+        # Built once: building them each round cost more than running them.
+        self._pending = _pending_rows(db.tables.outbox, batch_size)
+        self._mark = _mark_published(db.tables.outbox, db.dialect)
+        # ... and, for the relay's own connection on PostgreSQL, compiled once.
+        self._pending_sql = _driver_sql(db, self._pending, literal_binds=True)
+        self._mark_sql = _driver_sql(db, self._mark)
 
     # -- leadership -----------------------------------------------------------------------
 
@@ -174,19 +241,18 @@ class Relay(BrokerLink):
             self.active = False
 
     @contextmanager
-    def _outbox_connection(self) -> Iterator[Connection | None]:
+    def _outbox_connection(self) -> Iterator[psycopg.Connection[Any] | None]:
         """On PostgreSQL, a database connection of the relay's own while it is connected: no
         pool check-out per round, each statement its own transaction, and marking rows
         published does not wait for the disk (a mark lost in a crash only means those events
-        are published again, which consumers absorb). Detached from the pool, so its session
-        settings end with it. On SQLite: None (one short transaction per statement)."""
+        are published again, which consumers absorb). A plain driver connection: its two
+        statements, compiled once, cost half as much CPU run without SQLAlchemy's execution
+        machinery. On SQLite: None (one short transaction per statement)."""
         if self.db.dialect != "postgresql":
             yield None
             return
-        with self.db.engine.connect() as db_conn:
-            db_conn.execution_options(isolation_level="AUTOCOMMIT")
-            db_conn.exec_driver_sql("SET synchronous_commit = off")
-            db_conn.detach()  # last: setting the isolation level needs the pool's record
+        with pg_connect(self.db) as db_conn:
+            db_conn.execute("SET synchronous_commit = off")
             yield db_conn
 
     def _run_connected(self, stop: threading.Event) -> None:
@@ -194,15 +260,14 @@ class Relay(BrokerLink):
             conn.ensure_connection(max_retries=1)
             channel = conn.channel()
             self.exchange(channel).declare(passive=not self.declare_exchange)
-            producer = Producer(channel, exchange=self.exchange, auto_declare=False)
             confirms = None if self.uses_memory_transport else _BatchConfirms(channel)
             self.connected = True
             self.state = "publishing"
             log.info("relay %s connected to the broker", self.db.service)
             if self.uses_memory_transport:
-                self._republish_recent(producer)
+                self._republish_recent(channel)
             while not stop.is_set():
-                sent = self.publish_pending(conn, producer, confirms, db_conn)
+                sent = self.publish_pending(conn, channel, confirms, db_conn)
                 self.failures.succeeded()
                 if sent < self.batch_size:
                     self._wait_for_work(self.poll_seconds)
@@ -210,60 +275,61 @@ class Relay(BrokerLink):
     def publish_pending(
         self,
         conn: BrokerConnection,
-        producer: Producer,
+        channel: Any,
         confirms: _BatchConfirms | None,
-        db_conn: Connection | None = None,
+        db_conn: psycopg.Connection[Any] | None = None,
     ) -> int:
         """Publish the next batch of unpublished rows in order; returns how many."""
-        outbox = self.db.tables.outbox
-        pending = (
-            select(outbox.c.id, outbox.c.event_id, outbox.c.event_type, outbox.c.payload)
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.id)
-            .limit(self.batch_size)
-        )
-        if db_conn is not None:
-            rows = db_conn.execute(pending).all()
-        else:
-            with self.db.engine.connect() as short:
-                rows = short.execute(pending).all()
-                short.rollback()
+        rows = self._read_pending(db_conn)
         if not rows:
             return 0
-        for row in rows:
-            self._publish(producer, row.event_id, row.event_type, row.payload)
-            if confirms is not None:
-                confirms.published()
+        with _one_write(conn):
+            for _, event_id, event_type, payload in rows:
+                self._publish(channel, event_id, event_type, payload)
+                if confirms is not None:
+                    confirms.published()
         if confirms is not None:
             confirms.wait(conn, self.confirm_timeout)
-        mark = (
-            update(outbox)
-            .where(outbox.c.id.in_([row.id for row in rows]))
-            .values(published_at=utcnow())
-        )
-        if db_conn is not None:
-            db_conn.execute(mark)
-        else:
-            with self.db.engine.begin() as short:
-                short.execute(mark)
+        self._mark_published([row[0] for row in rows], db_conn)
         self.published_total += len(rows)
         return len(rows)
 
-    def _publish(self, producer: Producer, event_id: str, event_type: str, payload: str) -> None:
-        producer.publish(
-            payload.encode(),
-            routing_key=event_type,
-            content_type="application/json",
-            content_encoding="utf-8",
-            delivery_mode=2,
-            message_id=event_id,
-            type=event_type,
-            app_id=self.db.service,
-            timestamp=int(time.time()),
-            retry=False,
-        )
+    def _read_pending(self, db_conn: psycopg.Connection[Any] | None) -> Sequence[Any]:
+        """The next batch of unpublished rows: (id, event_id, event_type, payload) each."""
+        if db_conn is not None:
+            return db_conn.execute(self._pending_sql).fetchall()
+        with self.db.engine.connect() as short:
+            rows = short.execute(self._pending).all()
+            short.rollback()
+        return rows
 
-    def _republish_recent(self, producer: Producer) -> None:
+    def _mark_published(self, ids: list[int], db_conn: psycopg.Connection[Any] | None) -> None:
+        marked = {"ids": ids, "now": utcnow()}
+        if db_conn is not None:
+            db_conn.execute(self._mark_sql, marked)
+            return
+        with self.db.engine.begin() as short:
+            short.execute(self._mark, marked)
+
+    def _publish(self, channel: Any, event_id: str, event_type: str, payload: str) -> None:
+        """Publish one event on the kombu ``channel`` (persistent; confirmed per batch).
+
+        Straight to the channel, as kombu's Producer does in the end: the Producer's own
+        steps (serializer, compression, declarations, retries), which the relay uses none
+        of, cost an eighth of a publish."""
+        properties = {
+            "delivery_mode": 2,
+            "message_id": event_id,
+            "type": event_type,
+            "app_id": self.db.service,
+            "timestamp": int(time.time()),
+        }
+        message = channel.prepare_message(
+            payload.encode(), 0, "application/json", "utf-8", {}, properties
+        )
+        channel.basic_publish(message, exchange=self.exchange.name, routing_key=event_type)
+
+    def _republish_recent(self, channel: Any) -> None:
         """Memory transport: queues died with the last process; resend what was recent."""
         outbox = self.db.tables.outbox
         since = utcnow() - self.republish_window
@@ -275,6 +341,6 @@ class Relay(BrokerLink):
             ).all()
             db_conn.rollback()
         for row in rows:
-            self._publish(producer, row.event_id, row.event_type, row.payload)
+            self._publish(channel, row.event_id, row.event_type, row.payload)
         if rows:
             log.info("relay %s republished %d recent events", self.db.service, len(rows))

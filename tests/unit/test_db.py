@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, Table, select, text
+from sqlalchemy import Column, Integer, Table, func, select, text
 from sqlalchemy.exc import StatementError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from shared.db import Database, UTCDateTime, new_metadata, next_counter
 
@@ -153,3 +153,21 @@ def test_taken_numbers_go_on_from_a_counter_that_counted_them_before(service_fac
 
     with payments.db.unit_of_work() as after:
         assert after.take_number("refund:2026") == 42
+
+
+def test_a_core_statement_on_the_connection_sees_what_the_session_holds(tmp_path: Path) -> None:
+    class Base(DeclarativeBase):
+        metadata = new_metadata()
+
+    class Note(Base):
+        __tablename__ = "notes"
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    database = Database("customers", f"sqlite:///{tmp_path / 'notes.db'}", Base.metadata)
+    Base.metadata.create_all(database.engine)
+    with database.unit_of_work() as uow:
+        uow.session.add(Note(id=1))
+        seen = uow.connection().execute(select(func.count()).select_from(Note.__table__))
+        assert seen.scalar() == 1
+        uow.commit()
+    database.dispose()
