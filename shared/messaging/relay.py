@@ -131,29 +131,6 @@ def _mark_published(outbox: Table, dialect: str) -> Update:
     return update(outbox).where(chosen).values(published_at=bindparam("now"))
 
 
-@contextmanager
-def _one_write(conn: BrokerConnection) -> Iterator[None]:
-    """Frames written to the broker inside the block go out in one socket write at its end.
-
-    py-amqp sends each publish with a write of its own, which cost more CPU than framing the
-    message; collecting a batch's frames makes that one write per batch. Relies on py-amqp's
-    transport writing through its ``_write``; where there is none (the memory transport),
-    writes are left as they are. On an error the frames are dropped with the connection,
-    and the batch, unmarked, is published again."""
-    transport = getattr(conn.connection, "transport", None)
-    write = getattr(transport, "_write", None)
-    if write is None:
-        yield
-        return
-    frames: list[bytes] = []
-    transport._write = lambda data: frames.append(bytes(data))  # type: ignore[union-attr]
-    try:
-        yield
-    finally:
-        transport._write = write  # type: ignore[union-attr]
-    write(b"".join(frames))
-
-
 def _driver_sql(
     db: Database, statement: Select[Any] | Update, *, literal_binds: bool = False
 ) -> str:
@@ -283,11 +260,10 @@ class Relay(BrokerLink):
         rows = self._read_pending(db_conn)
         if not rows:
             return 0
-        with _one_write(conn):
-            for _, event_id, event_type, payload in rows:
-                self._publish(channel, event_id, event_type, payload)
-                if confirms is not None:
-                    confirms.published()
+        for _, event_id, event_type, payload in rows:
+            self._publish(channel, event_id, event_type, payload)
+            if confirms is not None:
+                confirms.published()
         if confirms is not None:
             confirms.wait(conn, self.confirm_timeout)
         self._mark_published([row[0] for row in rows], db_conn)
