@@ -16,7 +16,7 @@ import functools
 import secrets
 from collections.abc import Sequence
 from email.header import Header
-from email.utils import formataddr, getaddresses
+from email.utils import encode_rfc2231, formataddr, getaddresses
 from typing import NamedTuple
 
 CRLF = "\r\n"
@@ -116,8 +116,16 @@ def _leaf(part: Part) -> bytes:
         content_type, encoding, body = part.content_type, "base64", base64_lines(part.content)
     head = [f"Content-Type: {content_type}", f"Content-Transfer-Encoding: {encoding}"]
     if part.filename is not None:
-        head.append(f'Content-Disposition: attachment; filename="{part.filename}"')
+        head.append(f"Content-Disposition: attachment; {_filename_parameter(part.filename)}")
     return (CRLF.join(head) + CRLF + CRLF).encode("ascii") + body
+
+
+def _filename_parameter(name: str) -> str:
+    """``filename="..."`` for a plain ASCII name, else RFC 2231's ``filename*=utf-8''...``
+    (a document number in another script, or one with a quote, must not break the header)."""
+    if name.isascii() and name.isprintable() and not set(name) & set('"\\'):
+        return f'filename="{name}"'
+    return f"filename*={encode_rfc2231(name, 'utf-8')}"
 
 
 def text_body(text: str) -> tuple[str, bytes]:

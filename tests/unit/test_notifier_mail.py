@@ -101,6 +101,18 @@ def test_a_pdf_goes_after_the_text_and_html_in_a_mixed_email():
     assert content(parsed, "plain") == "text\n"
 
 
+@pytest.mark.parametrize("filename", ["ΤΙΜ-2026-000001.pdf", 'INV "7".pdf', "INV\\7.pdf"])
+def test_an_attachment_name_that_is_not_plain_ascii_reads_back(filename):
+    parts = [Part("text/plain", "text\n"), Part("application/pdf", PDF, filename)]
+    headers = [("To", "ap@acme.test"), ("Message-ID", "<1.2.3@demo.test>")]
+
+    message = outgoing(headers, parts, "accounts@demo.test")
+
+    (pdf,) = read(message).iter_attachments()
+    assert (pdf.get_filename(), pdf.get_content()) == (filename, PDF)
+    assert message.data.isascii()
+
+
 def test_a_sender_name_with_specials_is_quoted():
     (sender,) = read(sent("Hello", "text\n", "<p>html</p>", name='Smith, "Jr" & Co.'))[
         "From"
