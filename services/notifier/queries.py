@@ -44,13 +44,17 @@ RECIPIENT = select(
 INVOICES = select(invoice_replica.c.id, invoice_replica.c.snapshot).where(
     invoice_replica.c.id.in_(bindparam("ids", expanding=True))
 )
+# Most payments pay one invoice: an IN list is rendered anew for every execution.
+INVOICE = select(invoice_replica.c.id, invoice_replica.c.snapshot).where(
+    invoice_replica.c.id == bindparam("id")
+)
 
 
 def recipient(uow: UnitOfWork, customer_id: str) -> tuple[Any, Reader]:
     """The customer's replica row and who reads an email to them (their name and language,
     signed by the seller as replicated now), in one read; NotYetKnown before the customer's
     event has come."""
-    row = uow.session.execute(RECIPIENT, {"customer_id": customer_id}).first()
+    row = uow.connection().execute(RECIPIENT, {"customer_id": customer_id}).first()
     if row is None:
         raise NotYetKnown(f"customer {customer_id} not seen yet")
     company = dict(row.company) if row.company is not None else None
@@ -73,7 +77,10 @@ def readers(
 
 def known_invoices(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The invoices among ``ids`` seen so far, by id, as their replicas last heard."""
-    rows = uow.session.execute(INVOICES, {"ids": list(ids)})
+    if len(ids) == 1:
+        rows = uow.connection().execute(INVOICE, {"id": ids[0]})
+    else:
+        rows = uow.connection().execute(INVOICES, {"ids": list(ids)})
     return {row.id: dict(row.snapshot) for row in rows}
 
 
