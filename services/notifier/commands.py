@@ -133,7 +133,20 @@ def _queue_notice(
     language, written from ``facts`` and the invoices as replicated now; ``facts`` are kept
     so that it is written again from billing's figures when it is sent."""
     customer, reader = queries.recipient(uow, facts["customer_id"])
-    written = write(kind, facts, invoices or {}, None, reader)
+    return _queue_written(uow, kind, cause, facts, (customer, reader), invoices or {}, **refs)
+
+
+def _queue_written(
+    uow: UnitOfWork,
+    kind: str,
+    cause: str,
+    facts: dict[str, Any],
+    recipient: tuple[Any, Reader],
+    invoices: dict[str, dict[str, Any]],
+    **refs: Any,
+) -> dict[str, Any] | None:
+    customer, reader = recipient
+    written = write(kind, facts, invoices, None, reader)
     return queue(
         uow, cause, written, customer_id=customer.id, to=customer.email, facts=facts, **refs
     )
@@ -146,12 +159,14 @@ def queue_payment_notice(uow: UnitOfWork, applied: dict[str, Any]) -> dict[str, 
     if not payment_calls_for_notice(applied):
         return None
     ids = allocated_invoices(applied)
-    return _queue_notice(
+    customer, reader, invoices = queries.recipient_and_invoices(uow, applied["customer_id"], ids)
+    return _queue_written(
         uow,
         "payment_receipt",
         f"payment:{applied['payment_id']}",
         applied,
-        invoices=queries.invoices(uow, ids),
+        (customer, reader),
+        invoices,
         payment_id=applied["payment_id"],
         invoice_id=ids[0] if ids else None,
     )

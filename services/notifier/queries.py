@@ -57,8 +57,37 @@ def recipient(uow: UnitOfWork, customer_id: str) -> tuple[Any, Reader]:
     row = uow.connection().execute(RECIPIENT, {"customer_id": customer_id}).first()
     if row is None:
         raise NotYetKnown(f"customer {customer_id} not seen yet")
+    return row, _reader(row)
+
+
+def _reader(row: Any) -> Reader:
     company = dict(row.company) if row.company is not None else None
-    return row, Reader(row.name, language_of(row.snapshot), company)
+    return Reader(row.name, language_of(row.snapshot), company)
+
+
+# The recipient with the one invoice a payment paid (most do), in one read.
+RECIPIENT_AND_INVOICE = select(
+    *RECIPIENT.selected_columns,
+    select(invoice_replica.c.snapshot)
+    .where(invoice_replica.c.id == bindparam("invoice_id"))
+    .scalar_subquery()
+    .label("invoice"),
+).where(customer_replica.c.id == bindparam("customer_id"))
+
+
+def recipient_and_invoices(
+    uow: UnitOfWork, customer_id: str, ids: Sequence[str]
+) -> tuple[Any, Reader, dict[str, dict[str, Any]]]:
+    """What :func:`recipient` and :func:`invoices` answer (and raise), in one read when
+    there is one invoice: a statement is a tenth of a payment notice's CPU."""
+    if len(ids) == 1:
+        values = {"customer_id": customer_id, "invoice_id": ids[0]}
+        row = uow.connection().execute(RECIPIENT_AND_INVOICE, values).first()
+        if row is not None and row.invoice is not None:
+            return row, _reader(row), {ids[0]: dict(row.invoice)}
+    found = invoices(uow, ids)  # raises NotYetKnown for the invoice first, as before
+    customer, reader = recipient(uow, customer_id)
+    return customer, reader, found
 
 
 READERS = select(customer_replica.c.id, customer_replica.c.name, customer_replica.c.snapshot).where(
