@@ -52,8 +52,10 @@ def queue(
     level: int | None = None,
     business_date: dt.date | None = None,
     facts: dict[str, Any] | None = None,
-) -> Notification | None:
-    """Record the ``written`` email for ``cause`` unless one exists (then None). ``facts``:
+) -> dict[str, Any] | None:
+    """Record the ``written`` email for ``cause`` unless one exists (then None); returns the
+    row's values (no ORM object: a handler has no use for one, and it cost a fiftieth of a
+    payment's processing). ``facts``:
     what its cause said, to write it again from billing's figures when it is sent. Without
     an address it can never be sent: it is recorded failed at once, in this transaction."""
     now = utcnow()
@@ -81,14 +83,13 @@ def queue(
         "sent_at": None,
     }
     # One statement: the row, unless its cause has one already (then nothing happens).
-    if uow.session.execute(_insert_notification(uow.db.dialect), values).first() is None:
+    insert = _insert_notification(uow.db.dialect)
+    if uow.connection().execute(insert, values).first() is None:
         return None
-    notification = Notification(**values)  # what the caller and the event see; not loaded
     if not to:
-        uow.emit(
-            "notifier.notification.failed", str(notification.id), events.notification(notification)
-        )
-    return notification
+        failed = events.notification(Notification(**values))
+        uow.emit("notifier.notification.failed", str(values["id"]), failed)
+    return values
 
 
 @functools.cache
@@ -101,7 +102,7 @@ def _insert_notification(dialect: str) -> Any:
 # -- the emails events call for -------------------------------------------------------------
 
 
-def queue_invoice_email(uow: UnitOfWork, invoice: dict[str, Any]) -> Notification | None:
+def queue_invoice_email(uow: UnitOfWork, invoice: dict[str, Any]) -> dict[str, Any] | None:
     """The invoice email to the bill-to address (else the customer's), in the customer's
     language; it is written anew from billing's answer when it is sent, so what is queued
     here is what the invoice said at issue. Nothing for an invoice entered as history."""
@@ -127,36 +128,51 @@ def _queue_notice(
     *,
     invoices: dict[str, dict[str, Any]] | None = None,
     **refs: Any,
-) -> Notification | None:
+) -> dict[str, Any] | None:
     """Queue one notice of ``kind`` for ``cause`` to the customer ``facts`` name, in their
     language, written from ``facts`` and the invoices as replicated now; ``facts`` are kept
     so that it is written again from billing's figures when it is sent."""
     customer, reader = queries.recipient(uow, facts["customer_id"])
-    written = write(kind, facts, invoices or {}, None, reader)
+    return _queue_written(uow, kind, cause, facts, (customer, reader), invoices or {}, **refs)
+
+
+def _queue_written(
+    uow: UnitOfWork,
+    kind: str,
+    cause: str,
+    facts: dict[str, Any],
+    recipient: tuple[Any, Reader],
+    invoices: dict[str, dict[str, Any]],
+    **refs: Any,
+) -> dict[str, Any] | None:
+    customer, reader = recipient
+    written = write(kind, facts, invoices, None, reader)
     return queue(
         uow, cause, written, customer_id=customer.id, to=customer.email, facts=facts, **refs
     )
 
 
-def queue_payment_notice(uow: UnitOfWork, applied: dict[str, Any]) -> Notification | None:
+def queue_payment_notice(uow: UnitOfWork, applied: dict[str, Any]) -> dict[str, Any] | None:
     """One email per applied payment: a receipt when every invoice it touched is paid,
     otherwise a partial-payment notice naming each invoice's remaining amount and due date.
     Nothing for credit used on a later invoice or a payment entered as history."""
     if not payment_calls_for_notice(applied):
         return None
     ids = allocated_invoices(applied)
-    return _queue_notice(
+    customer, reader, invoices = queries.recipient_and_invoices(uow, applied["customer_id"], ids)
+    return _queue_written(
         uow,
         "payment_receipt",
         f"payment:{applied['payment_id']}",
         applied,
-        invoices=queries.invoices(uow, ids),
+        (customer, reader),
+        invoices,
         payment_id=applied["payment_id"],
         invoice_id=ids[0] if ids else None,
     )
 
 
-def queue_credit_note_notice(uow: UnitOfWork, note: dict[str, Any]) -> Notification | None:
+def queue_credit_note_notice(uow: UnitOfWork, note: dict[str, Any]) -> dict[str, Any] | None:
     """The credit note, its PDF attached when it is sent."""
     if is_history(note):
         return None
@@ -165,14 +181,14 @@ def queue_credit_note_notice(uow: UnitOfWork, note: dict[str, Any]) -> Notificat
     )
 
 
-def queue_refund_notice(uow: UnitOfWork, refund: dict[str, Any]) -> Notification | None:
+def queue_refund_notice(uow: UnitOfWork, refund: dict[str, Any]) -> dict[str, Any] | None:
     """Credit on the account paid back to the customer."""
     if is_history(refund):
         return None
     return _queue_notice(uow, "refund", f"refund:{refund['id']}", refund)
 
 
-def queue_reversal_notice(uow: UnitOfWork, unapplied: dict[str, Any]) -> Notification | None:
+def queue_reversal_notice(uow: UnitOfWork, unapplied: dict[str, Any]) -> dict[str, Any] | None:
     """A reversed payment: it was returned, and what it had paid is due again. Nothing when
     the reversal took nothing back (no invoice re-opened, no credit removed)."""
     if not reversal_took_back(unapplied["allocations"], unapplied.get("unapplied_amount")):
@@ -242,7 +258,7 @@ def _queue_reminder(
         written = reminder_notice(facts, dict(invoice.snapshot), reader)
     except NothingToSay:
         return None  # nothing is due on it after all: nothing to remind of
-    return queue(
+    queued = queue(
         uow,
         f"reminder:{invoice.id}:{level.level}",
         written,
@@ -253,3 +269,4 @@ def _queue_reminder(
         business_date=as_of,
         facts=facts,
     )
+    return None if queued is None else Notification(**queued)

@@ -44,17 +44,50 @@ RECIPIENT = select(
 INVOICES = select(invoice_replica.c.id, invoice_replica.c.snapshot).where(
     invoice_replica.c.id.in_(bindparam("ids", expanding=True))
 )
+# Most payments pay one invoice: an IN list is rendered anew for every execution.
+INVOICE = select(invoice_replica.c.id, invoice_replica.c.snapshot).where(
+    invoice_replica.c.id == bindparam("id")
+)
 
 
 def recipient(uow: UnitOfWork, customer_id: str) -> tuple[Any, Reader]:
     """The customer's replica row and who reads an email to them (their name and language,
     signed by the seller as replicated now), in one read; NotYetKnown before the customer's
     event has come."""
-    row = uow.session.execute(RECIPIENT, {"customer_id": customer_id}).first()
+    row = uow.connection().execute(RECIPIENT, {"customer_id": customer_id}).first()
     if row is None:
         raise NotYetKnown(f"customer {customer_id} not seen yet")
+    return row, _reader(row)
+
+
+def _reader(row: Any) -> Reader:
     company = dict(row.company) if row.company is not None else None
-    return row, Reader(row.name, language_of(row.snapshot), company)
+    return Reader(row.name, language_of(row.snapshot), company)
+
+
+# The recipient with the one invoice a payment paid (most do), in one read.
+RECIPIENT_AND_INVOICE = select(
+    *RECIPIENT.selected_columns,
+    select(invoice_replica.c.snapshot)
+    .where(invoice_replica.c.id == bindparam("invoice_id"))
+    .scalar_subquery()
+    .label("invoice"),
+).where(customer_replica.c.id == bindparam("customer_id"))
+
+
+def recipient_and_invoices(
+    uow: UnitOfWork, customer_id: str, ids: Sequence[str]
+) -> tuple[Any, Reader, dict[str, dict[str, Any]]]:
+    """What :func:`recipient` and :func:`invoices` answer (and raise), in one read when
+    there is one invoice: a statement is a tenth of a payment notice's CPU."""
+    if len(ids) == 1:
+        values = {"customer_id": customer_id, "invoice_id": ids[0]}
+        row = uow.connection().execute(RECIPIENT_AND_INVOICE, values).first()
+        if row is not None and row.invoice is not None:
+            return row, _reader(row), {ids[0]: dict(row.invoice)}
+    found = invoices(uow, ids)  # raises NotYetKnown for the invoice first, as before
+    customer, reader = recipient(uow, customer_id)
+    return customer, reader, found
 
 
 READERS = select(customer_replica.c.id, customer_replica.c.name, customer_replica.c.snapshot).where(
@@ -73,7 +106,10 @@ def readers(
 
 def known_invoices(uow: UnitOfWork, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The invoices among ``ids`` seen so far, by id, as their replicas last heard."""
-    rows = uow.session.execute(INVOICES, {"ids": list(ids)})
+    if len(ids) == 1:
+        rows = uow.connection().execute(INVOICE, {"id": ids[0]})
+    else:
+        rows = uow.connection().execute(INVOICES, {"ids": list(ids)})
     return {row.id: dict(row.snapshot) for row in rows}
 
 
