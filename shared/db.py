@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, select, text
 from sqlalchemy.orm import Session
 
 from shared.messaging.outbox import new_envelope, write_outbox
+from shared.prebuilt import Prebuilt
 from shared.tables import (
     NAMING_CONVENTION,
     BigId,
@@ -34,6 +35,7 @@ __all__ = [
     "BigId",
     "Database",
     "PlatformTables",
+    "Prebuilt",
     "UTCDateTime",
     "UnitOfWork",
     "dialect_insert",
@@ -186,6 +188,13 @@ class UnitOfWork:
         if self.session.autoflush:
             self.session.flush()  # returns at once when nothing is pending
         return self.session.connection()
+
+    def run(
+        self, statement: Prebuilt, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> list[Any]:
+        """Run a statement built once in this transaction (on PostgreSQL as SQL compiled
+        once, see :mod:`shared.prebuilt`); its rows, none for a statement without."""
+        return statement.rows(self.connection(), params)
 
     def emit(self, event_type: str, subject: str, data: Any, *, version: int = 1) -> dict[str, Any]:
         """Add an event to this transaction; returns its envelope, whose ``sequence`` is
