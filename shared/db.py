@@ -150,9 +150,9 @@ class Database:
         return sequence
 
 
-NOTIFY = text("SELECT pg_notify(:channel, '')")
+NOTIFY = Prebuilt(text("SELECT pg_notify(:channel, '')"))
 SEQUENCE_CREATION_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:sequence))")
-NEXT_IN_SEQUENCE = text("SELECT nextval(CAST(:sequence AS regclass))")
+NEXT_IN_SEQUENCE = Prebuilt(text("SELECT nextval(CAST(:sequence AS regclass))"))
 
 
 class UnitOfWork:
@@ -228,7 +228,8 @@ class UnitOfWork:
         if self.db.dialect != "postgresql":
             return self.next_number(name)
         sequence = self.db.number_sequence(name)
-        return int(self.connection().execute(NEXT_IN_SEQUENCE, {"sequence": sequence}).scalar_one())
+        ((number,),) = self.run(NEXT_IN_SEQUENCE, {"sequence": sequence})
+        return int(number)
 
     def collect(self, name: str, write: Callable[[list[Any]], None]) -> list[Any]:
         """This transaction's list called ``name`` (created with ``write`` on first use),
@@ -252,7 +253,7 @@ class UnitOfWork:
             self._written = len(self.events)
             if self.db.dialect == "postgresql":
                 # Wakes the relay; PostgreSQL delivers it only if and when this commits.
-                self.connection().execute(NOTIFY, {"channel": self.db.notify_channel})
+                self.run(NOTIFY, {"channel": self.db.notify_channel})
         self.session.commit()
         self._committed = True
         if pending:

@@ -39,7 +39,8 @@ class _DriverForm:
             if bind.expanding:
                 items = params.get(key, value) or ()
                 for at in range(len(items)):
-                    self.sources.append((f"{name}_{at + 1}", key, at, value))
+                    if f"{name}_{at + 1}" in names:  # not under an anonymous bind's alias
+                        self.sources.append((f"{name}_{at + 1}", key, at, value))
             elif name in names:
                 self.sources.append((name, key, None, value))
         self.exact = {source[0] for source in self.sources} == names
@@ -112,18 +113,17 @@ class Prebuilt:
         cursor = driver.cursor(row_factory=tuple_row)  # type: ignore[union-attr]
         try:
             cursor.execute(form.sql, values)
-            description = cursor.description
-            found = cursor.fetchall() if description is not None else []
+            if form.row_type is None:  # the first run: its columns, if it returns any
+                self._prepare_rows(conn.dialect, form, cursor.description)
+            found = cursor.fetchall() if form.row_type else []
         except conn.dialect.loaded_dbapi.Error as error:
             # SQLAlchemy's own handling: wrapped as it would be, a dead connection invalidated.
             conn._handle_dbapi_exception(error, form.sql, values, cursor, None)
             raise
         finally:
             cursor.close()
-        if description is None:
+        if not found:
             return []
-        if form.row_type is None:
-            self._prepare_rows(conn.dialect, form, description)
         make, converters = form.row_type._make, form.converters
         if not converters:
             return [make(row) for row in found]
@@ -138,8 +138,13 @@ class Prebuilt:
     def _prepare_rows(self, dialect: Dialect, form: _DriverForm, description: Any) -> None:
         """The row type (named as SQLAlchemy names the columns, else as the database does)
         and the conversions SQLAlchemy applies to the columns of these types."""
-        names = [column.name for column in description]
         form.converters = []
+        if description is None:
+            form.row_type = (
+                False  # no rows (read once: psycopg builds a description anew each time)
+            )
+            return
+        names = [column.name for column in description]
         if self._columns:  # not textual SQL (untyped: its columns as they come)
             if len(names) != len(self._columns):
                 raise AssertionError("a prebuilt statement's columns are not its result's")
