@@ -27,24 +27,29 @@ Processor = Callable[[Any], Any]
 class _DriverForm:
     """One shape of a statement as the driver runs it."""
 
-    def __init__(self, compiled: SQLCompiler, params: Mapping[str, Any]) -> None:
+    def __init__(self, compiled: SQLCompiler, dialect: Dialect, params: Mapping[str, Any]) -> None:
         state = compiled.construct_expanded_state(params)
         self.sql = state.statement
         # Where each of the statement's parameters comes from: the caller's key (and
         # position in its list, for IN), else the value bound in the statement.
+        # Each converted by its type's processor, as SQLAlchemy converts it (an IN list's
+        # items each by the list's).
         self.sources: list[tuple[str, str, int | None, Any]] = []
+        self.processors: list[Processor | None] = []
         names = set(state.parameters)
         for name, bind in compiled.binds.items():
             key, value = bind.key, bind.value
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if bind.expanding:
                 items = params.get(key, value) or ()
                 for at in range(len(items)):
                     if f"{name}_{at + 1}" in names:  # not under an anonymous bind's alias
                         self.sources.append((f"{name}_{at + 1}", key, at, value))
+                        self.processors.append(process)
             elif name in names:
                 self.sources.append((name, key, None, value))
+                self.processors.append(process)
         self.exact = {source[0] for source in self.sources} == names
-        self.processors = [state.processors.get(source[0]) for source in self.sources]
         self.row_type: Any = None
         self.converters: list[tuple[int, Processor]] = []
 
@@ -101,23 +106,25 @@ class Prebuilt:
         form: _DriverForm | None = None
         assert isinstance(compiled, SQLCompiler)
         if not (compiled.insert_prefetch or compiled.update_prefetch):
-            form = _DriverForm(compiled, params)
+            form = _DriverForm(compiled, dialect, params)
             if not form.exact:
                 form = None
         self._forms[shape] = form
         return form
 
     def _run(self, conn: Connection, form: _DriverForm, params: Mapping[str, Any]) -> list[Any]:
-        values = form.values(params)
         driver = conn.connection.driver_connection
         cursor = driver.cursor(row_factory=tuple_row)  # type: ignore[union-attr]
+        values: Mapping[str, Any] = params
         try:
+            values = form.values(params)
             cursor.execute(form.sql, values)
             if form.row_type is None:  # the first run: its columns, if it returns any
                 self._prepare_rows(conn.dialect, form, cursor.description)
             found = cursor.fetchall() if form.row_type else []
-        except conn.dialect.loaded_dbapi.Error as error:
-            # SQLAlchemy's own handling: wrapped as it would be, a dead connection invalidated.
+        except Exception as error:
+            # SQLAlchemy's own handling: wrapped as it would be (a value a type refuses as a
+            # StatementError, a driver's error as a DBAPIError), a dead connection invalidated.
             conn._handle_dbapi_exception(error, form.sql, values, cursor, None)
             raise
         finally:
@@ -138,13 +145,11 @@ class Prebuilt:
     def _prepare_rows(self, dialect: Dialect, form: _DriverForm, description: Any) -> None:
         """The row type (named as SQLAlchemy names the columns, else as the database does)
         and the conversions SQLAlchemy applies to the columns of these types."""
-        form.converters = []
-        if description is None:
-            form.row_type = (
-                False  # no rows (read once: psycopg builds a description anew each time)
-            )
+        if description is None:  # no rows (read once: psycopg builds it anew each time)
+            form.row_type = False
             return
         names = [column.name for column in description]
+        converters = []
         if self._columns:  # not textual SQL (untyped: its columns as they come)
             if len(names) != len(self._columns):
                 raise AssertionError("a prebuilt statement's columns are not its result's")
@@ -152,5 +157,6 @@ class Prebuilt:
             for at, (type_, column) in enumerate(zip(self._types, description, strict=True)):
                 process = type_.dialect_impl(dialect).result_processor(dialect, column.type_code)
                 if process is not None:
-                    form.converters.append((at, process))
+                    converters.append((at, process))
+        form.converters = converters  # complete before row_type says it is ready
         form.row_type = namedtuple("Row", names, rename=True)  # type: ignore[misc]

@@ -230,3 +230,6 @@ def test_a_prebuilt_statement_runs_on_postgresql_as_sqlalchemy_runs_it(service_f
     assert by_driver[0].twice == 2000
     with billing.db.unit_of_work() as uow, pytest.raises(IntegrityError):
         uow.run(new_invoice, first)  # the driver's error, wrapped as SQLAlchemy wraps it
+    naive = {**params, "now": dt.datetime(2026, 3, 2, 9, 0)}
+    with billing.db.unit_of_work() as uow, pytest.raises(StatementError, match="naive datetime"):
+        uow.run(touch, naive)  # the column type's own check
