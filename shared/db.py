@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, select, text
 from sqlalchemy.orm import Session
 
 from shared.messaging.outbox import new_envelope, write_outbox
+from shared.prebuilt import Prebuilt
 from shared.tables import (
     NAMING_CONVENTION,
     BigId,
@@ -34,6 +35,7 @@ __all__ = [
     "BigId",
     "Database",
     "PlatformTables",
+    "Prebuilt",
     "UTCDateTime",
     "UnitOfWork",
     "dialect_insert",
@@ -148,9 +150,9 @@ class Database:
         return sequence
 
 
-NOTIFY = text("SELECT pg_notify(:channel, '')")
+NOTIFY = Prebuilt(text("SELECT pg_notify(:channel, '')"))
 SEQUENCE_CREATION_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:sequence))")
-NEXT_IN_SEQUENCE = text("SELECT nextval(CAST(:sequence AS regclass))")
+NEXT_IN_SEQUENCE = Prebuilt(text("SELECT nextval(CAST(:sequence AS regclass))"))
 
 
 class UnitOfWork:
@@ -187,6 +189,13 @@ class UnitOfWork:
             self.session.flush()  # returns at once when nothing is pending
         return self.session.connection()
 
+    def run(
+        self, statement: Prebuilt, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> list[Any]:
+        """Run a statement built once in this transaction (on PostgreSQL as SQL compiled
+        once, see :mod:`shared.prebuilt`); its rows, none for a statement without."""
+        return statement.rows(self.connection(), params)
+
     def emit(self, event_type: str, subject: str, data: Any, *, version: int = 1) -> dict[str, Any]:
         """Add an event to this transaction; returns its envelope, whose ``sequence`` is
         set when :meth:`commit` writes it to the outbox with the state change.
@@ -219,7 +228,8 @@ class UnitOfWork:
         if self.db.dialect != "postgresql":
             return self.next_number(name)
         sequence = self.db.number_sequence(name)
-        return int(self.connection().execute(NEXT_IN_SEQUENCE, {"sequence": sequence}).scalar_one())
+        ((number,),) = self.run(NEXT_IN_SEQUENCE, {"sequence": sequence})
+        return int(number)
 
     def collect(self, name: str, write: Callable[[list[Any]], None]) -> list[Any]:
         """This transaction's list called ``name`` (created with ``write`` on first use),
@@ -243,7 +253,7 @@ class UnitOfWork:
             self._written = len(self.events)
             if self.db.dialect == "postgresql":
                 # Wakes the relay; PostgreSQL delivers it only if and when this commits.
-                self.connection().execute(NOTIFY, {"channel": self.db.notify_channel})
+                self.run(NOTIFY, {"channel": self.db.notify_channel})
         self.session.commit()
         self._committed = True
         if pending:

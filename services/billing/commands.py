@@ -44,7 +44,7 @@ from services.billing.models import (
     payments_table,
 )
 from shared.clock import isoformat, today, utcnow
-from shared.db import UnitOfWork, insert_if_absent
+from shared.db import Prebuilt, UnitOfWork, insert_if_absent
 from shared.money import MoneyError, to_minor
 from shared.replicas import COMPANY
 from shared.web.lookups import replica_customer
@@ -284,12 +284,12 @@ def _emit_credit_used(
 
 
 # -- applying a payment: the payment flow's hot path --------------------------------------
-# Core statements, built once: the account and its open invoices read in two locking
-# statements, the new rows written in one statement per table, each paid invoice changed by
-# one UPDATE that returns the row its payloads are built from, and the balance event from
-# the figures in hand.
+# Core statements, built once (on PostgreSQL run as SQL compiled once, shared/prebuilt.py):
+# the account and its open invoices read in two locking statements, the new rows written in
+# one statement per table, each paid invoice changed by one UPDATE that returns the row its
+# payloads are built from, and the balance event from the figures in hand.
 
-_LOCKED_ACCOUNT = (
+_LOCKED_ACCOUNT = Prebuilt(
     select(accounts_table.c.currency, accounts_table.c.unapplied_credit_minor)
     .where(accounts_table.c.customer_id == bindparam("customer_id"))
     .with_for_update()
@@ -299,7 +299,7 @@ _BALANCE = select(func.coalesce(func.sum(ledger_table.c.amount_minor), 0)).where
 )
 # The balance rides along (read once): every ledger entry of the customer is posted under
 # the account lock, which this transaction holds by now.
-_LOCKED_OPEN_INVOICES = (
+_LOCKED_OPEN_INVOICES = Prebuilt(
     select(
         *(
             invoices_table.c[name]
@@ -318,7 +318,7 @@ _APPLICATION_FIGURES = [
     applications_table.c[name]
     for name in ("invoice_id", "source_id", "source_kind", "amount_minor", "applied_at", "date")
 ]
-_PAYMENTS_APPLIED = (
+_PAYMENTS_APPLIED = Prebuilt(
     select(*_APPLICATION_FIGURES)
     .where(
         applications_table.c.invoice_id.in_(bindparam("invoice_ids", expanding=True)),
@@ -327,11 +327,12 @@ _PAYMENTS_APPLIED = (
     )
     .order_by(applications_table.c.id)
 )
-_NEW_PAYMENT = insert(payments_table)
-_NEW_LEDGER_ENTRY = insert(ledger_table)
-_NEW_CREDIT = insert(credit_sources_table)
-_NEW_APPLICATIONS = insert(applications_table).returning(*_APPLICATION_FIGURES)
-_SETTLE_INVOICE = (
+_BALANCE_NOW = Prebuilt(_BALANCE)
+_NEW_PAYMENT = Prebuilt(insert(payments_table))
+_NEW_LEDGER_ENTRY = Prebuilt(insert(ledger_table))
+_NEW_CREDIT = Prebuilt(insert(credit_sources_table))
+_NEW_APPLICATIONS = Prebuilt(insert(applications_table).returning(*_APPLICATION_FIGURES))
+_SETTLE_INVOICE = Prebuilt(
     update(invoices_table)
     .where(invoices_table.c.id == bindparam("invoice_id"))
     .values(
@@ -343,7 +344,7 @@ _SETTLE_INVOICE = (
     )
     .returning(*(c for c in invoices_table.c if not c.name.startswith(("requested_", "overdue_"))))
 )
-_SET_CREDIT = (
+_SET_CREDIT = Prebuilt(
     update(accounts_table)
     .where(accounts_table.c.customer_id == bindparam("account"))
     .values(unapplied_credit_minor=bindparam("credit"))
@@ -364,10 +365,9 @@ def apply_payment(
         payment["received_on"],
     )
     payment_id = str(payment["id"])
-    uow.session.flush()  # earlier ORM changes of this transaction, before reading with Core
-    conn = uow.session.connection()
+    # uow.run flushes earlier ORM changes of this transaction before reading with Core.
     account = _locked_account(uow, customer_id, currency)
-    loaded = list(conn.execute(_LOCKED_OPEN_INVOICES, {"customer_id": customer_id}))
+    loaded = uow.run(_LOCKED_OPEN_INVOICES, {"customer_id": customer_id})
     plan, leftover = plan_allocations(
         amount_minor, requested, [_open_invoice(i, day) for i in loaded]
     )
@@ -414,27 +414,26 @@ def _balance_after(
     plus the entry, or (no invoice open) read now."""
     if loaded:
         return int(loaded[0].balance) + posted
-    conn = uow.session.connection()
-    return int(conn.execute(_BALANCE, {"customer_id": customer_id}).scalar_one())
+    (balance,) = uow.run(_BALANCE_NOW, {"customer_id": customer_id})
+    return int(balance[0])
 
 
 def _locked_account(uow: UnitOfWork, customer_id: str, currency: str) -> TableRow:
     """lock_account's Core twin: the account's currency and unapplied credit."""
-    conn = uow.session.connection()
-    account = conn.execute(_LOCKED_ACCOUNT, {"customer_id": customer_id}).first()
-    if account is not None:
-        return account
+    found = uow.run(_LOCKED_ACCOUNT, {"customer_id": customer_id})
+    if found:
+        return found[0]
     _open_account(uow, customer_id, currency)
-    return conn.execute(_LOCKED_ACCOUNT, {"customer_id": customer_id}).one()
+    (account,) = uow.run(_LOCKED_ACCOUNT, {"customer_id": customer_id})
+    return account
 
 
 def _record_payment(
     uow: UnitOfWork, payment: dict[str, Any], amount_minor: int, now: dt.datetime
 ) -> None:
     """Billing's record of the payment (reversals find it by id) and its ledger entry."""
-    conn = uow.session.connection()
     payment_id, customer_id = str(payment["id"]), str(payment["customer_id"])
-    conn.execute(
+    uow.run(
         _NEW_PAYMENT,
         {
             "id": payment_id,
@@ -447,7 +446,7 @@ def _record_payment(
             "created_at": now,
         },
     )
-    conn.execute(
+    uow.run(
         _NEW_LEDGER_ENTRY,
         {
             "customer_id": customer_id,
@@ -474,7 +473,6 @@ def _settle(
     returns each invoice's new status."""
     if not plan:
         return {}
-    conn = uow.session.connection()
     by_id = {str(row.id): row for row in loaded}
     earlier = _payments_applied(uow, [by_id[invoice_id] for invoice_id, _ in plan])
     now = utcnow()
@@ -490,7 +488,7 @@ def _settle(
         }
         for invoice_id, amount in plan
     ]
-    applied = {str(row.invoice_id): row for row in conn.execute(_NEW_APPLICATIONS, new_rows)}
+    applied = {str(row.invoice_id): row for row in uow.run(_NEW_APPLICATIONS, new_rows)}
     statuses = {}
     for invoice_id, amount in plan:
         before = by_id[invoice_id]
@@ -498,7 +496,7 @@ def _settle(
         status = invoice_status(before.total_minor, paid, before.credited_minor)
         values = {"invoice_id": before.id, "paid": paid, "new_status": status, "now": now}
         values["paid_day"] = day if status == "paid" else None
-        invoice = conn.execute(_SETTLE_INVOICE, values).one()
+        (invoice,) = uow.run(_SETTLE_INVOICE, values)
         statuses[invoice_id] = status
         applications = [*earlier.get(invoice_id, []), applied[invoice_id]]
         emit_invoice_change(uow, invoice, day, payment_id=payment_id, applications=applications)
@@ -512,7 +510,7 @@ def _payments_applied(uow: UnitOfWork, invoices: Sequence[TableRow]) -> dict[str
     if not ids or not uow.db.legacy_event_versions:
         return {}
     found: dict[str, list[TableRow]] = {}
-    for row in uow.session.connection().execute(_PAYMENTS_APPLIED, {"invoice_ids": ids}):
+    for row in uow.run(_PAYMENTS_APPLIED, {"invoice_ids": ids}):
         found.setdefault(str(row.invoice_id), []).append(row)
     return found
 
@@ -521,8 +519,7 @@ def _keep_credit(
     uow: UnitOfWork, customer_id: str, payment_id: str, leftover: int, credit: int
 ) -> None:
     """The payment's ``leftover`` becomes account credit (now ``credit`` in all)."""
-    conn = uow.session.connection()
-    conn.execute(
+    uow.run(
         _NEW_CREDIT,
         {
             "id": payment_id,
@@ -534,7 +531,7 @@ def _keep_credit(
             "created_at": utcnow(),
         },
     )
-    conn.execute(_SET_CREDIT, {"account": customer_id, "credit": credit})
+    uow.run(_SET_CREDIT, {"account": customer_id, "credit": credit})
 
 
 def _add_credit(uow: UnitOfWork, account: Account, source_id: str, kind: str, amount: int) -> None:

@@ -26,7 +26,7 @@ from services.billing.models import (
     payments_table,
 )
 from shared.clock import today
-from shared.db import UnitOfWork
+from shared.db import Prebuilt, UnitOfWork
 from shared.money import from_minor
 from shared.replicas import COMPANY
 from shared.web.lists import keyset_page
@@ -169,20 +169,22 @@ def account_summary(
     )
 
 
-_PAYMENT_CONTEXT = select(
-    select(payments_table.c.id)
-    .where(payments_table.c.id == bindparam("payment_id"))
-    .scalar_subquery()
-    .label("applied"),
-    select(customer_replica.c.currency)
-    .where(customer_replica.c.id == bindparam("customer_id"))
-    .scalar_subquery()
-    .label("currency"),
-    select(func.count())
-    .select_from(invoices_table)
-    .where(invoices_table.c.id.in_(bindparam("invoice_ids", expanding=True)))
-    .scalar_subquery()
-    .label("invoices"),
+_PAYMENT_CONTEXT = Prebuilt(
+    select(
+        select(payments_table.c.id)
+        .where(payments_table.c.id == bindparam("payment_id"))
+        .scalar_subquery()
+        .label("applied"),
+        select(customer_replica.c.currency)
+        .where(customer_replica.c.id == bindparam("customer_id"))
+        .scalar_subquery()
+        .label("currency"),
+        select(func.count())
+        .select_from(invoices_table)
+        .where(invoices_table.c.id.in_(bindparam("invoice_ids", expanding=True)))
+        .scalar_subquery()
+        .label("invoices"),
+    )
 )
 
 
@@ -193,7 +195,8 @@ def payment_context(
     applied it already), ``currency`` (the customer's, None if not seen yet) and
     ``invoices`` (how many of ``invoice_ids``, distinct, billing knows)."""
     params = {"payment_id": payment_id, "customer_id": customer_id, "invoice_ids": invoice_ids}
-    return uow.session.connection().execute(_PAYMENT_CONTEXT, params).one()
+    (context,) = uow.run(_PAYMENT_CONTEXT, params)
+    return context
 
 
 def payment_allocations(

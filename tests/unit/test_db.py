@@ -1,17 +1,18 @@
-"""Database helpers on SQLite: named counters and timezone-aware UTC timestamps."""
+"""Database helpers: named counters, timezone-aware UTC timestamps, prebuilt statements."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, Table, func, select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy import Column, Integer, Table, bindparam, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from shared.db import Database, UTCDateTime, new_metadata, next_counter
+from shared.db import Database, Prebuilt, UTCDateTime, new_metadata, next_counter
 
 
 @pytest.fixture
@@ -171,3 +172,64 @@ def test_a_core_statement_on_the_connection_sees_what_the_session_holds(tmp_path
         assert seen.scalar() == 1
         uow.commit()
     database.dispose()
+
+
+def _invoice(number: str) -> dict[str, object]:
+    now = dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    return {
+        "id": uuid.uuid4(),
+        "number": number,
+        "customer_id": "c-1",
+        "status": "open",
+        "currency": "EUR",
+        "issue_date": dt.date(2026, 3, 1),
+        "due_date": dt.date(2026, 3, 31),
+        "bill_to": {"name": "Ada", "lines": ["1 Main St", None]},
+        "lines": [{"amount": "10.00", "quantity": 1.5}],
+        "requested_lines": [],
+        "subtotal_minor": 1000,
+        "tax_minor": 0,
+        "total_minor": 1000,
+        "paid_minor": 0,
+        "credited_minor": 0,
+        "overdue_reported": False,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def test_a_prebuilt_statement_runs_on_postgresql_as_sqlalchemy_runs_it(service_factory) -> None:
+    billing = service_factory("billing", broker="memory://")
+    invoices = billing.db.metadata.tables["invoices"]
+    new_invoice = Prebuilt(insert(invoices))
+    touch = Prebuilt(
+        update(invoices)
+        .where(invoices.c.id.in_(bindparam("ids", expanding=True)))
+        .values(notes=bindparam("note"), updated_at=bindparam("now"))
+        .returning(*invoices.c, (invoices.c.total_minor * 2).label("twice"))
+    )
+    first, second = _invoice("INV-1"), _invoice("INV-2")
+    with billing.db.unit_of_work() as uow:
+        assert uow.run(new_invoice, first) == []
+        assert uow.run(new_invoice, second) == []
+        later = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+        params = {"ids": [first["id"], second["id"], uuid.uuid4()], "note": "n", "now": later}
+        by_driver = sorted(uow.run(touch, params), key=lambda row: row.number)
+        expected = sorted(uow.connection().execute(touch.statement, params), key=lambda r: r[1])
+        uow.commit()
+    assert None not in touch._forms.values(), "run by the driver, not by SQLAlchemy"
+
+    assert [row._fields for row in by_driver] == [tuple(row._fields) for row in expected]
+    assert [tuple(row) for row in by_driver] == [tuple(row) for row in expected]
+    assert [[type(v) for v in row] for row in by_driver] == [
+        [type(v) for v in row] for row in expected
+    ]
+    assert by_driver[0].bill_to == first["bill_to"] and by_driver[0].lines == first["lines"]
+    assert by_driver[0].updated_at == later and by_driver[0].updated_at.tzinfo is dt.UTC
+    assert by_driver[0].twice == 2000
+    with billing.db.unit_of_work() as uow, pytest.raises(IntegrityError):
+        uow.run(new_invoice, first)  # the driver's error, wrapped as SQLAlchemy wraps it
+    naive = {**params, "now": dt.datetime(2026, 3, 2, 9, 0)}
+    with billing.db.unit_of_work() as uow, pytest.raises(StatementError, match="naive datetime"):
+        uow.run(touch, naive)  # the column type's own check
