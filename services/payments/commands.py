@@ -72,6 +72,9 @@ REFLECTED_REFUNDS = (
     .values(reflected=True)
 )
 REFLECTED_CAUSES = "payments: causes of balance changes"
+# What a payment or refund reads of the replicas' rows (not their snapshots).
+CUSTOMER = ("id", "currency")
+INVOICE = ("customer_id", "status", "number")
 
 
 def _minor(value: Any, currency: str, field: str) -> int:
@@ -84,14 +87,14 @@ def _minor(value: Any, currency: str, field: str) -> int:
 def _customer_and_amount(uow: UnitOfWork, request: dict[str, Any]) -> tuple[Any, str, int]:
     """The customer a payment or refund names, its currency (the customer's) and the amount
     in minor units; 422 naming the field otherwise."""
-    customer = replica_customer(uow, customer_replica, request["customer_id"])
+    customer = replica_customer(uow, customer_replica, request["customer_id"], columns=CUSTOMER)
     if request["currency"] != customer.currency:
         raise invalid("currency", f"the customer pays in {customer.currency}")
     return customer, request["currency"], _minor(request["amount"], request["currency"], "amount")
 
 
 def _open_invoice(uow: UnitOfWork, invoice_id: uuid.UUID, customer_id: str, field: str) -> Any:
-    row = replica_invoice(uow, invoice_replica, invoice_id)
+    row = replica_invoice(uow, invoice_replica, invoice_id, columns=INVOICE)
     if row is None or row.customer_id != customer_id:
         raise invalid(field, f"no invoice {invoice_id} of this customer")
     if row.status not in OPEN_STATUSES:
@@ -148,8 +151,9 @@ def record_payment(uow: UnitOfWork, request: dict[str, Any]) -> dict[str, Any]:
         "reversed_at": None,
         "updated_at": now,
     }
-    # One Core INSERT: the ORM's flush machinery cost more than the statement itself.
-    uow.session.execute(NEW_PAYMENT, row)
+    # One Core INSERT on the transaction's connection: the ORM's flush machinery and the
+    # Session's execution machinery cost more than the statement itself.
+    uow.connection().execute(NEW_PAYMENT, row)
     data = events.payment_received(SimpleNamespace(**row))
     envelope = uow.emit("payments.payment.received", str(row["id"]), data)
     return queries.received_view(envelope["data"])

@@ -71,7 +71,7 @@ def _key_statements(table: Table, dialect: str) -> tuple[Any, Any]:
 def _replay(uow: UnitOfWork, find: Any, scope: str, key: str, fingerprint: str) -> Response | None:
     """The first answer given under this key, again; None if the key is new; 409 if it came
     with another body."""
-    row = uow.session.execute(find, {"scope": scope, "key": key}).first()
+    row = uow.connection().execute(find, {"scope": scope, "key": key}).first()
     if row is None:
         return None
     if row.request_hash != fingerprint:
@@ -116,7 +116,7 @@ def idempotent_create(
         "headers": headers,
         "created_at": utcnow(),
     }
-    if uow.session.execute(keep, row).first() is None:
+    if uow.connection().execute(keep, row).first() is None:
         # A concurrent duplicate kept the key first (this waited for it to commit): drop
         # this one's writes and answer what that one answered.
         uow.session.rollback()
