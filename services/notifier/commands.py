@@ -133,7 +133,9 @@ def _queue_notice(
     language, written from ``facts`` and the invoices as replicated now; ``facts`` are kept
     so that it is written again from billing's figures when it is sent."""
     customer, reader = queries.recipient(uow, facts["customer_id"])
-    return _queue_written(uow, kind, cause, facts, (customer, reader), invoices or {}, **refs)
+    return _queue_written(
+        uow, kind, cause, facts, recipient=(customer, reader), invoices=invoices or {}, **refs
+    )
 
 
 def _queue_written(
@@ -141,6 +143,7 @@ def _queue_written(
     kind: str,
     cause: str,
     facts: dict[str, Any],
+    *,
     recipient: tuple[Any, Reader],
     invoices: dict[str, dict[str, Any]],
     **refs: Any,
@@ -165,8 +168,8 @@ def queue_payment_notice(uow: UnitOfWork, applied: dict[str, Any]) -> dict[str, 
         "payment_receipt",
         f"payment:{applied['payment_id']}",
         applied,
-        (customer, reader),
-        invoices,
+        recipient=(customer, reader),
+        invoices=invoices,
         payment_id=applied["payment_id"],
         invoice_id=ids[0] if ids else None,
     )
