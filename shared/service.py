@@ -14,7 +14,7 @@ from sqlalchemy import MetaData
 
 from shared.config import Settings, load_settings
 from shared.db import Database
-from shared.messaging.consumer import Handler
+from shared.messaging.consumer import WILDCARD, Handler
 from shared.messaging.topology import QueueSpec, Topology
 from shared.messaging.worker import Job, Loop, Worker
 from shared.migrations import upgrade
@@ -54,6 +54,10 @@ class ServiceDefinition:
 
     @property
     def queue(self) -> QueueSpec:
+        """Bound to each handled type, or to the wildcard alone where there is one: it routes
+        every type already, a type handled apart (reporting's) among them."""
+        if WILDCARD in self.handlers:
+            return QueueSpec(self.name, (WILDCARD,))
         return QueueSpec(self.name, tuple(self.handlers))
 
     def settings(self) -> Settings:

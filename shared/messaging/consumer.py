@@ -107,9 +107,6 @@ class EventProcessor:
         self.max_delay = max_delay
         self.counts: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
 
-    def binding_keys(self) -> tuple[str, ...]:
-        return tuple(self.handlers)
-
     # -- parsing --------------------------------------------------------------------------
 
     def _parse(self, body: bytes) -> Event:

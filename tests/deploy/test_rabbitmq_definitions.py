@@ -52,7 +52,7 @@ def test_every_consuming_service_has_its_queues_bindings_and_policy(committed) -
             assert queues[name]["durable"] and queues[name]["arguments"] == {
                 "x-queue-type": "quorum"
             }
-        for key in SERVICES[service].handlers:
+        for key in SERVICES[service].queue.bindings:
             assert ("tameio.events", own, key) in bindings
         assert ("tameio.events.dead-letter", parked, own) in bindings
     for policy in TOPOLOGY.policies():
