@@ -378,7 +378,10 @@ def test_an_admin_keeps_the_company_profile_and_api_tokens(new_page, suite, lang
 def test_signing_in_and_searching_work_by_keyboard_alone(new_page, suite):
     page = new_page()
     page.goto("/login")
-    page.keyboard.type(CLERK[0])  # the email field has the focus
+    # The email field has the focus (autofocus; on a busy machine it may come a moment
+    # after the load event, and keys typed before it went nowhere).
+    expect(page.locator("#email")).to_be_focused()
+    page.keyboard.type(CLERK[0])
     page.keyboard.press("Tab")
     page.keyboard.type(CLERK[1])
     page.keyboard.press("Enter")
