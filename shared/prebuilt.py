@@ -113,7 +113,9 @@ class Prebuilt:
         return form
 
     def _run(self, conn: Connection, form: _DriverForm, params: Mapping[str, Any]) -> list[Any]:
-        driver = conn.connection.driver_connection
+        # The psycopg connection itself (the dialect is not an asyncio adaptation); unlike
+        # driver_connection it is there on a connection detached from the pool too.
+        driver = conn.connection.dbapi_connection
         cursor = driver.cursor(row_factory=tuple_row)  # type: ignore[union-attr]
         values: Mapping[str, Any] = params
         try:

@@ -26,6 +26,7 @@ from kombu import Connection as BrokerConnection
 from kombu import Exchange
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Select,
     Table,
     Update,
@@ -39,6 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from shared.clock import utcnow
 from shared.db import Database
 from shared.messaging.link import BrokerLink, broker_connection
+from shared.prebuilt import Prebuilt
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +133,6 @@ def _mark_published(outbox: Table, dialect: str) -> Update:
     return update(outbox).where(chosen).values(published_at=bindparam("now"))
 
 
-def _driver_sql(
-    db: Database, statement: Select[Any] | Update, *, literal_binds: bool = False
-) -> str:
-    """``statement`` as the SQL its database's driver runs (parameters by name)."""
-    options = {"literal_binds": True} if literal_binds else {}
-    return str(statement.compile(dialect=db.engine.dialect, compile_kwargs=options))
-
-
 class Relay(BrokerLink):
     """Publishes one service's outbox to the events exchange."""
 
@@ -165,12 +159,10 @@ class Relay(BrokerLink):
         self.active = False
         self.published_total = 0
         self._listener: psycopg.Connection[Any] | None = None
-        # Built once: building them each round cost more than running them.
-        self._pending = _pending_rows(db.tables.outbox, batch_size)
-        self._mark = _mark_published(db.tables.outbox, db.dialect)
-        # ... and, for the relay's own connection on PostgreSQL, compiled once.
-        self._pending_sql = _driver_sql(db, self._pending, literal_binds=True)
-        self._mark_sql = _driver_sql(db, self._mark)
+        # Built once, and on PostgreSQL compiled once: building them each round, and
+        # SQLAlchemy's execution machinery, cost more than running them.
+        self._pending = Prebuilt(_pending_rows(db.tables.outbox, batch_size))
+        self._mark = Prebuilt(_mark_published(db.tables.outbox, db.dialect))
 
     # -- leadership -----------------------------------------------------------------------
 
@@ -218,18 +210,19 @@ class Relay(BrokerLink):
             self.active = False
 
     @contextmanager
-    def _outbox_connection(self) -> Iterator[psycopg.Connection[Any] | None]:
+    def _outbox_connection(self) -> Iterator[Connection | None]:
         """On PostgreSQL, a database connection of the relay's own while it is connected: no
         pool check-out per round, each statement its own transaction, and marking rows
         published does not wait for the disk (a mark lost in a crash only means those events
-        are published again, which consumers absorb). A plain driver connection: its two
-        statements, compiled once, cost half as much CPU run without SQLAlchemy's execution
-        machinery. On SQLite: None (one short transaction per statement)."""
+        are published again, which consumers absorb). Detached from the pool, so its session
+        settings end with it. On SQLite: None (one short transaction per statement)."""
         if self.db.dialect != "postgresql":
             yield None
             return
-        with pg_connect(self.db) as db_conn:
-            db_conn.execute("SET synchronous_commit = off")
+        with self.db.engine.connect() as db_conn:
+            db_conn.execution_options(isolation_level="AUTOCOMMIT")
+            db_conn.exec_driver_sql("SET synchronous_commit = off")
+            db_conn.detach()  # last: setting the isolation level needs the pool's record
             yield db_conn
 
     def _run_connected(self, stop: threading.Event) -> None:
@@ -254,7 +247,7 @@ class Relay(BrokerLink):
         conn: BrokerConnection,
         channel: Any,
         confirms: _BatchConfirms | None,
-        db_conn: psycopg.Connection[Any] | None = None,
+        db_conn: Connection | None = None,
     ) -> int:
         """Publish the next batch of unpublished rows in order; returns how many."""
         rows = self._read_pending(db_conn)
@@ -270,22 +263,24 @@ class Relay(BrokerLink):
         self.published_total += len(rows)
         return len(rows)
 
-    def _read_pending(self, db_conn: psycopg.Connection[Any] | None) -> Sequence[Any]:
+    def _read_pending(self, db_conn: Connection | None) -> Sequence[Any]:
         """The next batch of unpublished rows: (id, event_id, event_type, payload) each."""
-        if db_conn is not None:
-            return db_conn.execute(self._pending_sql).fetchall()
-        with self.db.engine.connect() as short:
-            rows = short.execute(self._pending).all()
-            short.rollback()
-        return rows
+        with self._transaction(db_conn) as conn:
+            return self._pending.rows(conn, {})
 
-    def _mark_published(self, ids: list[int], db_conn: psycopg.Connection[Any] | None) -> None:
-        marked = {"ids": ids, "now": utcnow()}
+    def _mark_published(self, ids: list[int], db_conn: Connection | None) -> None:
+        with self._transaction(db_conn) as conn:
+            self._mark.rows(conn, {"ids": ids, "now": utcnow()})
+
+    @contextmanager
+    def _transaction(self, db_conn: Connection | None) -> Iterator[Connection]:
+        """The relay's own connection (each statement commits by itself), else a short
+        transaction of the pool's."""
         if db_conn is not None:
-            db_conn.execute(self._mark_sql, marked)
+            yield db_conn
             return
         with self.db.engine.begin() as short:
-            short.execute(self._mark, marked)
+            yield short
 
     def _publish(self, channel: Any, event_id: str, event_type: str, payload: str) -> None:
         """Publish one event on the kombu ``channel`` (persistent; confirmed per batch).
