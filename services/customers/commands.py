@@ -153,7 +153,7 @@ def log_interaction(
 
 INTERACTIONS = cast(Table, Interaction.__table__)
 CUSTOMERS = cast(Table, Customer.__table__)
-# The consumer's statements are Core on the table columns, run on the session's connection:
+# The consumer's statements are Core on the table columns, run on the transaction's connection:
 # the ORM's compile and result machinery was most of the customers worker's CPU per event.
 # The customer a notification names, and whether it is logged already: one read.
 NOTIFICATION_TARGET = select(
@@ -180,7 +180,7 @@ def log_notification(
     Customers owns customers: a notification naming one it does not have is bad data."""
     customer_id = uuid.UUID(str(notification["customer_id"]))
     source_ref = notification_ref(notification["id"], failed)
-    connection = uow.session.connection()
+    connection = uow.connection()
     target = connection.execute(
         NOTIFICATION_TARGET, {"customer_id": customer_id, "source_ref": source_ref}
     ).first()
@@ -213,7 +213,7 @@ def note_document(uow: UnitOfWork, customer_id: object, what: str) -> None:
     is now fixed."""
     key = uuid.UUID(str(customer_id))
     # One light read per event (not the whole customer), and a write only the first time.
-    connection = uow.session.connection()
+    connection = uow.connection()
     known = connection.execute(HAS_DOCUMENTS, {"customer_id": key}).first()
     if known is None:
         raise BadEvent(f"{what} names unknown customer {key}")
