@@ -215,13 +215,20 @@ class Relay(BrokerLink):
         pool check-out per round, each statement its own transaction, and marking rows
         published does not wait for the disk (a mark lost in a crash only means those events
         are published again, which consumers absorb). Detached from the pool, so its session
-        settings end with it. On SQLite: None (one short transaction per statement)."""
+        settings end with it. Its statements are planned at each call (the outbox grows from
+        empty, and a plan PostgreSQL cached while it was small, reading the whole table, would
+        stay), and never as a bitmap scan: until a vacuum, the indexes still hold an entry
+        for every row published since, and only a plain index scan marks those dead as it
+        passes (a bitmap scan reads their table pages at every round). On SQLite: None (one
+        short transaction per statement)."""
         if self.db.dialect != "postgresql":
             yield None
             return
         with self.db.engine.connect() as db_conn:
             db_conn.execution_options(isolation_level="AUTOCOMMIT")
             db_conn.exec_driver_sql("SET synchronous_commit = off")
+            db_conn.exec_driver_sql("SET plan_cache_mode = force_custom_plan")
+            db_conn.exec_driver_sql("SET enable_bitmapscan = off")
             db_conn.detach()  # last: setting the isolation level needs the pool's record
             yield db_conn
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import uuid
 
 from shared.messaging.relay import Relay
 from shared.messaging.worker import Job, Worker
@@ -90,3 +91,48 @@ def test_a_daily_job_runs_once_per_business_date(service_factory):
     assert worker.run_job_if_due(job, later) is True
     assert worker.run_job_if_due(job, later) is False, "not twice for one date"
     assert runs == [dt.date(2026, 3, 1)], "jobs run for the business date, in TAMEIO_TIMEZONE"
+
+
+def test_the_relays_outbox_statements_are_planned_for_the_outbox_as_it_is_now(service_factory):
+    # PostgreSQL caches a prepared statement's generic plan after a few runs; one cached
+    # while the outbox was nearly empty (read the whole table) would stay, and each round
+    # would read every row published since. The relay's statements are planned at each call.
+    customers = service_factory("customers")
+    settings = customers.settings
+    relay = Relay(customers.db, settings.broker_url, settings.exchange)
+    outbox = customers.db.tables.outbox
+
+    def add_rows(count: int, published: bool) -> None:
+        now = dt.datetime.now(dt.UTC)
+        with customers.db.engine.begin() as conn:
+            conn.execute(
+                outbox.insert(),
+                [
+                    {
+                        "event_id": str(uuid.uuid4()),
+                        "event_type": "customers.customer.created",
+                        "subject": "C",
+                        "sequence": 1,
+                        "payload": "{}",
+                        "created_at": now,
+                        "published_at": now if published else None,
+                    }
+                    for _ in range(count)
+                ],
+            )
+
+    with relay._outbox_connection() as db_conn:
+        assert db_conn is not None
+        for _ in range(12):  # psycopg prepares at the 5th run; PostgreSQL tries generic at the 6th
+            add_rows(1, published=False)
+            relay._mark_published([row[0] for row in relay._read_pending(db_conn)], db_conn)
+        add_rows(5000, published=True)
+        add_rows(3, published=False)
+        relay._mark_published([row[0] for row in relay._read_pending(db_conn)], db_conn)
+        plans = db_conn.exec_driver_sql(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        ).all()
+    on_outbox = [p for p in plans if "outbox" in p.statement]
+    assert on_outbox, "the relay's statements are prepared (parsed once)"
+    assert all(p.generic_plans == 0 and p.custom_plans > 0 for p in on_outbox), on_outbox
+    assert customers.unpublished() == 0
