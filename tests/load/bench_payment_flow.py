@@ -550,12 +550,21 @@ def history_cost(
                     for r, at in sent.accepted.items()
                     if r in updates.arrived
                 ]
-                figures.append((first + 1, sum(used.values()) * 1000 / len(sent.accepted), latency))
-        (n1, cpu1, lat1), (n2, cpu2, lat2) = figures
+                paid = len(sent.accepted)
+                by_process = {label: spent * 1000 / paid for label, spent in used.items()}
+                figures.append((first + 1, sum(by_process.values()), latency, by_process))
+        (n1, cpu1, lat1, each1), (n2, cpu2, lat2, each2) = figures
         print(
             f"    {title}: payments {n1}-{n1 + 49} {cpu1:.1f} ms CPU each, p50 "
             f"{percentile(lat1, 0.5):.0f} ms; payments {n2}-{n2 + 49} {cpu2:.1f} ms, p50 "
             f"{percentile(lat2, 0.5):.0f} ms: {cpu2 / cpu1 - 1:+.0%}"
+        )
+        grown = sorted(each2, key=lambda label: each1.get(label, 0.0) - each2[label])[:4]
+        print(
+            "      most changed: "
+            + ", ".join(
+                f"{label} {each1.get(label, 0.0):.1f} -> {each2[label]:.1f}" for label in grown
+            )
         )
 
 

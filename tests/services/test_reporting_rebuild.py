@@ -40,6 +40,7 @@ def run_history(books: Books) -> None:
     paid = billing.pay(first, "300.00", on=dt.date(2026, 3, 20), invoice_id=one["id"])
     books.credit_note(first, "12.40", dt.date(2026, 4, 5), invoice_id=one["id"])
     billing.pay(second, "5000", on=dt.date(2026, 4, 1), currency="JPY")
+    billing.pay(second, "7000", on=dt.date(2026, 4, 3), currency="JPY")  # paid off
     billing.reverse(paid, first, on=dt.date(2026, 4, 10))
     billing.refund(first, "1.00", on=dt.date(2026, 4, 12))
     billing.customer_updated(first, name="Rebuilt Group")
@@ -63,6 +64,7 @@ def test_rebuild_computes_the_figures_the_consumer_kept_event_by_event(books):
     kept = kept_figures(books.reporting)
     assert any(row["balance_minor"] for row in kept["rp_day_balances"])
     assert any(row["settled_minor"] for row in kept["rp_invoices"])
+    assert any(row["cleared_on"] for row in kept["rp_invoices"]), "one was paid off"
 
     assert books.reporting.rebuild().status_code == 200
 
