@@ -86,7 +86,14 @@ def exponent(currency: str) -> int:
 
 
 def quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-exponent(currency))
+    return _minor_unit(currency)[1]
+
+
+@functools.lru_cache(maxsize=512)  # from_minor runs for every amount of every event
+def _minor_unit(currency: str) -> tuple[int, Decimal]:
+    """The currency's exponent and its minor unit as a Decimal (0.01 for EUR)."""
+    places = exponent(currency)
+    return places, Decimal(1).scaleb(-places)
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
@@ -120,7 +127,8 @@ def to_minor(amount: Decimal, currency: str) -> int:
 
 def from_minor(minor: int, currency: str) -> Decimal:
     """Integer of minor units -> Decimal at the currency's exponent."""
-    return Decimal(minor).scaleb(-exponent(currency)).quantize(quantum(currency))
+    places, unit = _minor_unit(currency)
+    return Decimal(minor).scaleb(-places).quantize(unit)
 
 
 def format_amount(amount: Decimal, currency: str) -> str:

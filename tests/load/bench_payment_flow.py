@@ -559,7 +559,7 @@ def history_cost(
             f"{percentile(lat1, 0.5):.0f} ms; payments {n2}-{n2 + 49} {cpu2:.1f} ms, p50 "
             f"{percentile(lat2, 0.5):.0f} ms: {cpu2 / cpu1 - 1:+.0%}"
         )
-        grown = sorted(each2, key=lambda label: each1.get(label, 0.0) - each2[label])[:4]
+        grown = sorted(each2, key=lambda label: -abs(each2[label] - each1.get(label, 0.0)))[:4]
         print(
             "      most changed: "
             + ", ".join(
