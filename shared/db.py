@@ -15,7 +15,7 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, select, text
 from sqlalchemy.orm import Session
 
-from shared.messaging.outbox import new_envelope, write_outbox
+from shared.messaging.outbox import dumped_envelope, new_envelope, write_outbox
 from shared.prebuilt import Prebuilt
 from shared.tables import (
     NAMING_CONVENTION,
@@ -206,6 +206,21 @@ class UnitOfWork:
             event_type=event_type,
             subject=subject,
             data=data,
+            version=version,
+        )
+        self.events.append(envelope)
+        return envelope
+
+    def emit_dumped(
+        self, event_type: str, subject: str, wire_data: dict[str, Any], *, version: int = 1
+    ) -> dict[str, Any]:
+        """:meth:`emit` for data already in its wire form, made of parts this service dumped
+        and checked (see :func:`dumped_envelope`): what would cost most to dump again."""
+        envelope = dumped_envelope(
+            source=self.db.service,
+            event_type=event_type,
+            subject=subject,
+            wire_data=wire_data,
             version=version,
         )
         self.events.append(envelope)

@@ -10,11 +10,12 @@ every customer at every moment
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 
 from services.billing import events, pricing, queries
 from services.billing.domain import (
@@ -45,7 +46,7 @@ from services.billing.models import (
 )
 from shared.clock import isoformat, today, utcnow
 from shared.db import Prebuilt, UnitOfWork, insert_if_absent
-from shared.money import MoneyError, to_minor
+from shared.money import MoneyError, quantum, to_minor
 from shared.replicas import COMPANY
 from shared.web.lookups import replica_customer
 from shared.web.problems import conflict, invalid
@@ -115,9 +116,10 @@ def emit_invoice_change(
     payment_id: str | None = None,
     credit_note_id: str | None = None,
     applications: Sequence[ApplicationFigures] | None = None,
+    payments_wire: list[Any] | None = None,
 ) -> None:
     """billing.invoice.updated, and .paid / .partially_paid when that is what changed."""
-    emit_invoice_updated(uow, invoice, day, applications)
+    emit_invoice_updated(uow, invoice, day, applications, payments_wire)
     if invoice.status in ("paid", "partially_paid"):
         uow.emit(
             f"billing.invoice.{invoice.status}",
@@ -131,17 +133,27 @@ def emit_invoice_updated(
     invoice: InvoiceFigures,
     day: dt.date,
     applications: Sequence[ApplicationFigures] | None = None,
+    payments_wire: list[Any] | None = None,
 ) -> None:
     """billing.invoice.updated version 2, and version 1 (with every payment applied) while
     the legacy versions are published. ``invoice`` is an ORM object, flushed here, and its
-    applications are read here, unless the caller gives them (then ``invoice`` is the row
-    as written)."""
-    if applications is None:
+    applications are read here, unless the caller gives them, or version 1's list of
+    payments in its wire form (then ``invoice`` is the row as written)."""
+    if applications is None and payments_wire is None:
         uow.session.flush()
     subject = str(invoice.id)
     if not uow.db.legacy_event_versions:
         v2 = events.invoice_snapshot_v2(invoice, day)
         uow.emit("billing.invoice.updated", subject, v2, version=2)
+        return
+    if payments_wire is not None:
+        # Version 1 is version 2 plus the payments, which the database wrote as the dumper
+        # would: dumping hundreds of them again at every payment was most of its cost.
+        v2 = uow.emit(
+            "billing.invoice.updated", subject, events.invoice_snapshot_v2(invoice, day), version=2
+        )
+        v1 = {**v2["data"], "payments": payments_wire}
+        uow.emit_dumped("billing.invoice.updated", subject, v1)
         return
     if applications is None:
         applications = queries.active_applications(uow, [invoice.id])[invoice.id]
@@ -327,6 +339,26 @@ _PAYMENTS_APPLIED = Prebuilt(
     )
     .order_by(applications_table.c.id)
 )
+# PostgreSQL: version 1's list of payments per invoice in its wire form, as the catalog's
+# dumper writes it (tests/services/test_billing_event_versions.py holds them to each other):
+# the amount at the currency's places (the product of two numerics has the sum of their
+# scales), the instant in UTC ending in Z with microseconds only when there are some.
+_PAYMENTS_WIRE = Prebuilt(
+    text(
+        r"""
+SELECT invoice_id, '[' || string_agg(json_build_object(
+    'payment_id', source_id,
+    'amount', (amount_minor * CAST(:unit AS NUMERIC))::text,
+    'applied_at', to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24\:MI\:SS')
+        || CASE WHEN applied_at = date_trunc('second', applied_at) THEN ''
+                ELSE to_char(applied_at AT TIME ZONE 'UTC', '.US') END || 'Z',
+    'date', to_char(date, 'YYYY-MM-DD'))::text, ',' ORDER BY id) || ']' AS payments
+FROM applications
+WHERE invoice_id = ANY(:invoice_ids) AND removed_at IS NULL AND source_kind = 'payment'
+GROUP BY invoice_id
+"""
+    )
+)
 _BALANCE_NOW = Prebuilt(_BALANCE)
 _NEW_PAYMENT = Prebuilt(insert(payments_table))
 _NEW_LEDGER_ENTRY = Prebuilt(insert(ledger_table))
@@ -373,7 +405,7 @@ def apply_payment(
     )
     now = utcnow()
     _record_payment(uow, payment, amount_minor, now)
-    statuses = _settle(uow, payment_id, plan, loaded, day)
+    statuses = _settle(uow, payment_id, plan, loaded, day, currency=currency)
     credit = account.unapplied_credit_minor + leftover
     if leftover:
         _keep_credit(uow, customer_id, payment_id, leftover, credit)
@@ -467,6 +499,8 @@ def _settle(
     plan: Sequence[tuple[str, int]],
     loaded: Sequence[TableRow],
     day: dt.date,
+    *,
+    currency: str,
 ) -> dict[str, str]:
     """Apply the payment to the invoices of ``plan`` (its applications in one statement,
     each invoice's figures in one UPDATE returning the row) and announce each change;
@@ -474,7 +508,8 @@ def _settle(
     if not plan:
         return {}
     by_id = {str(row.id): row for row in loaded}
-    earlier = _payments_applied(uow, [by_id[invoice_id] for invoice_id, _ in plan])
+    as_wire = uow.db.dialect == "postgresql"
+    earlier = {} if as_wire else _payments_applied(uow, [by_id[i] for i, _ in plan])
     now = utcnow()
     new_rows = [
         {
@@ -489,6 +524,7 @@ def _settle(
         for invoice_id, amount in plan
     ]
     applied = {str(row.invoice_id): row for row in uow.run(_NEW_APPLICATIONS, new_rows)}
+    listed = payments_wire(uow, [by_id[i].id for i, _ in plan], currency) if as_wire else {}
     statuses = {}
     for invoice_id, amount in plan:
         before = by_id[invoice_id]
@@ -498,9 +534,22 @@ def _settle(
         values["paid_day"] = day if status == "paid" else None
         (invoice,) = uow.run(_SETTLE_INVOICE, values)
         statuses[invoice_id] = status
+        if as_wire:
+            wire = listed.get(invoice_id, [])
+            emit_invoice_change(uow, invoice, day, payment_id=payment_id, payments_wire=wire)
+            continue
         applications = [*earlier.get(invoice_id, []), applied[invoice_id]]
         emit_invoice_change(uow, invoice, day, payment_id=payment_id, applications=applications)
     return statuses
+
+
+def payments_wire(uow: UnitOfWork, invoice_ids: Sequence[Any], currency: str) -> dict[str, list]:
+    """PostgreSQL: per invoice, the payments applied to it in version 1's wire form (only
+    while version 1 is published; none otherwise)."""
+    if not uow.db.legacy_event_versions:
+        return {}
+    rows = uow.run(_PAYMENTS_WIRE, {"invoice_ids": list(invoice_ids), "unit": quantum(currency)})
+    return {str(row.invoice_id): json.loads(row.payments) for row in rows}
 
 
 def _payments_applied(uow: UnitOfWork, invoices: Sequence[TableRow]) -> dict[str, list[TableRow]]:

@@ -22,6 +22,7 @@ publishes and deliveries per payment, each delivery one insert with an inbox row
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import random
@@ -75,6 +76,9 @@ class BalanceUpdates(threading.Thread):
         self.queue = self.channel.queue_declare("", exclusive=True).method.queue
         self.channel.queue_bind(self.queue, exchange, routing_key="billing.account.balance_changed")
         self.arrived: dict[str, float] = {}
+        # When billing emitted it (its occurred_at, on this clock): splits the latency into
+        # the way to billing's handler and the way back from it.
+        self.emitted: dict[str, float] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -84,7 +88,12 @@ class BalanceUpdates(threading.Thread):
             if self.stop.is_set():
                 break
             if method is not None:
-                self.arrived.setdefault(json.loads(body)["correlation_id"], time.monotonic())
+                now, envelope = time.monotonic(), json.loads(body)
+                request = envelope["correlation_id"]
+                if request not in self.arrived:
+                    self.arrived[request] = now
+                    occurred = dt.datetime.fromisoformat(envelope["occurred_at"])
+                    self.emitted[request] = now - (time.time() - occurred.timestamp())
         self.connection.close()
 
 
@@ -615,6 +624,20 @@ def print_latency(updates: BalanceUpdates, sent: Sent) -> None:
         f"p99 {percentile(latencies, 0.99):.0f} ms   (n={len(latencies)} of "
         f"{len(sent.accepted)}, {sent.refused} refused)"
     )
+    there = [
+        (updates.emitted[r] - at) * 1000 for r, at in sent.accepted.items() if r in updates.emitted
+    ]
+    back = [
+        (updates.arrived[r] - updates.emitted[r]) * 1000
+        for r in sent.accepted
+        if r in updates.emitted
+    ]
+    if there:
+        print(
+            f"    of which 201 -> billing emits the balance: p50 {percentile(there, 0.5):.0f} ms "
+            f"p99 {percentile(there, 0.99):.0f} ms; emitted -> arrived: p50 "
+            f"{percentile(back, 0.5):.0f} ms p99 {percentile(back, 0.99):.0f} ms"
+        )
 
 
 def run_variant(name: str, emails: bool, args: argparse.Namespace) -> Variant:

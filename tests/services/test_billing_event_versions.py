@@ -3,8 +3,16 @@ not grow with the invoice's history), version 1 beside it while legacy versions 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import uuid
+from types import SimpleNamespace
 
+from sqlalchemy import select, update
+
+from services.billing import commands, events, queries
+from services.billing.models import Application, Invoice
+from shared.events import spec_for
 from tests.services.test_billing_support import Billing
 
 
@@ -43,3 +51,49 @@ def test_without_legacy_versions_only_version_2_and_it_stays_the_same_size(billi
         sizes.append(len(json.dumps(updates[2][0], sort_keys=True)))
 
     assert max(sizes) - min(sizes) <= 2  # only the amounts' digits may differ
+
+
+def test_version_1_payments_from_the_database_are_what_the_dumper_writes(billing):
+    # On PostgreSQL the payment path reads version 1's list of payments already in its wire
+    # form; it must be exactly the catalog dumper's, in any currency's places and for an
+    # instant with or without microseconds.
+    customer = billing.customer()
+    invoice = billing.invoice(customer, ("WIDGET", "10"))
+    for amount in ("10.00", "0.07", "123.45"):
+        billing.pay(customer, amount, invoice_id=invoice["id"])
+    invoice_id = uuid.UUID(invoice["id"])
+    with billing.sut.db.engine.begin() as conn:
+        ids = (
+            conn.execute(
+                select(Application.id)
+                .where(Application.invoice_id == invoice_id)
+                .order_by(Application.id)
+            )
+            .scalars()
+            .all()
+        )
+        whole_second = dt.datetime(2026, 3, 2, 9, 30, 0, tzinfo=dt.UTC)
+        conn.execute(
+            update(Application).where(Application.id == ids[0]).values(applied_at=whole_second)
+        )
+        one_micro = dt.datetime(2026, 3, 2, 23, 59, 59, 1, tzinfo=dt.UTC)
+        conn.execute(
+            update(Application).where(Application.id == ids[1]).values(applied_at=one_micro)
+        )
+
+    dumper = spec_for("billing.invoice.updated", 1).dumper
+    with billing.sut.db.unit_of_work() as uow:
+        row = uow.session.get(Invoice, invoice_id)
+        applications = queries.active_applications(uow, [invoice_id])[invoice_id]
+        for currency in ("EUR", "JPY", "KWD"):
+            figures = SimpleNamespace(**{**row.__dict__, "currency": currency})
+            snapshot = events.invoice_snapshot(figures, applications, dt.date(2026, 3, 3))
+            expected = dumper.dump(snapshot)["payments"]
+            wire = commands.payments_wire(uow, [invoice_id], currency)[str(invoice_id)]
+            assert wire == expected, currency
+    # Both kinds of instant were compared: a whole second, and one microsecond past one.
+    assert [p["applied_at"] for p in wire[:2]] == [
+        "2026-03-02T09:30:00Z",
+        "2026-03-02T23:59:59.000001Z",
+    ]
+    assert [p["amount"] for p in wire] == ["1.000", "0.007", "12.345"]  # KWD: three places
