@@ -26,7 +26,7 @@ from sqlalchemy import Column, Integer, MetaData, Select, String, Table, bindpar
 from shared.clock import utcnow
 from shared.db import Database, UTCDateTime, insert_for
 from shared.messaging.link import BrokerLink, broker_connection
-from shared.messaging.outbox import unpublished
+from shared.messaging.outbox import count_unpublished
 from shared.messaging.topology import Topology
 
 # Older readings are ignored: a broker outage (no new readings) never turns into 503s.
@@ -127,9 +127,9 @@ class DepthGauge(BrokerLink):
         readings, so a backlog it causes never turns into 503s)."""
         outbox = self.db.tables.outbox
         with self.db.engine.connect() as conn:
-            waiting, _oldest = conn.execute(unpublished(outbox)).one()
+            waiting, _oldest = count_unpublished(conn, outbox)
             conn.rollback()
-        return int(waiting)
+        return waiting
 
     def store(self, depths: dict[str, int], at: dt.datetime | None = None) -> None:
         """Record one reading per queue, replacing the previous one."""

@@ -10,6 +10,7 @@ opposite orders.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections import Counter
 from collections.abc import Sequence
@@ -79,6 +80,17 @@ def unpublished(outbox: Table) -> Select[int, Any]:
     return select(func.count(), func.min(outbox.c.created_at)).where(
         outbox.c.published_at.is_(None)
     )
+
+
+def count_unpublished(conn: Connection, outbox: Table) -> tuple[int, dt.datetime | None]:
+    """:func:`unpublished`, read in ``conn``'s transaction. On PostgreSQL through a plain
+    index scan (for this transaction only): until a vacuum, the indexes keep an entry for
+    every row published since, and a bitmap scan read the table for each of them at every
+    reading (15 ms at 20,000 rows), where an index scan marks them dead once (decision 96)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+    waiting, oldest = conn.execute(unpublished(outbox)).one()
+    return int(waiting), oldest
 
 
 @functools.cache

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, func, select
 from shared.clock import utcnow
 from shared.db import Database
 from shared.messaging.backpressure import TABLE as DEPTHS_TABLE
-from shared.messaging.outbox import unpublished
+from shared.messaging.outbox import count_unpublished
 
 
 class MessagingCollector(Collector):
@@ -38,7 +38,7 @@ class MessagingCollector(Collector):
         up = GaugeMetricFamily("tameio_database_up", "1 if the service database answered")
         try:
             with self.db.engine.connect() as conn:
-                backlog, oldest = conn.execute(unpublished(tables.outbox)).one()
+                backlog, oldest = count_unpublished(conn, tables.outbox)
                 parked = conn.execute(
                     select(func.count())
                     .select_from(tables.dead_letters)
