@@ -317,13 +317,11 @@ class Projection:
         if self.batch:
             self.pending_moves.append(values)
             return
-        if self._dialect == "postgresql":
-            if kind not in INVOICE_KINDS:
-                self.session.connection().execute(ACCOUNT_MOVE, values)
-                return
-            if invoice_id is not None:
-                self.session.connection().execute(INVOICE_MOVE, values)
-                return
+        on_invoice = kind in INVOICE_KINDS
+        if self._dialect == "postgresql" and not (on_invoice and invoice_id is None):
+            statement = INVOICE_MOVE if on_invoice else ACCOUNT_MOVE
+            self.session.connection().execute(statement, values)
+            return
         statements = _statements(self._dialect)
         new_id = self.session.execute(statements.add_movement, values).scalar()
         if new_id is None:
