@@ -23,7 +23,19 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, and_, bindparam, case, delete, func, select, text, update
+from sqlalchemy import (
+    Table,
+    TextClause,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from services.reporting.models import (
@@ -122,13 +134,9 @@ class _Statements:
         )
 
 
-# PostgreSQL: an account movement and what it changes in one statement (elsewhere four or
-# five, each a round of SQLAlchemy and the driver): the movement unless it is there already,
-# the close of its day and of every later day with movements, its day's close if the day had
-# none (the close before it plus this movement), and the customer's balance. Every part sees
-# the rows as they were before the statement; none reads what another part writes.
-ACCOUNT_MOVE = text(
-    """
+# The start of both statements below: the movement bound as the statement's parameters,
+# written unless it is there already (``moved``: a row only if it was written).
+_NEW_MOVEMENT = """
 WITH given AS (
     SELECT CAST(:event_id AS TEXT) AS event_id, CAST(:customer_id AS TEXT) AS customer_id,
            CAST(:invoice_id AS TEXT) AS invoice_id, CAST(:kind AS TEXT) AS kind,
@@ -140,8 +148,23 @@ WITH given AS (
                               currency, tax_minor, source_id)
     SELECT * FROM given
     ON CONFLICT DO NOTHING
-    RETURNING customer_id, currency, date, amount_minor
-), later_days AS (
+"""
+
+
+def _movement_then(returning: str, rest: str) -> TextClause:
+    """A statement writing the movement (``moved`` answering its ``returning`` columns),
+    then ``rest``."""
+    return text(f"{_NEW_MOVEMENT}    RETURNING {returning}\n){rest}")
+
+
+# PostgreSQL: an account movement and what it changes in one statement (elsewhere four or
+# five, each a round of SQLAlchemy and the driver): the movement unless it is there already,
+# the close of its day and of every later day with movements, its day's close if the day had
+# none (the close before it plus this movement), and the customer's balance. Every part sees
+# the rows as they were before the statement; none reads what another part writes.
+ACCOUNT_MOVE = _movement_then(
+    "customer_id, currency, date, amount_minor",
+    """, later_days AS (
     UPDATE rp_day_balances AS d SET balance_minor = d.balance_minor + m.amount_minor
     FROM moved AS m
     WHERE d.customer_id = m.customer_id AND d.currency = m.currency AND d.date >= m.date
@@ -162,7 +185,7 @@ WITH given AS (
         last_moved_on = greatest(rp_balances.last_moved_on, excluded.last_moved_on)
 )
 SELECT count(*) FROM moved
-"""
+""",
 )
 
 
@@ -172,21 +195,9 @@ SELECT count(*) FROM moved
 # movements (settled = minus their sum, first and last their dates, cleared on the last when
 # settled equals the total), from the figures before plus this one. An invoice not seen
 # issued yet has no row; when it comes, it is refreshed from all its movements.
-INVOICE_MOVE = text(
+INVOICE_MOVE = _movement_then(
+    "invoice_id, date, amount_minor",
     """
-WITH given AS (
-    SELECT CAST(:event_id AS TEXT) AS event_id, CAST(:customer_id AS TEXT) AS customer_id,
-           CAST(:invoice_id AS TEXT) AS invoice_id, CAST(:kind AS TEXT) AS kind,
-           CAST(:date AS DATE) AS date, CAST(:amount_minor AS BIGINT) AS amount_minor,
-           CAST(:currency AS TEXT) AS currency, CAST(:tax_minor AS BIGINT) AS tax_minor,
-           CAST(:source_id AS TEXT) AS source_id
-), moved AS (
-    INSERT INTO rp_movements (event_id, customer_id, invoice_id, kind, date, amount_minor,
-                              currency, tax_minor, source_id)
-    SELECT * FROM given
-    ON CONFLICT DO NOTHING
-    RETURNING invoice_id, date, amount_minor
-)
 UPDATE rp_invoices AS i SET
     settled_minor = i.settled_minor - m.amount_minor,
     first_settled_on = least(i.first_settled_on, m.date),
@@ -195,7 +206,7 @@ UPDATE rp_invoices AS i SET
                       THEN greatest(i.last_settled_on, m.date) END
 FROM moved AS m
 WHERE i.id = m.invoice_id
-"""
+""",
 )
 
 

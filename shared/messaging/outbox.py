@@ -46,9 +46,7 @@ def new_envelope(
         wire_data = spec_for(event_type, version).dumper.dump(data)
     except ValidationError as exc:
         raise InvalidEventData(f"{event_type} v{version}: {exc.messages}") from None
-    return dumped_envelope(
-        source=source, event_type=event_type, subject=subject, wire_data=wire_data, version=version
-    )
+    return _envelope(source, event_type, subject, wire_data, version)
 
 
 def dumped_envelope(
@@ -58,6 +56,12 @@ def dumped_envelope(
     were (another version's wire data, rows the database wrote in the form the dumper
     writes, which a test holds to it). Not dumped or checked again."""
     spec_for(event_type, version)  # a type and version of the catalog
+    return _envelope(source, event_type, subject, wire_data, version)
+
+
+def _envelope(
+    source: str, event_type: str, subject: str, wire_data: dict[str, Any], version: int
+) -> dict[str, Any]:
     trace = current_trace()
     return {
         "id": new_id(),
