@@ -152,3 +152,15 @@ def create_queue_depths() -> None:
 
 def drop_queue_depths() -> None:
     op.drop_table("queue_depths")
+
+
+def add_outbox_version() -> None:
+    """Each outbox row keeps its event's version, so the relay can tell the broker which
+    are legacy versions (decision 99). Rows written before have none: published as before."""
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("version", sa.SmallInteger(), nullable=True))
+
+
+def drop_outbox_version() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("version")

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -116,6 +117,8 @@ def _outbox(metadata: MetaData) -> Table:
         Column("event_type", String(120), nullable=False),
         Column("subject", String(64), nullable=False),
         Column("sequence", BigInteger, nullable=False),
+        # The envelope's version; none on rows written before it was kept (decision 99).
+        Column("version", SmallInteger, nullable=True),
         Column("payload", Text, nullable=False),
         Column("created_at", UTCDateTime, nullable=False),
         Column("published_at", UTCDateTime, nullable=True),

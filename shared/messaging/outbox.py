@@ -143,6 +143,7 @@ def write_outbox(
                 "event_type": envelope["type"],
                 "subject": envelope["subject"],
                 "sequence": number,
+                "version": envelope["version"],
                 "payload": to_json(envelope),
                 "created_at": now,
             }

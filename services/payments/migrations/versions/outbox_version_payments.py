@@ -1,0 +1,20 @@
+"""the outbox keeps each event's version (the relay marks legacy versions for the broker)
+
+Revision ID: outbox_version_payments
+Revises: flow_bp_payments
+Create Date: 2026-12-05 00:15:00.000000
+"""
+from shared.migrations import add_outbox_version, drop_outbox_version
+
+revision = 'outbox_version_payments'
+down_revision = 'flow_bp_payments'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_outbox_version()
+
+
+def downgrade() -> None:
+    drop_outbox_version()
