@@ -22,17 +22,19 @@ SERVICES: dict[str, ServiceDefinition] = {
 }
 
 
-def topology(settings: Settings) -> Topology:
-    """The whole broker topology: every consuming service's queue and bindings."""
+def topology(settings: Settings, *, on_rabbitmq: bool | None = None) -> Topology:
+    """The whole broker topology: every consuming service's queue and bindings, as RabbitMQ
+    holds it unless the settings are embedded mode's (or ``on_rabbitmq`` says otherwise)."""
     return Topology(
         settings.exchange,
         [s.queue for s in SERVICES.values()],
         settings.queue_prefix,
         passive=not settings.declare_topology,
+        sort_versions=not settings.embedded if on_rabbitmq is None else on_rabbitmq,
     )
 
 
 def definitions(settings: Settings) -> dict[str, Any]:
     """RabbitMQ definitions of the whole topology, with a user per service (no passwords)."""
     publishers = {spec.service for spec in CATALOG.values()}
-    return broker_definitions(topology(settings), publishers)
+    return broker_definitions(topology(settings, on_rabbitmq=True), publishers)

@@ -8,7 +8,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from shared.events import CATALOG, EventSpec
+from shared.events.catalog import is_legacy
 from shared.messaging.envelope import EnvelopeSchema
+from shared.messaging.topology import LEGACY_HEADER
 
 ENVELOPE_FIELDS = (
     "id",
@@ -73,9 +75,27 @@ def _schemas() -> dict[str, Any]:
     return schemas
 
 
+def _legacy_headers() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": [LEGACY_HEADER],
+        "properties": {
+            LEGACY_HEADER: {
+                "type": "string",
+                "const": "true",
+                "description": "A legacy version, published side by side with a newer "
+                "version of the same type for a stated period; the current versions carry "
+                "no such header.",
+            }
+        },
+    }
+
+
 def _message(event_spec: EventSpec, envelope_props: dict[str, Any]) -> dict[str, Any]:
     """One version of one event type as an AsyncAPI message."""
+    legacy = is_legacy(event_spec.type, event_spec.version)
     return {
+        **({"headers": _legacy_headers()} if legacy else {}),
         "name": event_spec.type,
         "title": f"{event_spec.type} (version {event_spec.version})",
         "summary": event_spec.summary,

@@ -98,7 +98,7 @@ def service_factory(
             cleanup = (pg, url)
         settings = make_settings(name, url, amqp, exchange, prefix, **extra)
         specs = [s.definition.queue for s, _ in made] + [definition.queue]
-        topology = Topology(exchange, specs, prefix)
+        topology = Topology(exchange, specs, prefix, sort_versions=not settings.embedded)
         for s, _ in made:
             s.topology = topology
         sut = ServiceUnderTest(definition, settings, definition.database(settings), topology)

@@ -82,6 +82,14 @@ def is_known_type(event_type: str) -> bool:
     return any(known == event_type for known, _ in CATALOG)
 
 
+@functools.cache
+def is_legacy(event_type: str, version: int) -> bool:
+    """Whether ``version`` is an older version of a type the catalog has in a newer one:
+    published side by side with it for outside subscribers, read by no consumer of the
+    suite (cached: the relay asks for every event it publishes)."""
+    return any(known == event_type and newer > version for known, newer in CATALOG)
+
+
 def load_data(event_type: str, version: int, data: Any) -> dict[str, Any]:
     """Validate and deserialize ``data`` of an incoming event (raises ValidationError)."""
     return spec_for(event_type, version).loader.load(data)

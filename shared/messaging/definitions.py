@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kombu import Exchange
+
 from shared.config import ConfigError
 from shared.messaging.topology import Topology
 
@@ -46,8 +48,6 @@ def broker_definitions(
     their permissions. ``publishers`` are the services that publish events; each service
     user reads only its own two queues, publishes (if it does) only its own event types,
     and may configure nothing (workers run with ``TAMEIO_DECLARE_TOPOLOGY=false``)."""
-    exchange = topology.exchange.name
-    dead = topology.dead_letter_exchange.name
     publishing = sorted(set(publishers))
     services = sorted(set(topology.queues) | set(publishing))
     queues, bindings = _queues_and_bindings(topology)
@@ -63,27 +63,53 @@ def broker_definitions(
         "global_parameters": [],
         "policies": [{"vhost": VHOST, **policy} for policy in topology.policies(delivery_limit)],
         "queues": queues,
-        "exchanges": [_exchange(exchange, "topic"), _exchange(dead, "direct")],
-        "bindings": bindings,
+        "exchanges": [_exchange(x) for x in topology.exchanges],
+        "bindings": _version_sorting(topology) + bindings,
     }
 
 
-def _exchange(name: str, kind: str) -> dict[str, Any]:
+def _exchange(exchange: Exchange) -> dict[str, Any]:
     return {
-        "name": name,
+        "name": exchange.name,
         "vhost": VHOST,
-        "type": kind,
+        "type": exchange.type,
         "durable": True,
         "auto_delete": False,
         "internal": False,
-        "arguments": {},
+        "arguments": exchange.arguments or {},  # type: ignore[attr-defined]  # kombu sets it
     }
 
 
+def _binding(
+    source: str, destination: str, kind: str, key: str, arguments: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "vhost": VHOST,
+        "destination": destination,
+        "destination_type": kind,
+        "routing_key": key,
+        "arguments": arguments or {},
+    }
+
+
+def _version_sorting(topology: Topology) -> list[dict[str, Any]]:
+    """The exchange-to-exchange bindings that keep legacy versions from the suite's queues."""
+    if not topology.sort_versions:
+        return []
+    versions = topology.versions_exchange.name
+    return [
+        _binding(topology.exchange.name, versions, "exchange", "#"),
+        _binding(
+            versions, topology.legacy_exchange.name, "exchange", "", topology.legacy_binding()
+        ),
+    ]
+
+
 def _queues_and_bindings(topology: Topology) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Each service's queue and parked queue (quorum), bound to the events exchange by its
-    routing keys and to the dead-letter exchange by its queue's name."""
-    exchange = topology.exchange.name
+    """Each service's queue and parked queue (quorum), bound to the exchange of the suite's
+    queues by its routing keys and to the dead-letter exchange by its queue's name."""
+    exchange = topology.queues_exchange.name
     dead = topology.dead_letter_exchange.name
     queues: list[dict[str, Any]] = []
     bindings: list[dict[str, Any]] = []
@@ -102,15 +128,7 @@ def _queues_and_bindings(topology: Topology) -> tuple[list[dict[str, Any]], list
         routes = [(exchange, own, key) for key in topology.queues[service].bindings]
         routes.append((dead, parked, own))
         bindings += [
-            {
-                "source": source,
-                "vhost": VHOST,
-                "destination": destination,
-                "destination_type": "queue",
-                "routing_key": key,
-                "arguments": {},
-            }
-            for source, destination, key in routes
+            _binding(source, destination, "queue", key) for source, destination, key in routes
         ]
     return queues, bindings
 

@@ -15,7 +15,7 @@ from shared.messaging.definitions import password_hash, password_variable, with_
 from tests.deploy.conftest import DEPLOY
 
 SETTINGS = load_settings("gateway", {}, require_secret=False)
-TOPOLOGY = topology(SETTINGS)
+TOPOLOGY = topology(SETTINGS, on_rabbitmq=True)
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +53,38 @@ def test_every_consuming_service_has_its_queues_bindings_and_policy(committed) -
                 "x-queue-type": "quorum"
             }
         for key in SERVICES[service].queue.bindings:
-            assert ("tameio.events", own, key) in bindings
+            assert ("tameio.events.current", own, key) in bindings
+            assert ("tameio.events", own, key) not in bindings
         assert ("tameio.events.dead-letter", parked, own) in bindings
     for policy in TOPOLOGY.policies():
         assert policies[policy["name"]] == {"vhost": "/", **policy}
         assert {"delivery-limit", "dead-letter-exchange"} <= set(policy["definition"])
+
+
+def test_legacy_versions_are_sorted_away_from_the_suites_queues(committed) -> None:
+    exchanges = {x["name"]: x for x in committed["exchanges"]}
+    assert exchanges["tameio.events"]["type"] == "topic"  # where everything is published
+    assert exchanges["tameio.events.versions"]["type"] == "headers"
+    assert exchanges["tameio.events.versions"]["arguments"] == {
+        "alternate-exchange": "tameio.events.current"
+    }
+    assert exchanges["tameio.events.current"]["type"] == "topic"
+    exchange_bindings = [
+        (b["source"], b["destination"], b["routing_key"], b["arguments"])
+        for b in committed["bindings"]
+        if b["destination_type"] == "exchange"
+    ]
+    assert sorted(exchange_bindings) == [
+        ("tameio.events", "tameio.events.versions", "#", {}),
+        (
+            "tameio.events.versions",
+            "tameio.events.legacy",
+            "",
+            {"x-match": "all", "tameio-legacy": "true"},
+        ),
+    ]
+    # Nothing reads the legacy exchange: a legacy version reaches only outside subscribers.
+    assert not [b for b in committed["bindings"] if b["source"] == "tameio.events.legacy"]
 
 
 def test_no_credentials_are_committed(committed) -> None:
@@ -89,8 +116,10 @@ def test_the_subscriber_reads_its_own_queues_and_publishes_nothing(committed) ->
         assert allows(granted[action], "subscriber.crm.invoices")
         assert not allows(granted[action], "billing.events")
     assert allows(granted["read"], "tameio.events")  # to bind its queues
-    for exchange in ("tameio.events", "amq.default", "tameio.events.dead-letter"):
+    for exchange in [x["name"] for x in committed["exchanges"]] + ["amq.default"]:
         assert not allows(granted["write"], exchange)
+    for exchange in ("tameio.events.current", "tameio.events.legacy", "tameio.events.versions"):
+        assert not allows(granted["read"], exchange)  # bound to tameio.events only
     (topic,) = [t for t in committed["topic_permissions"] if t["user"] == "subscriber"]
     assert topic["write"] == "^$"
 

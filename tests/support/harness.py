@@ -128,7 +128,7 @@ def delete_topology(broker_url: str, topology: Topology) -> None:
                     queue(channel).delete()
                 except Exception:
                     channel = conn.channel()
-        for exchange in (topology.exchange, topology.dead_letter_exchange):
+        for exchange in topology.exchanges:
             try:
                 exchange(channel).delete()
             except Exception:
