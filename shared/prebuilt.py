@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from psycopg.rows import tuple_row
-from sqlalchemy import Connection, Insert, Select, TextClause, Update
+from sqlalchemy import Connection, Delete, Insert, Select, TextClause, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -66,7 +66,7 @@ class _DriverForm:
 class Prebuilt:
     """A Core statement built once; :meth:`rows` runs it on a transaction's connection."""
 
-    def __init__(self, statement: Select[Any] | Insert | Update | TextClause) -> None:
+    def __init__(self, statement: Select[Any] | Insert | Update | Delete | TextClause) -> None:
         self.statement = statement
         self._forms: dict[tuple[Any, ...], _DriverForm | None] = {}
         self._expanding: frozenset[str] | None = None  # the keys of its IN lists

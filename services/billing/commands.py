@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 
 from services.billing import events, pricing, queries
 from services.billing.domain import (
@@ -42,6 +42,7 @@ from services.billing.models import (
     customer_replica,
     invoices_table,
     ledger_table,
+    payments_listed_table,
     payments_table,
 )
 from shared.clock import isoformat, today, utcnow
@@ -196,6 +197,7 @@ def _apply(
         invoice.credited_minor += amount
     else:
         invoice.paid_minor += amount
+        forget_payments_listed(uow, [invoice.id])
     _restatus(invoice, day)
 
 
@@ -339,31 +341,55 @@ _PAYMENTS_APPLIED = Prebuilt(
     )
     .order_by(applications_table.c.id)
 )
-# PostgreSQL: version 1's list of payments per invoice in its wire form, as the catalog's
-# dumper writes it (tests/services/test_billing_event_versions.py holds them to each other):
-# the amount at the currency's places (the product of two numerics has the sum of their
-# scales), the instant in UTC ending in Z with microseconds only when there are some.
-_PAYMENTS_WIRE = Prebuilt(
+# One payment of version 1's list in its wire form, as the catalog's dumper writes it
+# (tests/services/test_billing_event_versions.py holds them to each other): the amount at
+# the currency's places (the product of two numerics has the sum of their scales), the
+# instant in UTC ending in Z with microseconds only when there are some.
+_PAYMENT_WIRE = r"""json_build_object(
+    'payment_id', a.source_id,
+    'amount', (a.amount_minor * CAST(:unit AS NUMERIC))::text,
+    'applied_at', to_char(a.applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24\:MI\:SS')
+        || CASE WHEN a.applied_at = date_trunc('second', a.applied_at) THEN ''
+                ELSE to_char(a.applied_at AT TIME ZONE 'UTC', '.US') END || 'Z',
+    'date', to_char(a.date, 'YYYY-MM-DD'))::text"""
+# PostgreSQL: per invoice, the whole list from its applications, kept for the next payment.
+_LIST_PAYMENTS = Prebuilt(
     text(
-        r"""
-SELECT invoice_id, '[' || string_agg(json_build_object(
-    'payment_id', source_id,
-    'amount', (amount_minor * CAST(:unit AS NUMERIC))::text,
-    'applied_at', to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24\:MI\:SS')
-        || CASE WHEN applied_at = date_trunc('second', applied_at) THEN ''
-                ELSE to_char(applied_at AT TIME ZONE 'UTC', '.US') END || 'Z',
-    'date', to_char(date, 'YYYY-MM-DD'))::text, ',' ORDER BY id) || ']' AS payments
-FROM applications
-WHERE invoice_id = ANY(:invoice_ids) AND removed_at IS NULL AND source_kind = 'payment'
-GROUP BY invoice_id
+        f"""
+INSERT INTO payments_listed (invoice_id, payments)
+SELECT a.invoice_id, '[' || string_agg({_PAYMENT_WIRE}, ',' ORDER BY a.id) || ']'
+FROM applications AS a
+WHERE a.invoice_id = ANY(:invoice_ids) AND a.removed_at IS NULL AND a.source_kind = 'payment'
+GROUP BY a.invoice_id
+ON CONFLICT (invoice_id) DO UPDATE SET payments = excluded.payments
+RETURNING invoice_id, payments
 """
+    )
+)
+# PostgreSQL: the kept list of each new application's invoice, with its payment appended.
+_LIST_NEW_PAYMENTS = Prebuilt(
+    text(
+        f"""
+UPDATE payments_listed AS l
+SET payments = left(l.payments, -1) || ',' || {_PAYMENT_WIRE} || ']'
+FROM applications AS a
+WHERE a.id = ANY(:application_ids) AND l.invoice_id = a.invoice_id
+RETURNING l.invoice_id, l.payments
+"""
+    )
+)
+_FORGET_LISTS = Prebuilt(
+    delete(payments_listed_table).where(
+        payments_listed_table.c.invoice_id.in_(bindparam("invoice_ids", expanding=True))
     )
 )
 _BALANCE_NOW = Prebuilt(_BALANCE)
 _NEW_PAYMENT = Prebuilt(insert(payments_table))
 _NEW_LEDGER_ENTRY = Prebuilt(insert(ledger_table))
 _NEW_CREDIT = Prebuilt(insert(credit_sources_table))
-_NEW_APPLICATIONS = Prebuilt(insert(applications_table).returning(*_APPLICATION_FIGURES))
+_NEW_APPLICATIONS = Prebuilt(
+    insert(applications_table).returning(applications_table.c.id, *_APPLICATION_FIGURES)
+)
 _SETTLE_INVOICE = Prebuilt(
     update(invoices_table)
     .where(invoices_table.c.id == bindparam("invoice_id"))
@@ -524,7 +550,7 @@ def _settle(
         for invoice_id, amount in plan
     ]
     applied = {str(row.invoice_id): row for row in uow.run(_NEW_APPLICATIONS, new_rows)}
-    listed = payments_wire(uow, [by_id[i].id for i, _ in plan], currency) if as_wire else {}
+    listed = _payments_wire_after(uow, list(applied.values()), currency) if as_wire else {}
     statuses = {}
     for invoice_id, amount in plan:
         before = by_id[invoice_id]
@@ -544,12 +570,38 @@ def _settle(
 
 
 def payments_wire(uow: UnitOfWork, invoice_ids: Sequence[Any], currency: str) -> dict[str, list]:
-    """PostgreSQL: per invoice, the payments applied to it in version 1's wire form (only
-    while version 1 is published; none otherwise)."""
+    """PostgreSQL: per invoice, the payments applied to it in version 1's wire form, written
+    from its applications and kept (only while version 1 is published; none otherwise)."""
     if not uow.db.legacy_event_versions:
         return {}
-    rows = uow.run(_PAYMENTS_WIRE, {"invoice_ids": list(invoice_ids), "unit": quantum(currency)})
+    rows = uow.run(_LIST_PAYMENTS, {"invoice_ids": list(invoice_ids), "unit": quantum(currency)})
     return {str(row.invoice_id): json.loads(row.payments) for row in rows}
+
+
+def _payments_wire_after(
+    uow: UnitOfWork, applied: Sequence[TableRow], currency: str
+) -> dict[str, list]:
+    """:func:`payments_wire` after the new applications ``applied`` (one per invoice): each
+    kept list with its new payment appended, the others written whole. While version 1 is
+    not published, the lists of these invoices are dropped instead (no longer complete)."""
+    invoice_ids = [row.invoice_id for row in applied]
+    if not uow.db.legacy_event_versions:
+        uow.run(_FORGET_LISTS, {"invoice_ids": invoice_ids})
+        return {}
+    appended = uow.run(
+        _LIST_NEW_PAYMENTS,
+        {"application_ids": [row.id for row in applied], "unit": quantum(currency)},
+    )
+    listed = {str(row.invoice_id): json.loads(row.payments) for row in appended}
+    missing = [invoice_id for invoice_id in invoice_ids if str(invoice_id) not in listed]
+    return {**listed, **payments_wire(uow, missing, currency)} if missing else listed
+
+
+def forget_payments_listed(uow: UnitOfWork, invoice_ids: Sequence[Any]) -> None:
+    """The invoices' payments changed other than by the payment path: their kept lists of
+    payments are no longer complete (written whole at their next payment)."""
+    if invoice_ids:
+        uow.run(_FORGET_LISTS, {"invoice_ids": list(invoice_ids)})
 
 
 def _payments_applied(uow: UnitOfWork, invoices: Sequence[TableRow]) -> dict[str, list[TableRow]]:
@@ -658,6 +710,7 @@ def _remove_applications(uow: UnitOfWork, payment_id: str) -> dict[uuid.UUID, in
         per_invoice[application.invoice_id] = (
             per_invoice.get(application.invoice_id, 0) + application.amount_minor
         )
+    forget_payments_listed(uow, list(per_invoice))
     return per_invoice
 
 

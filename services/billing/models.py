@@ -189,6 +189,19 @@ class Application(Base):
     removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class PaymentsListed(Base):
+    """Version 1 of ``billing.invoice.updated`` lists every payment applied to the invoice:
+    that list in its wire form, kept by the payment path on PostgreSQL, which appends each
+    new payment instead of writing all of them again (decision 100). Dropped when the
+    invoice's payments change any other way (a reversal, credit applied), and written
+    again from the applications when missing."""
+
+    __tablename__ = "payments_listed"
+
+    invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    payments: Mapped[str] = mapped_column(Text)
+
+
 class LedgerEntry(Base):
     """The customer's account, append-only: + raises what the customer owes."""
 
@@ -223,6 +236,7 @@ class CompanyProfile(Base):
 accounts_table = cast(Table, Account.__table__)
 invoices_table = cast(Table, Invoice.__table__)
 applications_table = cast(Table, Application.__table__)
+payments_listed_table = cast(Table, PaymentsListed.__table__)
 ledger_table = cast(Table, LedgerEntry.__table__)
 payments_table = cast(Table, ReceivedPayment.__table__)
 credit_sources_table = cast(Table, CreditSource.__table__)

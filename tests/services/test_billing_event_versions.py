@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from sqlalchemy import select, update
 
 from services.billing import commands, events, queries
-from services.billing.models import Application, Invoice
+from services.billing.models import Application, Invoice, PaymentsListed
 from shared.events import spec_for
 from tests.services.test_billing_support import Billing
 
@@ -97,3 +97,71 @@ def test_version_1_payments_from_the_database_are_what_the_dumper_writes(billing
         "2026-03-02T23:59:59.000001Z",
     ]
     assert [p["amount"] for p in wire] == ["1.000", "0.007", "12.345"]  # KWD: three places
+
+
+def expected_payments(billing: Billing, invoice_id: str) -> list[dict]:
+    """Version 1's list of payments as the catalog's dumper writes it from the applications."""
+    dumper = spec_for("billing.invoice.updated", 1).dumper
+    with billing.sut.db.unit_of_work() as uow:
+        row = uow.session.get(Invoice, uuid.UUID(invoice_id))
+        applications = queries.active_applications(uow, [row.id])[row.id]
+        snapshot = events.invoice_snapshot(row, applications, dt.date(2026, 3, 3))
+        return dumper.dump(snapshot)["payments"]
+
+
+def last_listed(billing: Billing, mark: int, invoice_id: str) -> list[dict]:
+    (*_, last) = [u for u in updates_after(billing, mark)[1] if u["id"] == invoice_id]
+    return last["payments"]
+
+
+def kept(billing: Billing, invoice_id: str) -> list[dict] | None:
+    with billing.sut.db.engine.connect() as conn:
+        found = conn.execute(
+            select(PaymentsListed.payments).where(
+                PaymentsListed.invoice_id == uuid.UUID(invoice_id)
+            )
+        ).scalar()
+    return None if found is None else json.loads(found)
+
+
+def test_the_kept_list_of_payments_is_the_whole_list_whatever_happened_before(billing):
+    # The payment path appends each payment to the invoice's kept list instead of writing
+    # all of them again; a reversal, credit applied or payments while version 1 was off
+    # leave it incomplete, so it is dropped then and written whole at the next payment.
+    customer = billing.customer()
+    first = billing.pay(customer, "30.00")  # nothing open: all of it credit
+    invoice = billing.invoice(customer, ("WIDGET", "10"))["id"]  # the credit pays 30.00
+    assert kept(billing, invoice) is None
+    steps: list[tuple[str, object]] = [
+        ("pay", "10.00"),  # written whole: the credit's application and this payment
+        ("pay", "0.07"),  # appended
+        ("pay", "5.00"),
+        ("reverse", 1),  # the second payment (0.07) reversed: dropped
+        ("pay", "2.00"),  # written whole again
+        ("legacy off", None),
+        ("pay", "3.00"),  # not listed, and the kept list dropped
+        ("legacy on", None),
+        ("pay", "4.00"),
+    ]
+    paid: list[str] = []
+    for step, value in steps:
+        mark = billing.mark()
+        if step == "pay":
+            paid.append(billing.pay(customer, str(value), invoice_id=invoice))
+        elif step == "reverse":
+            assert billing.reverse(paid[int(str(value))], customer) is not None
+        else:
+            billing.sut.db.legacy_event_versions = step == "legacy on"
+            continue
+        if billing.sut.db.legacy_event_versions and step == "pay":
+            listed = last_listed(billing, mark, invoice)
+            assert listed == expected_payments(billing, invoice), (step, value)
+            assert kept(billing, invoice) == listed
+        elif step == "pay":
+            assert kept(billing, invoice) is None
+        else:
+            assert kept(billing, invoice) is None, "dropped by the reversal"
+
+    amounts = [p["amount"] for p in expected_payments(billing, invoice)]
+    assert amounts == ["30.00", "10.00", "5.00", "2.00", "3.00", "4.00"]
+    assert first in [p["payment_id"] for p in expected_payments(billing, invoice)]
