@@ -23,6 +23,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint('invoice_id', name=op.f('pk_payments_listed')),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # Rewritten whole at each payment: compressing it each time cost three times what
+        # writing it does (4.2 against 1.5 ms at 500 payments); one row per invoice.
+        op.execute("ALTER TABLE payments_listed ALTER COLUMN payments SET STORAGE EXTERNAL")
 
 
 def downgrade() -> None:
