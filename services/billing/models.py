@@ -194,7 +194,7 @@ class PaymentsListed(Base):
     that list in its wire form, kept by the payment path on PostgreSQL, which appends each
     new payment instead of writing all of them again (decision 100). Dropped when the
     invoice's payments change any other way (a reversal, credit applied), and written
-    again from the applications when missing. Stored uncompressed on PostgreSQL (its
+    again from the applications when missing. Compressed with lz4 on PostgreSQL (its
     migration): it is rewritten at each payment."""
 
     __tablename__ = "payments_listed"

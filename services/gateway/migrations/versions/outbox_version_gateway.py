@@ -1,10 +1,16 @@
-"""the outbox keeps each event's version (the relay marks legacy versions for the broker)
+"""the outbox keeps each event's version (the relay marks legacy versions for the broker),
+and its payloads are compressed with lz4 where the server has it
 
 Revision ID: outbox_version_gateway
 Revises: 4f3738ed900a
 Create Date: 2026-12-05 00:15:00.000000
 """
-from shared.migrations import add_outbox_version, drop_outbox_version
+from shared.migrations import (
+    add_outbox_version,
+    compress_by_default,
+    compress_with_lz4,
+    drop_outbox_version,
+)
 
 revision = 'outbox_version_gateway'
 down_revision = '4f3738ed900a'
@@ -14,7 +20,9 @@ depends_on = None
 
 def upgrade() -> None:
     add_outbox_version()
+    compress_with_lz4("outbox", "payload")
 
 
 def downgrade() -> None:
+    compress_by_default("outbox", "payload")
     drop_outbox_version()
