@@ -46,8 +46,6 @@ from shared.prebuilt import Prebuilt
 
 log = logging.getLogger(__name__)
 
-_LEGACY = {LEGACY_HEADER: "true"}
-
 
 class ConfirmTimeout(Exception):
     """The broker did not confirm a batch in time."""
@@ -305,7 +303,8 @@ class Relay(BrokerLink):
         Straight to the channel, as kombu's Producer does in the end: the Producer's own
         steps (serializer, compression, declarations, retries), which the relay uses none
         of, cost an eighth of a publish."""
-        headers = _LEGACY if version is not None and is_legacy(event_type, version) else {}
+        legacy = version is not None and is_legacy(event_type, version)
+        headers = {LEGACY_HEADER: "true"} if legacy else {}
         properties = {
             "delivery_mode": 2,
             "message_id": event_id,
