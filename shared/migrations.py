@@ -154,14 +154,17 @@ def drop_queue_depths() -> None:
     op.drop_table("queue_depths")
 
 
-def add_outbox_version() -> None:
+def upgrade_platform_outbox_versions() -> None:
     """Each outbox row keeps its event's version, so the relay can tell the broker which
-    are legacy versions (decision 99). Rows written before have none: published as before."""
+    are legacy versions (decision 99; rows written before have none: published as before),
+    and payloads are compressed with lz4 where the server has it (decision 100)."""
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("version", sa.SmallInteger(), nullable=True))
+    compress_with_lz4("outbox", "payload")
 
 
-def drop_outbox_version() -> None:
+def downgrade_platform_outbox_versions() -> None:
+    compress_by_default("outbox", "payload")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("version")
 

@@ -586,7 +586,7 @@ def _payments_wire_after(
     not published, the lists of these invoices are dropped instead (no longer complete)."""
     invoice_ids = [row.invoice_id for row in applied]
     if not uow.db.legacy_event_versions:
-        uow.run(_FORGET_LISTS, {"invoice_ids": invoice_ids})
+        forget_payments_listed(uow, invoice_ids)
         return {}
     appended = uow.run(
         _LIST_NEW_PAYMENTS,

@@ -64,7 +64,11 @@ def broker_definitions(
         "policies": [{"vhost": VHOST, **policy} for policy in topology.policies(delivery_limit)],
         "queues": queues,
         "exchanges": [_exchange(x) for x in topology.exchanges],
-        "bindings": _version_sorting(topology) + bindings,
+        "bindings": [
+            _binding(source, destination, "exchange", key, arguments)
+            for source, destination, key, arguments in topology.exchange_bindings()
+        ]
+        + bindings,
     }
 
 
@@ -91,19 +95,6 @@ def _binding(
         "routing_key": key,
         "arguments": arguments or {},
     }
-
-
-def _version_sorting(topology: Topology) -> list[dict[str, Any]]:
-    """The exchange-to-exchange bindings that keep legacy versions from the suite's queues."""
-    if not topology.sort_versions:
-        return []
-    versions = topology.versions_exchange.name
-    return [
-        _binding(topology.exchange.name, versions, "exchange", "#"),
-        _binding(
-            versions, topology.legacy_exchange.name, "exchange", "", topology.legacy_binding()
-        ),
-    ]
 
 
 def _queues_and_bindings(topology: Topology) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

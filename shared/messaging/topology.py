@@ -77,9 +77,17 @@ class Topology:
         sorting = [self.versions_exchange, self.current_exchange, self.legacy_exchange]
         return [self.exchange, self.dead_letter_exchange, *(sorting if self.sort_versions else [])]
 
-    def legacy_binding(self) -> dict[str, Any]:
-        """The headers binding of ``<exchange>.versions`` to ``<exchange>.legacy``."""
-        return {"x-match": "all", LEGACY_HEADER: "true"}
+    def exchange_bindings(self) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """The exchange-to-exchange bindings that keep legacy versions from the suite's
+        queues, as (source, destination, routing key, arguments); none when not sorted."""
+        if not self.sort_versions:
+            return []
+        versions = self.versions_exchange.name
+        legacy = {"x-match": "all", LEGACY_HEADER: "true"}
+        return [
+            (self.exchange.name, versions, "#", {}),
+            (versions, self.legacy_exchange.name, "", legacy),
+        ]
 
     def queue_name(self, service: str) -> str:
         return f"{self.prefix}{service}.events"
@@ -114,24 +122,15 @@ class Topology:
             return
         for exchange in self.exchanges:
             exchange(channel).declare()
-        if self.sort_versions:
-            self._sort_versions(channel)
+        for source, destination, key, arguments in self.exchange_bindings():
+            channel.exchange_bind(
+                destination=destination, source=source, routing_key=key, arguments=arguments
+            )
         for service in self.queues:
             self.queue(service)(channel).declare()
             self.parked_queue(service)(channel).declare()
             if self.sort_versions:
                 self._unbind_from_events_exchange(channel, service)
-
-    def _sort_versions(self, channel: Any) -> None:
-        channel.exchange_bind(
-            destination=self.versions_exchange.name, source=self.exchange.name, routing_key="#"
-        )
-        channel.exchange_bind(
-            destination=self.legacy_exchange.name,
-            source=self.versions_exchange.name,
-            routing_key="",
-            arguments=self.legacy_binding(),
-        )
 
     def _unbind_from_events_exchange(self, channel: Any, service: str) -> None:
         """Remove the bindings a queue had to the events exchange before the versions were

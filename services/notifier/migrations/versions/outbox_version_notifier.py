@@ -6,10 +6,8 @@ Revises: docs2_c1_notification_facts
 Create Date: 2026-12-05 00:15:00.000000
 """
 from shared.migrations import (
-    add_outbox_version,
-    compress_by_default,
-    compress_with_lz4,
-    drop_outbox_version,
+    downgrade_platform_outbox_versions,
+    upgrade_platform_outbox_versions,
 )
 
 revision = 'outbox_version_notifier'
@@ -19,10 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    add_outbox_version()
-    compress_with_lz4("outbox", "payload")
+    upgrade_platform_outbox_versions()
 
 
 def downgrade() -> None:
-    compress_by_default("outbox", "payload")
-    drop_outbox_version()
+    downgrade_platform_outbox_versions()
