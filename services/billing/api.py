@@ -17,6 +17,8 @@ from services.billing.pdf import credit_note_pdf, invoice_pdf
 from services.billing.schemas import (
     AccountQuery,
     AccountSchema,
+    AccountsQuery,
+    AccountsSchema,
     CompanyInput,
     CompanySchema,
     CreditNoteCreateSchema,
@@ -274,6 +276,27 @@ def put_company(body: dict[str, Any]) -> Any:
 # -- accounts -----------------------------------------------------------------------------
 
 
+@blp.route("/accounts", methods=["GET"])
+@blp.arguments(AccountsQuery, location="query")
+@blp.response(200, AccountsSchema)
+def get_accounts(args: dict[str, Any]) -> Any:
+    """Several customers' accounts from one read, each as ``GET /accounts/{customer_id}``
+    answers it, with those of the invoices named by ``invoice_id`` that are its own (what
+    notifier writes a round of emails from). A customer billing has not seen is left out of
+    ``items``; an invoice that is none of the named customers' is 422."""
+    with unit_of_work() as uow:
+        currencies = queries.replica_currencies(uow, args["customer_id"])
+        named = queries.invoices_by_customer(uow, list(currencies), args["invoice_id"])
+        items = [
+            queries.account_view(
+                uow, customer_id, currency, named.get(customer_id, []),
+                payments=args["invoice_payments"],
+            )
+            for customer_id, currency in currencies.items()
+        ]  # fmt: skip
+        return {"items": items}
+
+
 @blp.route("/accounts/<uuid:customer_id>", methods=["GET"])
 @blp.arguments(AccountQuery, location="query")
 @blp.response(200, AccountSchema)
@@ -285,10 +308,10 @@ def get_account(args: dict[str, Any], customer_id: uuid.UUID) -> Any:
     422."""
     with unit_of_work() as uow:
         customer = replica_customer(uow, customer_replica, customer_id, in_path=True)
-        summary = queries.account_summary(uow, customer.id, customer.currency, today())
         invoices = queries.customer_invoices(uow, customer.id, args["invoice_id"])
-        views = queries.invoice_views(uow, invoices, payments=args["invoice_payments"])
-        return {**summary, "invoices": views}
+        return queries.account_view(
+            uow, customer.id, customer.currency, invoices, payments=args["invoice_payments"]
+        )
 
 
 @blp.route("/accounts/<uuid:customer_id>/transactions", methods=["GET"])

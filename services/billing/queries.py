@@ -40,9 +40,9 @@ def invoice(uow: UnitOfWork, invoice_id: uuid.UUID, *, for_update: bool = False)
     return one_or_404(uow, stmt, f"invoice {invoice_id}", for_update=for_update)
 
 
-_CUSTOMER_INVOICES = select(invoices_table).where(
+_CUSTOMERS_INVOICES = select(invoices_table).where(
     invoices_table.c.id.in_(bindparam("invoice_ids", expanding=True)),
-    invoices_table.c.customer_id == bindparam("customer_id"),
+    invoices_table.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
 )
 
 
@@ -51,15 +51,50 @@ def customer_invoices(
 ) -> list[events.TableRow]:
     """The customer's invoices ``invoice_ids`` in that order (each once), as rows of their
     table; 422 naming ``invoice_id`` if one is not the customer's."""
+    return invoices_by_customer(uow, [customer_id], invoice_ids, whose="this customer").get(
+        customer_id, []
+    )
+
+
+def invoices_by_customer(
+    uow: UnitOfWork,
+    customer_ids: Sequence[str],
+    invoice_ids: Sequence[uuid.UUID],
+    *,
+    whose: str = "these customers",
+) -> dict[str, list[events.TableRow]]:
+    """Per customer of ``customer_ids``, its invoices among ``invoice_ids`` in the order
+    asked (each once), from one query; 422 naming ``invoice_id`` if one is none of theirs."""
     wanted = list(dict.fromkeys(invoice_ids))
-    if not wanted:
-        return []
-    params = {"invoice_ids": wanted, "customer_id": customer_id}
-    found = {row.id: row for row in uow.session.execute(_CUSTOMER_INVOICES, params)}
+    if not wanted or not customer_ids:
+        if wanted:
+            raise invalid("invoice_id", f"no invoice {wanted[0]} of {whose}")
+        return {}
+    params = {"invoice_ids": wanted, "customer_ids": list(customer_ids)}
+    found = {row.id: row for row in uow.session.execute(_CUSTOMERS_INVOICES, params)}
+    grouped: dict[str, list[events.TableRow]] = {}
     for invoice_id in wanted:
         if invoice_id not in found:
-            raise invalid("invoice_id", f"no invoice {invoice_id} of this customer")
-    return [found[invoice_id] for invoice_id in wanted]
+            raise invalid("invoice_id", f"no invoice {invoice_id} of {whose}")
+        row = found[invoice_id]
+        grouped.setdefault(row.customer_id, []).append(row)
+    return grouped
+
+
+_REPLICA_CURRENCIES = select(customer_replica.c.id, customer_replica.c.currency).where(
+    customer_replica.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def replica_currencies(uow: UnitOfWork, customer_ids: Sequence[uuid.UUID]) -> dict[str, str]:
+    """The currency of each of ``customer_ids`` billing has seen, in the order asked (each
+    once); those it has not seen are left out (no request to customers for them)."""
+    wanted = [str(customer_id) for customer_id in dict.fromkeys(customer_ids)]
+    if not wanted:
+        return {}
+    rows = uow.connection().execute(_REPLICA_CURRENCIES, {"ids": wanted})
+    found = {row.id: row.currency for row in rows}
+    return {customer_id: found[customer_id] for customer_id in wanted if customer_id in found}
 
 
 def active_applications(uow: UnitOfWork, invoice_ids: Sequence[uuid.UUID]) -> dict[Any, list]:
@@ -167,6 +202,20 @@ def account_summary(
         credit_minor=int(rows[0].credit or 0),
         open_dues=[(row.due_date, int(row.due)) for row in rows if row.id is not None],
     )
+
+
+def account_view(
+    uow: UnitOfWork,
+    customer_id: str,
+    currency: str,
+    invoices: Sequence[events.InvoiceFigures],
+    *,
+    payments: bool,
+) -> dict[str, Any]:
+    """The account as ``GET /accounts/{customer_id}`` answers it: its figures, and
+    ``invoices`` (the customer's, read in the same transaction) with or without payments."""
+    summary = account_summary(uow, customer_id, currency, today())
+    return {**summary, "invoices": invoice_views(uow, invoices, payments=payments)}
 
 
 _PAYMENT_CONTEXT = Prebuilt(

@@ -137,6 +137,33 @@ class AccountSchema(Schema):
     )
 
 
+class AccountsQuery(AccountQuery):
+    customer_id = fields.List(
+        fields.UUID(),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "repeat for each customer whose account is wanted"},
+    )
+    invoice_id = fields.List(
+        fields.UUID(),
+        load_default=list,
+        validate=validate.Length(max=200),
+        metadata={"description": "repeat to have these invoices in the answer, each in its "
+                  "customer's account"},
+    )  # fmt: skip
+
+
+class AccountsSchema(Schema):
+    items = fields.List(
+        fields.Nested(AccountSchema),
+        required=True,
+        metadata={
+            "description": "the accounts in the order asked, each customer once; a customer "
+            "billing has not seen is left out"
+        },
+    )
+
+
 class DocumentQuery(RequestSchema):
     include = fields.String(
         validate=validate.OneOf(["pdf"]),

@@ -33,7 +33,7 @@ from sqlalchemy.exc import OperationalError
 
 from services.notifier import events, queries
 from services.notifier.commands import NO_ADDRESS
-from services.notifier.documents import DocumentAway, fetch_for
+from services.notifier.documents import NO_ACCOUNTS, Accounts, DocumentAway, accounts_for, fetch_for
 from services.notifier.domain import retry_delay, status_after_attempt, waiting_delay
 from services.notifier.mail import Outgoing, Part, address_header, encoded, outgoing
 from services.notifier.models import Notification
@@ -197,12 +197,13 @@ def message_id_for(company: dict[str, Any] | None, settings: Settings) -> str:
 class Round:
     """What the emails claimed together share while they are sent: the settings, the mailer
     (one SMTP session), the seller they go from and each customer as a reader, read once
-    for them all."""
+    for them all, and the accounts they state, read together from billing."""
 
     settings: Settings
     mailer: Mailer
     company: dict[str, Any] | None
     readers: dict[str, Reader]
+    accounts: Accounts = NO_ACCOUNTS
 
     def reader(self, customer_id: str) -> Reader:
         """Who reads an email to ``customer_id``: nameless and in English if not known."""
@@ -225,7 +226,7 @@ def deliver_due(
     if not due:
         return 0
     mailer = mailer or mailer_for(settings)
-    this = Round(settings, mailer, company, readers)
+    this = Round(settings, mailer, company, readers, accounts_for(settings, due))
     try:
         for notification in due:
             send(db, this, notification)
@@ -303,7 +304,7 @@ def write_at_sending(
     (None)."""
     if not notification.to:
         return None, None
-    fetched = fetch_for(this.settings, notification)
+    fetched = fetch_for(this.settings, notification, this.accounts)
     if fetched is None:
         return None, None
     written = fetched.written_for(this.reader(notification.customer_id))

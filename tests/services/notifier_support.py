@@ -188,13 +188,22 @@ class Notifier:
             wanted = [self.invoices.get(i) for i in query.get("invoice_id", [])]
             if None in wanted:
                 return _answer(start_response, 422, {"errors": {"invoice_id": ["unknown"]}})
-            credit = self.credit.get(key, "0.00")
-            return _answer(start_response, 200, {"unapplied_credit": credit, "invoices": wanted})
+            if key:
+                return _answer(start_response, 200, self.account(key, wanted))
+            accounts = [  # GET /accounts: each customer asked for with its own invoices
+                self.account(c, [i for i in wanted if i and i["customer_id"] == c])
+                for c in dict.fromkeys(query.get("customer_id", []))
+            ]
+            return _answer(start_response, 200, {"items": accounts})
         document = (self.invoices if kind == "invoices" else self.credit_notes).get(key)
         if document is None or query.get("include") != ["pdf"]:
             return _answer(start_response, 404, {"status": 404})
         pdf = f"%PDF-1.7 {document['number']} due {document.get('amount_due')}".encode()
         return _answer(start_response, 200, {**document, "pdf": base64.b64encode(pdf).decode()})
+
+    def account(self, customer_id: str, invoices: list[Any]) -> dict[str, Any]:
+        credit = self.credit.get(customer_id, "0.00")
+        return {"customer_id": customer_id, "unapplied_credit": credit, "invoices": invoices}
 
     # -- feeding events -------------------------------------------------------------------
 

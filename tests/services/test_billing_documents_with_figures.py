@@ -100,3 +100,64 @@ def test_an_account_can_leave_out_the_payments_of_the_invoices_it_names(billing)
         k: v for k, v in whole.items() if k != "invoices"
     }
     assert slim["invoices"][0]["amount_due"] == "94.00"
+
+
+def test_several_accounts_in_one_answer_each_as_it_answers_alone(billing):
+    first, second, third = billing.customer(), billing.customer(), billing.customer()
+    a = billing.invoice(first, ("WIDGET", "1"), issue_date=DAY)
+    b = billing.invoice(second, ("WIDGET", "2"), issue_date=DAY)
+    c = billing.invoice(second, ("WIDGET", "1"), issue_date=DAY)
+    billing.invoice(third, ("WIDGET", "1"), issue_date=DAY)
+    billing.pay(second, "30.00", invoice_id=b["id"])
+    viewer = billing.client("viewer")
+    unknown = "00000000-0000-4000-8000-000000000001"
+
+    answer = viewer.get(
+        "/accounts",
+        query_string=[
+            ("customer_id", second), ("customer_id", unknown), ("customer_id", first),
+            ("customer_id", second), ("customer_id", third),
+            ("invoice_id", c["id"]), ("invoice_id", a["id"]), ("invoice_id", b["id"]),
+            ("invoice_payments", "false"),
+        ],
+    )  # fmt: skip
+
+    assert answer.status_code == 200, answer.get_json()
+    items = answer.get_json()["items"]
+    assert [item["customer_id"] for item in items] == [second, first, third]  # unknown left out
+    for item, named in zip(items, ([c, b], [a], []), strict=True):
+        alone = viewer.get(
+            f"/accounts/{item['customer_id']}",
+            query_string=[("invoice_id", i["id"]) for i in named] + [("invoice_payments", "false")],
+        ).get_json()
+        assert item == alone
+    assert [i["amount_due"] for i in items[0]["invoices"]] == [
+        billing.get_invoice(c["id"])["amount_due"],
+        billing.get_invoice(b["id"])["amount_due"],
+    ]
+    assert "payments" not in items[0]["invoices"][0]
+
+
+def test_accounts_refuse_an_invoice_of_none_of_them_and_a_list_without_customers(billing):
+    customer, other = billing.customer(), billing.customer()
+    foreign = billing.invoice(other, ("WIDGET", "1"), issue_date=DAY)
+    viewer = billing.client("viewer")
+
+    wrong = viewer.get(
+        "/accounts", query_string=[("customer_id", customer), ("invoice_id", foreign["id"])]
+    )
+    missing = viewer.get("/accounts", query_string={"invoice_id": foreign["id"]})
+    too_many = viewer.get("/accounts", query_string=[("customer_id", customer)] * 51)
+    garbage = viewer.get("/accounts", query_string={"customer_id": "not-a-uuid"})
+
+    assert wrong.status_code == 422
+    assert wrong.get_json()["errors"] == {
+        "invoice_id": [f"no invoice {foreign['id']} of these customers"]
+    }
+    for answer in (missing, too_many, garbage):
+        assert answer.status_code == 422
+        assert any(key.startswith("customer_id") for key in answer.get_json()["errors"])
+    anonymous = billing.sut.app.test_client().get(
+        "/accounts", query_string={"customer_id": customer}
+    )
+    assert anonymous.status_code == 401

@@ -6,12 +6,15 @@ waits (no attempt charged) rather than go with the figures of when it was queued
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import parse_qs
 
 import pytest
 
 from services.notifier.commands import run_reminders
+from services.notifier.documents import FRESH_FOR, Accounts, _account_queries
 from shared.web.client import forget_local, register_local
 from tests.services.notifier_support import (
     FAILED,
@@ -262,3 +265,84 @@ def test_a_billing_that_does_not_know_invoice_payments_is_asked_again_without_it
         f"invoice_id={invoice['id']}",
     ]
     assert notifier.only_notification(kind="partial_payment")["status"] == "sent"
+
+
+def test_a_round_of_notices_reads_their_accounts_in_one_request(notifier, smtp):
+    first, one = issued_and_emailed(notifier, smtp)
+    second = notifier.customer(email="ar@other.test")
+    two = notifier.invoice(second, "80.00")
+    notifier.deliver()
+    smtp.wait_for(1)
+    smtp.mailbox.received.clear()
+    notifier.billing_requests.clear()
+    notifier.payment_applied(first, [(one, "30.00")])
+    notifier.payment_applied(second, [(notifier.invoices[two["id"]], "25.00")])
+    notifier.payment_applied(first, [(notifier.invoices[one["id"]], "10.00")])
+
+    assert notifier.deliver() == 3
+
+    mails = smtp.wait_for(3)
+    assert notifier.billing_requests == ["/accounts"]
+    # each states the figures of when the round was read: both of first's payments applied
+    due = sorted(
+        (m.rcpt_tos, "60.00 EUR still due" in m.text, "55.00 EUR still due" in m.text)
+        for m in mails
+    )
+    assert due == [(["ap@acme.test"], True, False)] * 2 + [(["ar@other.test"], False, True)]
+    statuses = {n["status"] for n in notifier.client().get("/notifications").get_json()["items"]}
+    assert statuses == {"sent"}
+
+
+def test_a_billing_without_the_list_of_accounts_is_asked_for_each(notifier, smtp):
+    """A billing older than ``GET /accounts`` answers 404 (or is down for it): each notice
+    asks for its own account, as before, and none waits."""
+    first, one = issued_and_emailed(notifier, smtp)
+    second = notifier.customer(email="ar@other.test")
+    two = notifier.invoice(second, "80.00")
+    notifier.deliver()
+    smtp.wait_for(1)
+    smtp.mailbox.received.clear()
+    paths: list[str] = []
+
+    def older_billing(environ, start_response):
+        paths.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] == "/accounts":
+            start_response("404 NOT FOUND", [("Content-Type", "application/json")])
+            return [b'{"status": 404}']
+        return notifier.billing_app(environ, start_response)
+
+    register_local("billing", older_billing)
+    notifier.payment_applied(first, [(one, "30.00")])
+    notifier.payment_applied(second, [(notifier.invoices[two["id"]], "20.00")])
+
+    assert notifier.deliver() == 2
+
+    smtp.wait_for(2)
+    assert paths == ["/accounts", f"/accounts/{first['id']}", f"/accounts/{second['id']}"]
+    assert {r.status for r in notifier.rows() if r.kind == "partial_payment"} == {"sent"}
+
+
+def test_accounts_read_for_a_round_serve_its_emails_only_while_fresh():
+    invoice = {"id": "i-1", "amount_due": "5.00"}
+    account = {"customer_id": "c-1", "unapplied_credit": "0.00", "invoices": [invoice]}
+
+    fresh = Accounts({"c-1": account}, time.monotonic())
+    stale = Accounts({"c-1": account}, time.monotonic() - FRESH_FOR - 0.5)
+
+    assert fresh.get("c-1", ["i-1"]) is account
+    assert fresh.get("c-1", []) is account
+    assert fresh.get("c-1", ["i-1", "i-2"]) is None  # not every invoice it names
+    assert fresh.get("c-2", []) is None
+    assert stale.get("c-1", ["i-1"]) is None
+
+
+def test_a_rounds_accounts_are_asked_in_requests_of_bounded_size():
+    wanted = {f"c-{n:02d}": [f"i-{n:02d}"] for n in range(30)}
+    wanted["c-big"] = [f"i-big-{n}" for n in range(60)]  # cannot fit: asks for its own
+
+    queries = [parse_qs(query) for query in _account_queries(wanted)]
+
+    assert [len(q["customer_id"]) for q in queries] == [24, 6]
+    assert all(q["invoice_payments"] == ["false"] for q in queries)
+    assert [c for q in queries for c in q["customer_id"]] == [f"c-{n:02d}" for n in range(30)]
+    assert [i for q in queries for i in q["invoice_id"]] == [f"i-{n:02d}" for n in range(30)]
