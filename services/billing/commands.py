@@ -10,7 +10,6 @@ every customer at every moment
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -47,6 +46,7 @@ from services.billing.models import (
 )
 from shared.clock import isoformat, today, utcnow
 from shared.db import Prebuilt, UnitOfWork, insert_if_absent
+from shared.messaging.envelope import RawJson
 from shared.money import MoneyError, quantum, to_minor
 from shared.replicas import COMPANY
 from shared.web.lookups import replica_customer
@@ -117,7 +117,7 @@ def emit_invoice_change(
     payment_id: str | None = None,
     credit_note_id: str | None = None,
     applications: Sequence[ApplicationFigures] | None = None,
-    payments_wire: list[Any] | None = None,
+    payments_wire: RawJson | None = None,
 ) -> None:
     """billing.invoice.updated, and .paid / .partially_paid when that is what changed."""
     emit_invoice_updated(uow, invoice, day, applications, payments_wire)
@@ -134,7 +134,7 @@ def emit_invoice_updated(
     invoice: InvoiceFigures,
     day: dt.date,
     applications: Sequence[ApplicationFigures] | None = None,
-    payments_wire: list[Any] | None = None,
+    payments_wire: RawJson | None = None,
 ) -> None:
     """billing.invoice.updated version 2, and version 1 (with every payment applied) while
     the legacy versions are published. ``invoice`` is an ORM object, flushed here, and its
@@ -341,6 +341,7 @@ _PAYMENTS_APPLIED = Prebuilt(
     )
     .order_by(applications_table.c.id)
 )
+NO_PAYMENTS = RawJson("[]")
 # One payment of version 1's list in its wire form, as the catalog's dumper writes it
 # (tests/services/test_billing_event_versions.py holds them to each other): the amount at
 # the currency's places (the product of two numerics has the sum of their scales), the
@@ -561,7 +562,7 @@ def _settle(
         (invoice,) = uow.run(_SETTLE_INVOICE, values)
         statuses[invoice_id] = status
         if as_wire:
-            wire = listed.get(invoice_id, [])
+            wire = listed.get(invoice_id, NO_PAYMENTS)
             emit_invoice_change(uow, invoice, day, payment_id=payment_id, payments_wire=wire)
             continue
         applications = [*earlier.get(invoice_id, []), applied[invoice_id]]
@@ -569,18 +570,21 @@ def _settle(
     return statuses
 
 
-def payments_wire(uow: UnitOfWork, invoice_ids: Sequence[Any], currency: str) -> dict[str, list]:
+def payments_wire(
+    uow: UnitOfWork, invoice_ids: Sequence[Any], currency: str
+) -> dict[str, RawJson]:
     """PostgreSQL: per invoice, the payments applied to it in version 1's wire form, written
-    from its applications and kept (only while version 1 is published; none otherwise)."""
+    from its applications and kept (only while version 1 is published; none otherwise); as
+    the JSON text the database wrote, which goes into the event's payload unparsed."""
     if not uow.db.legacy_event_versions:
         return {}
     rows = uow.run(_LIST_PAYMENTS, {"invoice_ids": list(invoice_ids), "unit": quantum(currency)})
-    return {str(row.invoice_id): json.loads(row.payments) for row in rows}
+    return {str(row.invoice_id): RawJson(row.payments) for row in rows}
 
 
 def _payments_wire_after(
     uow: UnitOfWork, applied: Sequence[TableRow], currency: str
-) -> dict[str, list]:
+) -> dict[str, RawJson]:
     """:func:`payments_wire` after the new applications ``applied`` (one per invoice): each
     kept list with its new payment appended, the others written whole. While version 1 is
     not published, the lists of these invoices are dropped instead (no longer complete)."""
@@ -592,7 +596,7 @@ def _payments_wire_after(
         _LIST_NEW_PAYMENTS,
         {"application_ids": [row.id for row in applied], "unit": quantum(currency)},
     )
-    listed = {str(row.invoice_id): json.loads(row.payments) for row in appended}
+    listed = {str(row.invoice_id): RawJson(row.payments) for row in appended}
     missing = [invoice_id for invoice_id in invoice_ids if str(invoice_id) not in listed]
     return {**listed, **payments_wire(uow, missing, currency)} if missing else listed
 

@@ -89,7 +89,7 @@ def test_version_1_payments_from_the_database_are_what_the_dumper_writes(billing
             figures = SimpleNamespace(**{**row.__dict__, "currency": currency})
             snapshot = events.invoice_snapshot(figures, applications, dt.date(2026, 3, 3))
             expected = dumper.dump(snapshot)["payments"]
-            wire = commands.payments_wire(uow, [invoice_id], currency)[str(invoice_id)]
+            wire = commands.payments_wire(uow, [invoice_id], currency)[str(invoice_id)].value()
             assert wire == expected, currency
     # Both kinds of instant were compared: a whole second, and one microsecond past one.
     assert [p["applied_at"] for p in wire[:2]] == [

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
-from shared.messaging.envelope import EnvelopeSchema, json_default, to_json
+from shared.messaging.envelope import EnvelopeSchema, RawJson, json_default, to_json
 
 EVENT_ID = uuid.UUID("6f1c2d3e-4b5a-4c6d-8e7f-901234567890")
 
@@ -172,3 +172,24 @@ def test_to_json_output_loads_back_through_the_envelope_schema() -> None:
     assert loaded["id"] == EVENT_ID
     assert loaded["occurred_at"] == dt.datetime(2024, 3, 1, 10, tzinfo=dt.UTC)
     assert loaded["data"] == {"amount": "1.00"}
+
+
+def test_to_json_puts_raw_json_text_in_unchanged_wherever_it_is() -> None:
+    listed = '[{"payment_id":"p-1","amount":"1.00"},{"payment_id":"p-2","amount":"0.50"}]'
+    value = {
+        "data": {
+            "payments": RawJson(listed),
+            "note": "tameio-raw-json-0",
+            "total": Decimal("1.50"),
+        },
+        "more": [RawJson("[]"), RawJson('{"a":"\\u00e9"}')],
+    }
+
+    text = to_json(value)
+
+    assert listed in text and '"note":"tameio-raw-json-0"' in text
+    assert json.loads(text) == {
+        "data": {"payments": json.loads(listed), "note": "tameio-raw-json-0", "total": "1.50"},
+        "more": [[], {"a": "é"}],
+    }
+    assert RawJson(listed).value() == json.loads(listed)
