@@ -208,22 +208,27 @@ def payment_row(customer_id: str, seq: int, amount_minor: int, invoice: Invoice)
 
 
 def serve_billing(port: int, answers_file: str) -> None:
-    """Billing's ``GET /accounts/{id}?invoice_id=...`` as a keep-alive HTTP server."""
+    """Billing's ``GET /accounts/{id}?invoice_id=...`` and ``GET /accounts?customer_id=...``
+    (a round's accounts together) as a keep-alive HTTP server."""
     answers: dict[str, Any] = json.loads(Path(answers_file).read_text())
+
+    def account(customer_id: str, ids: list[str]) -> dict[str, Any]:
+        invoices = [answers["invoices"][i] for i in ids]
+        mine = [i for i in invoices if i["customer_id"] == customer_id]
+        return {**answers["accounts"][customer_id], "invoices": mine}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
-            customer_id = parts.path.rstrip("/").rpartition("/")[2]
-            ids = parse_qs(parts.query).get("invoice_id", [])
-            body = json.dumps(
-                {
-                    **answers["accounts"][customer_id],
-                    "invoices": [answers["invoices"][i] for i in ids],
-                }
-            ).encode()
+            query = parse_qs(parts.query)
+            ids = query.get("invoice_id", [])
+            if parts.path.rstrip("/") == "/accounts":
+                items = [account(c, ids) for c in query.get("customer_id", [])]
+                body = json.dumps({"items": items}).encode()
+            else:
+                body = json.dumps(account(parts.path.rstrip("/").rpartition("/")[2], ids)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

@@ -33,7 +33,9 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pika
@@ -530,51 +532,138 @@ def history_cost(
     rate: float,
     history: int,
 ) -> None:
-    """CPU of all processes per payment, and 201 -> balance latency, over the first and the
-    last 50 of ``history`` payments on one invoice, and on one customer."""
+    """CPU of all processes per payment, and 201 -> balance latency, on one invoice and on
+    one customer: over its first 50 payments, and over its last 50 against as many first
+    payments on fresh ones measured between them (alternating windows of ten), so that what
+    the machine does meanwhile weighs on both alike."""
     http = urllib3.PoolManager(maxsize=8)
-    one = customer(http, suite.base, "History Invoice", emails)
-    many = customer(http, suite.base, "History Customer", emails)
-    time.sleep(1.5)
-    big = invoice(http, suite.base, one, "FEE", history // 10)  # 100.00 x 50 > 500 x 7.50
-    parallel(history + 1, lambda _n: invoice(http, suite.base, many, "SMALL", 1))
+    fresh = History(http, suite.base, emails, history, windows=HISTORY_WINDOWS)
     time.sleep(2)
     settle(suite, updates, Sent())
-    cases = {
-        "one invoice (each payment part of it)": lambda _n: payment(one, "7.50", big),
-        "one customer (each payment settles its oldest invoice)": lambda _n: payment(many),
-    }
-    for title, bodies in cases.items():
-        figures = []
-        for first, count in ((0, 50), (50, history - 100), (history - 50, 50)):
-            measured = count == 50
-            if measured:
-                meter.start()
-            sent = paced(suite.base, bodies, rate, count / rate, senders=1)
-            settle(suite, updates, sent)
-            if measured:
-                used = meter.stop()
-                latency = [
-                    (updates.arrived[r] - at) * 1000
-                    for r, at in sent.accepted.items()
-                    if r in updates.arrived
-                ]
-                paid = len(sent.accepted)
-                by_process = {label: spent * 1000 / paid for label, spent in used.items()}
-                figures.append((first + 1, sum(by_process.values()), latency, by_process))
-        (n1, cpu1, lat1, each1), (n2, cpu2, lat2, each2) = figures
+    for title, (long_one, fresh_ones) in fresh.cases().items():
+        first = measured(suite, updates, meter, long_one, rate, 50)
+        sent = paced(suite.base, long_one, rate, (history - 100) / rate, senders=1)
+        settle(suite, updates, sent)
+        last = Window.empty()
+        control = Window.empty()
+        for n in range(HISTORY_WINDOWS):
+            control = control + measured(suite, updates, meter, fresh_ones[n], rate, 10)
+            last = last + measured(suite, updates, meter, long_one, rate, 10)
+        n2 = history - 49
         print(
-            f"    {title}: payments {n1}-{n1 + 49} {cpu1:.1f} ms CPU each, p50 "
-            f"{percentile(lat1, 0.5):.0f} ms; payments {n2}-{n2 + 49} {cpu2:.1f} ms, p50 "
-            f"{percentile(lat2, 0.5):.0f} ms: {cpu2 / cpu1 - 1:+.0%}"
+            f"    {title}: payments 1-50 {first.cpu:.1f} ms CPU each, p50 {first.p50:.0f} ms; "
+            f"payments {n2}-{history} {last.cpu:.1f} ms, p50 {last.p50:.0f} ms, against "
+            f"{control.cpu:.1f} ms, p50 {control.p50:.0f} ms, for first payments on fresh ones "
+            f"measured between them: {last.cpu / control.cpu - 1:+.0%} "
+            f"({last.cpu / first.cpu - 1:+.0%} against the first 50, minutes earlier)"
         )
-        grown = sorted(each2, key=lambda label: -abs(each2[label] - each1.get(label, 0.0)))[:4]
+        grown = sorted(
+            last.each, key=lambda label: -abs(last.each[label] - control.each.get(label, 0.0))
+        )[:4]
         print(
-            "      most changed: "
+            "      most changed against the fresh ones: "
             + ", ".join(
-                f"{label} {each1.get(label, 0.0):.1f} -> {each2[label]:.1f}" for label in grown
+                f"{label} {control.each.get(label, 0.0):.1f} -> {last.each[label]:.1f}"
+                for label in grown
             )
         )
+
+
+HISTORY_WINDOWS = 5
+
+
+class History:
+    """The subjects of the history cost: one invoice of one customer, one customer with an
+    invoice for each payment, and for each window a fresh pair like them."""
+
+    def __init__(
+        self, http: urllib3.PoolManager, base: str, emails: bool, history: int, windows: int
+    ) -> None:
+        self.windows = windows
+        self.one = customer(http, base, "History Invoice", emails)
+        self.many = customer(http, base, "History Customer", emails)
+        self.big = invoice(http, base, self.one, "FEE", history // 10)  # 100.00 x 50 > 500 x 7.50
+        parallel(history + 1, lambda _n: invoice(http, base, self.many, "SMALL", 1))
+        self.fresh_invoices = [invoice(http, base, self.one, "FEE", 1) for _ in range(windows)]
+        self.fresh_customers = [
+            customer(http, base, f"Fresh Customer {n}", emails) for n in range(windows)
+        ]
+        parallel(
+            windows * 11,
+            lambda n: invoice(http, base, self.fresh_customers[n % windows], "SMALL", 1),
+        )
+
+    def cases(self) -> dict[str, tuple[Callable[[int], dict], list[Callable[[int], dict]]]]:
+        """Per case: the long subject's payment, and each window's fresh subject's."""
+        return {
+            "one invoice (each payment part of it)": (
+                lambda _n: payment(self.one, "7.50", self.big),
+                [partial(_on_invoice, self.one, i) for i in self.fresh_invoices],
+            ),
+            "one customer (each payment settles its oldest invoice)": (
+                lambda _n: payment(self.many),
+                [partial(_on_customer, c) for c in self.fresh_customers],
+            ),
+        }
+
+
+def _on_invoice(customer_id: str, invoice_id: str, _n: int) -> dict:
+    return payment(customer_id, "7.50", invoice_id)
+
+
+def _on_customer(customer_id: str, _n: int) -> dict:
+    return payment(customer_id)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What payments measured together cost: CPU per payment in all and by process, and
+    their 201 -> balance latencies."""
+
+    paid: int
+    used: dict[str, float]
+    latency: list[float]
+
+    @classmethod
+    def empty(cls) -> Window:
+        return cls(0, {}, [])
+
+    def __add__(self, other: Window) -> Window:
+        used = {
+            k: self.used.get(k, 0.0) + other.used.get(k, 0.0) for k in {*self.used, *other.used}
+        }
+        return Window(self.paid + other.paid, used, self.latency + other.latency)
+
+    @property
+    def each(self) -> dict[str, float]:
+        return {label: spent * 1000 / max(self.paid, 1) for label, spent in self.used.items()}
+
+    @property
+    def cpu(self) -> float:
+        return sum(self.each.values())
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.latency, 0.5)
+
+
+def measured(
+    suite: RealSuite,
+    updates: BalanceUpdates,
+    meter: CpuMeter,
+    bodies: Callable[[int], dict],
+    rate: float,
+    count: int,
+) -> Window:
+    """``count`` payments at ``rate`` from one sender, settled, with what they cost."""
+    meter.start()
+    sent = paced(suite.base, bodies, rate, count / rate, senders=1)
+    settle(suite, updates, sent)
+    used = meter.stop()
+    latency = [
+        (updates.arrived[r] - at) * 1000 for r, at in sent.accepted.items() if r in updates.arrived
+    ]
+    return Window(len(sent.accepted), used, latency)
 
 
 def cpu_at(
