@@ -570,9 +570,7 @@ def _settle(
     return statuses
 
 
-def payments_wire(
-    uow: UnitOfWork, invoice_ids: Sequence[Any], currency: str
-) -> dict[str, RawJson]:
+def payments_wire(uow: UnitOfWork, invoice_ids: Sequence[Any], currency: str) -> dict[str, RawJson]:
     """PostgreSQL: per invoice, the payments applied to it in version 1's wire form, written
     from its applications and kept (only while version 1 is published; none otherwise); as
     the JSON text the database wrote, which goes into the event's payload unparsed."""
