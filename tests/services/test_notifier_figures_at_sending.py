@@ -267,7 +267,9 @@ def test_a_billing_that_does_not_know_invoice_payments_is_asked_again_without_it
     assert notifier.only_notification(kind="partial_payment")["status"] == "sent"
 
 
-def test_a_round_of_notices_reads_their_accounts_in_one_request(notifier, smtp):
+def two_customers_emailed(notifier: Notifier, smtp: SmtpServer) -> tuple:
+    """Two customers, each with an invoice emailed; the mailbox and billing's requests
+    cleared."""
     first, one = issued_and_emailed(notifier, smtp)
     second = notifier.customer(email="ar@other.test")
     two = notifier.invoice(second, "80.00")
@@ -275,6 +277,11 @@ def test_a_round_of_notices_reads_their_accounts_in_one_request(notifier, smtp):
     smtp.wait_for(1)
     smtp.mailbox.received.clear()
     notifier.billing_requests.clear()
+    return first, one, second, two
+
+
+def test_a_round_of_notices_reads_their_accounts_in_one_request(notifier, smtp):
+    first, one, second, two = two_customers_emailed(notifier, smtp)
     notifier.payment_applied(first, [(one, "30.00")])
     notifier.payment_applied(second, [(notifier.invoices[two["id"]], "25.00")])
     notifier.payment_applied(first, [(notifier.invoices[one["id"]], "10.00")])
@@ -296,12 +303,7 @@ def test_a_round_of_notices_reads_their_accounts_in_one_request(notifier, smtp):
 def test_a_billing_without_the_list_of_accounts_is_asked_for_each(notifier, smtp):
     """A billing older than ``GET /accounts`` answers 404 (or is down for it): each notice
     asks for its own account, as before, and none waits."""
-    first, one = issued_and_emailed(notifier, smtp)
-    second = notifier.customer(email="ar@other.test")
-    two = notifier.invoice(second, "80.00")
-    notifier.deliver()
-    smtp.wait_for(1)
-    smtp.mailbox.received.clear()
+    first, one, second, two = two_customers_emailed(notifier, smtp)
     paths: list[str] = []
 
     def older_billing(environ, start_response):
